@@ -1,0 +1,39 @@
+/*
+ * commands: every IMAP command handler, one file per family.
+ * The dispatch table in session.c maps names and allowed states to these.
+ * Each handler follows the contract in session.h (finish with session_done).
+ */
+#ifndef CPM_FRONTEND_COMMANDS_H
+#define CPM_FRONTEND_COMMANDS_H
+
+#include "session.h"
+
+#include <gsasl.h>
+
+/* cmd-any.c: valid in every state */
+void cmd_capability(struct session *s, const struct imap_command *cmd);
+void cmd_noop(struct session *s, const struct imap_command *cmd);
+void cmd_logout(struct session *s, const struct imap_command *cmd);
+void cmd_id(struct session *s, const struct imap_command *cmd);
+void cmd_enable(struct session *s, const struct imap_command *cmd);
+
+/* cmd-auth.c: not-authenticated state */
+void cmd_starttls(struct session *s, const struct imap_command *cmd);
+void cmd_login(struct session *s, const struct imap_command *cmd);
+void cmd_authenticate(struct session *s, const struct imap_command *cmd);
+/* GNU SASL property callback (installed once per worker with gsasl_callback_set). */
+int sasl_callback(Gsasl *ctx, Gsasl_session *sctx, Gsasl_property prop);
+
+/* cmd-mailbox.c: folders */
+void cmd_create(struct session *s, const struct imap_command *cmd);
+void cmd_list(struct session *s, const struct imap_command *cmd);
+void cmd_select(struct session *s, const struct imap_command *cmd);   /* SELECT and EXAMINE */
+
+/* cmd-append.c */
+void cmd_append(struct session *s, const struct imap_command *cmd);
+
+/* cmd-fetch.c: FETCH and UID FETCH (UID dispatches on its sub-command) */
+void cmd_fetch(struct session *s, const struct imap_command *cmd);
+void cmd_uid(struct session *s, const struct imap_command *cmd);
+
+#endif

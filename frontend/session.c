@@ -1,0 +1,378 @@
+/*
+ * session: IMAP protocol state of one connection and the command dispatcher.
+ *
+ * RFC 3501 section 3 states: not authenticated → authenticated → selected →
+ * logout. The table below says, per command, in which states it is allowed;
+ * session_run_command checks that and calls the handler (frontend/cmd-*.c).
+ * Handlers finish with session_done(), now or from an RPC callback.
+ *
+ * All output goes through the writers here into the connection's output
+ * buffer; the worker flushes it once per loop iteration.
+ */
+#include "session.h"
+
+#include "commands.h"
+#include "conn.h"
+#include "imap-quote.h"
+#include "imap-utf7.h"
+#include "log.h"
+#include "tls.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct cmd_def commands[] = {
+	{"CAPABILITY", CMD_ANY, cmd_capability},
+	{"NOOP", CMD_ANY, cmd_noop},
+	{"LOGOUT", CMD_ANY, cmd_logout},
+	{"ID", CMD_ANY, cmd_id},
+	{"ENABLE", CMD_AUTH | CMD_SELECTED, cmd_enable},
+	{"STARTTLS", CMD_NOT_AUTH, cmd_starttls},
+	{"LOGIN", CMD_NOT_AUTH, cmd_login},
+	{"AUTHENTICATE", CMD_NOT_AUTH, cmd_authenticate},
+	{"CREATE", CMD_AUTH | CMD_SELECTED, cmd_create},
+	{"LIST", CMD_AUTH | CMD_SELECTED, cmd_list},
+	{"SELECT", CMD_AUTH | CMD_SELECTED, cmd_select},
+	{"EXAMINE", CMD_AUTH | CMD_SELECTED, cmd_select},
+	{"APPEND", CMD_AUTH | CMD_SELECTED, cmd_append},
+	{"FETCH", CMD_SELECTED, cmd_fetch},
+	{"UID", CMD_SELECTED, cmd_uid},
+};
+
+struct session *session_new(struct fe_worker *w, struct conn *c, bool tls_active, bool loopback)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->w = w;
+	s->conn = c;
+	s->id = ++w->conn_seq;
+	s->state = SESSION_NOT_AUTH;
+	s->tls_active = tls_active;
+	s->loopback = loopback;
+	s->secure_channel = tls_active || loopback || w->cfg->allow_plaintext_auth;
+	s->refs = 1;
+	return s;
+}
+
+static void session_free(struct session *s)
+{
+	if (s->cmd_state_free != NULL && s->cmd_state != NULL)
+		s->cmd_state_free(s->cmd_state);
+	session_unselect(s);
+	free(s->user);
+	free(s->tag);
+	free(s);
+}
+
+void session_ref(struct session *s)
+{
+	s->refs++;
+}
+
+void session_unref(struct session *s)
+{
+	if (--s->refs == 0)
+		session_free(s);
+}
+
+bool session_closed(const struct session *s)
+{
+	return s->conn == NULL;
+}
+
+void session_close(struct session *s)
+{
+	s->conn = NULL;
+	session_unref(s);
+}
+
+void session_set_peer_loopback(struct session *s, bool loopback)
+{
+	s->loopback = loopback;
+	s->secure_channel = s->tls_active || loopback || s->w->cfg->allow_plaintext_auth;
+}
+
+struct buf *session_outbuf(struct session *s)
+{
+	static __thread struct buf sink; /* writes after close go nowhere */
+	if (s->conn == NULL) {
+		buf_reset(&sink);
+		return &sink;
+	}
+	conn_mark_dirty(s->conn);
+	return conn_outbuf(s->conn);
+}
+
+void session_flush(struct session *s)
+{
+	if (s->conn != NULL)
+		conn_mark_dirty(s->conn);
+}
+
+void session_write(struct session *s, const void *data, size_t len)
+{
+	if (s->conn != NULL)
+		buf_append(session_outbuf(s), data, len);
+}
+
+void session_untagged(struct session *s, const char *fmt, ...)
+{
+	if (s->conn == NULL)
+		return;
+	struct buf *b = session_outbuf(s);
+	buf_append_str(b, "* ");
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	buf_append_str(b, "\r\n");
+}
+
+void session_tagged(struct session *s, const char *result, const char *fmt, ...)
+{
+	if (s->conn == NULL)
+		return;
+	struct buf *b = session_outbuf(s);
+	buf_printf(b, "%s %s ", s->tag ? s->tag : "*", result);
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	buf_append_str(b, "\r\n");
+}
+
+void session_continue(struct session *s, const char *text)
+{
+	if (s->conn == NULL)
+		return;
+	buf_printf(session_outbuf(s), "+ %s\r\n", text);
+}
+
+void session_tagged_rpc_error(struct session *s, const Cpm__Response *resp, const char *what)
+{
+	const char *err = resp->error && resp->error[0] ? resp->error : "failed";
+	switch (resp->status) {
+	case CPM__STATUS__UNAVAILABLE:
+		session_tagged(s, "NO", "[UNAVAILABLE] %s: storage temporarily unavailable, try again", what);
+		break;
+	case CPM__STATUS__NONEXISTENT:
+	case CPM__STATUS__NOTFOUND:
+		session_tagged(s, "NO", "[NONEXISTENT] %s: %s", what, err);
+		break;
+	case CPM__STATUS__EXISTS:
+		session_tagged(s, "NO", "[ALREADYEXISTS] %s: %s", what, err);
+		break;
+	case CPM__STATUS__OVERQUOTA:
+		session_tagged(s, "NO", "[OVERQUOTA] %s: %s", what, err);
+		break;
+	case CPM__STATUS__INVALID:
+		session_tagged(s, "NO", "[CANNOT] %s: %s", what, err);
+		break;
+	case CPM__STATUS__UIDVALIDITY_CHANGED:
+		session_tagged(s, "NO", "%s: mailbox was deleted or recreated", what);
+		break;
+	default:
+		session_tagged(s, "NO", "[SERVERBUG] %s: internal error", what);
+		log_error("event=rpc_error what=%s status=%d error=%s", what, (int)resp->status,
+			  log_quote(err, strlen(err)));
+		break;
+	}
+}
+
+void session_write_capabilities(struct session *s, struct buf *b)
+{
+	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE");
+	if (s->state == SESSION_NOT_AUTH) {
+		if (!s->tls_active && s->w->tls != NULL)
+			buf_append_str(b, " STARTTLS");
+		buf_append_str(b, " AUTH=SCRAM-SHA-256");
+		if (s->secure_channel)
+			buf_append_str(b, " AUTH=PLAIN");
+		else
+			buf_append_str(b, " LOGINDISABLED");
+	}
+}
+
+void session_greet(struct session *s)
+{
+	struct buf *b = session_outbuf(s);
+	buf_append_str(b, "* OK [CAPABILITY ");
+	session_write_capabilities(s, b);
+	buf_printf(b, "] %s ready.\r\n", s->w->cfg->hostname);
+}
+
+void session_disconnect(struct session *s, const char *reason)
+{
+	if (s->conn != NULL)
+		conn_close(s->conn, reason);
+}
+
+void session_expect_line(struct session *s, session_line_cb *cb, size_t max_len)
+{
+	s->line_cb = cb;
+	if (s->conn != NULL)
+		conn_expect_line(s->conn, max_len);
+}
+
+void session_raw_line(struct session *s, const char *line, size_t len)
+{
+	session_line_cb *cb = s->line_cb;
+	s->line_cb = NULL;
+	if (cb != NULL)
+		cb(s, line, len);
+}
+
+void session_done(struct session *s)
+{
+	if (s->cmd_state_free != NULL && s->cmd_state != NULL)
+		s->cmd_state_free(s->cmd_state);
+	s->cmd_state = NULL;
+	s->cmd_state_free = NULL;
+	s->cmd = NULL;
+	free(s->tag);
+	s->tag = NULL;
+	if (s->conn != NULL)
+		conn_command_done(s->conn);
+}
+
+static const struct cmd_def *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+void session_run_command(struct session *s, const struct imap_command *cmd)
+{
+	s->cmd = cmd;
+	free(s->tag);
+	s->tag = strdup(cmd->tag);
+	if (s->tag == NULL) {
+		session_disconnect(s, "out of memory");
+		return;
+	}
+	const struct cmd_def *def = find_command(cmd->name);
+	if (def == NULL) {
+		session_tagged(s, "BAD", "Unknown command %s", log_quote(cmd->name, strlen(cmd->name)));
+		session_done(s);
+		return;
+	}
+	unsigned bit = s->state == SESSION_NOT_AUTH ? CMD_NOT_AUTH
+		       : s->state == SESSION_AUTH   ? CMD_AUTH
+		       : s->state == SESSION_SELECTED ? CMD_SELECTED
+						      : 0;
+	if ((def->states & bit) == 0) {
+		const char *why = s->state == SESSION_NOT_AUTH ? "log in first"
+				  : s->state == SESSION_AUTH   ? (def->states & CMD_SELECTED ? "no mailbox selected"
+										    : "already authenticated")
+							       : "not allowed now";
+		session_tagged(s, "BAD", "%s not allowed in this state: %s", def->name, why);
+		session_done(s);
+		return;
+	}
+	def->handler(s, cmd);
+}
+
+void session_parse_error(struct session *s, const struct imap_parse_error *e)
+{
+	const char *msg = e->message ? e->message : "Syntax error";
+	if (e->fatal) {
+		session_untagged(s, "BYE %s", msg);
+		return;
+	}
+	struct buf *b = session_outbuf(s);
+	if (e->tag != NULL && imap_is_atom(e->tag, strlen(e->tag)))
+		buf_printf(b, "%s BAD %s\r\n", e->tag, msg);
+	else
+		buf_printf(b, "* BAD %s\r\n", msg);
+}
+
+/* ---- selected folder ------------------------------------------------------ */
+
+void session_select(struct session *s, const char *name, const Cpm__FolderSelectResp *r, bool readonly)
+{
+	session_unselect(s);
+	struct selected_folder *f = &s->sel;
+	f->name = strdup(name);
+	f->folder_id = r->info ? r->info->folder_id : 0;
+	f->uidvalidity = r->info ? r->info->uidvalidity : 0;
+	f->uidnext = r->info ? r->info->uidnext : 0;
+	f->readonly = readonly;
+	f->first_recent_uid = r->first_recent_uid;
+	f->count = (uint32_t)r->n_uids;
+	f->uids = NULL;
+	if (r->n_uids > 0) {
+		f->uids = malloc(r->n_uids * sizeof(uint32_t));
+		if (f->uids == NULL)
+			f->count = 0;
+		else
+			memcpy(f->uids, r->uids, r->n_uids * sizeof(uint32_t));
+	}
+	s->state = SESSION_SELECTED;
+}
+
+void session_unselect(struct session *s)
+{
+	free(s->sel.name);
+	free(s->sel.uids);
+	memset(&s->sel, 0, sizeof(s->sel));
+	if (s->state == SESSION_SELECTED)
+		s->state = SESSION_AUTH;
+}
+
+uint32_t session_seq_of_uid(const struct session *s, uint32_t uid)
+{
+	size_t lo = 0, hi = s->sel.count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->sel.uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo < s->sel.count && s->sel.uids[lo] == uid) ? (uint32_t)lo + 1 : 0;
+}
+
+/* ---- argument helpers ----------------------------------------------------- */
+
+const char *arg_astring(const struct imap_arg *a)
+{
+	if (a == NULL)
+		return NULL;
+	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_QUOTED && a->type != IMAP_ARG_LITERAL)
+		return NULL;
+	if (memchr(a->str, '\0', a->len) != NULL)
+		return NULL;
+	return a->str;
+}
+
+int arg_mailbox(const struct imap_arg *a, struct buf *out)
+{
+	const char *name = arg_astring(a);
+	buf_reset(out);
+	if (name == NULL)
+		return -1;
+	if (imap_mutf7_to_utf8(name, strlen(name), out) < 0)
+		return -1;
+	/* "INBOX" in any case, as a whole name or as the first component. */
+	if (out->len >= 5 && strncasecmp((char *)out->data, "INBOX", 5) == 0 &&
+	    (out->len == 5 || out->data[5] == '/'))
+		memcpy(out->data, "INBOX", 5);
+	return 0;
+}
+
+void write_mailbox(struct buf *b, const char *utf8_name)
+{
+	struct buf enc;
+	buf_init(&enc);
+	if (imap_utf8_to_mutf7(utf8_name, strlen(utf8_name), &enc) < 0)
+		imap_write_astring(b, utf8_name, strlen(utf8_name));
+	else
+		imap_write_astring(b, (const char *)enc.data, enc.len);
+	buf_free(&enc);
+}

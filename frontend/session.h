@@ -1,0 +1,148 @@
+/*
+ * session: one IMAP connection's protocol state and the command dispatcher.
+ *
+ * The connection layer (conn.c) owns the socket, TLS and PROXY header; it
+ * hands every complete parsed command to session_run_command(). A command
+ * handler (frontend/cmd-*.c) either finishes at once, or starts RPCs and
+ * finishes later from their callbacks. While a command runs, no further
+ * input is parsed (pipelined commands wait in the input buffer), so the
+ * parsed command and its args stay valid until the handler calls
+ * session_done(). Handlers write responses with the session_* writers below;
+ * output is flushed when the current event ends.
+ *
+ * Lifetime: a handler that waits on a callback holds a reference
+ * (session_ref before rpc_call, session_unref at the top of the callback's
+ * exit path). When the client disconnects meanwhile, session_closed() is
+ * true in the callback: drop the result, unref, return.
+ */
+#ifndef CPM_FRONTEND_SESSION_H
+#define CPM_FRONTEND_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "imap-parser.h"
+#include "proto/cpm.pb-c.h"
+#include "worker.h"
+
+enum session_state {
+	SESSION_NOT_AUTH,
+	SESSION_AUTH,
+	SESSION_SELECTED,
+	SESSION_LOGOUT,
+};
+
+/* What the command table says about a command. */
+#define CMD_NOT_AUTH 1u  /* allowed before login */
+#define CMD_AUTH 2u      /* allowed once logged in */
+#define CMD_SELECTED 4u  /* allowed with a folder selected */
+#define CMD_ANY (CMD_NOT_AUTH | CMD_AUTH | CMD_SELECTED)
+
+struct conn;
+struct session;
+typedef void session_line_cb(struct session *s, const char *line, size_t len);
+
+/* Handler contract: return normally; the command is over only when the
+ * handler (now or later) calls session_done(). */
+typedef void cmd_handler(struct session *s, const struct imap_command *cmd);
+
+struct cmd_def {
+	const char *name;
+	unsigned states;
+	cmd_handler *handler;
+};
+
+/* The selected folder, as this session knows it. */
+struct selected_folder {
+	char *name;
+	uint64_t folder_id;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	bool readonly;
+	uint32_t *uids;     /* sequence number n ↔ uids[n-1], ascending */
+	uint32_t count;
+	uint32_t first_recent_uid; /* 0 = none */
+};
+
+struct session {
+	struct fe_worker *w;
+	struct conn *conn;
+	uint64_t id;
+	enum session_state state;
+	char *user;              /* authenticated user name */
+	size_t shard;            /* shard index of user */
+	struct selected_folder sel;
+	bool tls_active;
+	bool secure_channel;     /* TLS, or a loopback peer: plaintext auth allowed */
+	bool loopback;
+	unsigned refs;
+	const struct imap_command *cmd; /* the running command, or NULL */
+	char *tag;               /* copy of the running command's tag */
+	unsigned auth_failures;
+	void *cmd_state;         /* handler-private state of the running command */
+	void (*cmd_state_free)(void *);
+	session_line_cb *line_cb;
+};
+
+struct session *session_new(struct fe_worker *w, struct conn *c, bool tls_active, bool loopback);
+/* Called by conn when the connection is gone; frees when the last ref drops. */
+void session_close(struct session *s);
+void session_ref(struct session *s);
+void session_unref(struct session *s);
+bool session_closed(const struct session *s);
+
+/* The greeting, written when the connection is ready (after PROXY/TLS). */
+void session_greet(struct session *s);
+/* Dispatch one parsed command (conn calls this). */
+void session_run_command(struct session *s, const struct imap_command *cmd);
+/* A parse error reported by the parser: tagged BAD (or BYE when fatal). */
+void session_parse_error(struct session *s, const struct imap_parse_error *err);
+/* The running command is finished: frees cmd_state, resumes input. */
+void session_done(struct session *s);
+
+/* Output. Each call appends whole lines ("\r\n" is added by the *_line calls). */
+void session_untagged(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void session_tagged(struct session *s, const char *result, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Raw bytes (for literals inside an untagged response). */
+void session_write(struct session *s, const void *data, size_t len);
+/* The output buffer, to build a response in place; session_write_buf() commits nothing extra. */
+struct buf *session_outbuf(struct session *s);
+/* "+ text" continuation request. */
+void session_continue(struct session *s, const char *text);
+/* Tagged "NO [UNAVAILABLE] ..." / BAD etc. mapped from a back-end status. */
+void session_tagged_rpc_error(struct session *s, const Cpm__Response *resp, const char *what);
+/* Write the CAPABILITY list (without "* CAPABILITY ") for the current state. */
+void session_write_capabilities(struct session *s, struct buf *b);
+/* Ends the connection after flushing output (BYE must already be written). */
+void session_disconnect(struct session *s, const char *reason);
+/* A command reads the raw line that follows a "+" continuation
+ * (AUTHENTICATE responses, IDLE's DONE): after writing the continuation,
+ * the handler calls session_expect_line; conn delivers the next input line
+ * (without CRLF, at most max_len bytes) to cb once. Ask again for more. */
+void session_expect_line(struct session *s, session_line_cb *cb, size_t max_len);
+/* conn → session: one raw line in line mode (line NULL: the line was too long). */
+void session_raw_line(struct session *s, const char *line, size_t len);
+/* conn → session: the PROXY header told the real peer. */
+void session_set_peer_loopback(struct session *s, bool loopback);
+/* Flush what the session wrote so far (e.g. between pages of a long FETCH). */
+void session_flush(struct session *s);
+
+/* Set the selected folder (takes ownership of uids); clears on NULL name. */
+void session_select(struct session *s, const char *name, const Cpm__FolderSelectResp *r, bool readonly);
+void session_unselect(struct session *s);
+/* UID → sequence number (0 if not in the session's view). */
+uint32_t session_seq_of_uid(const struct session *s, uint32_t uid);
+
+/* Argument helpers for handlers: an astring (atom, quoted or literal) as a
+ * NUL-terminated string; NULL when the arg is not a string or has NULs. */
+const char *arg_astring(const struct imap_arg *a);
+/* Mailbox name: astring decoded from modified UTF-7 into out (UTF-8, INBOX
+ * normalised). -1 when invalid. */
+int arg_mailbox(const struct imap_arg *a, struct buf *out);
+/* Write a UTF-8 folder name as a modified-UTF-7 astring. */
+void write_mailbox(struct buf *b, const char *utf8_name);
+
+#endif
