@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
+#include <string.h>
 
 static const char month_names[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -187,12 +187,22 @@ int imap_datetime_parse(const char *s, size_t len, time_t *t_r, int *tz_minutes_
 	if (zh > 23 || zm > 59)
 		return -1;
 	int tz = sign * (zh * 60 + zm);
-	int64_t t = days_from_civil(y, m, day) * SECS_PER_DAY + hh * 3600 + mi * 60 + ss - (int64_t)tz * 60;
+	int64_t t = days_from_civil(y, m, day) * SECS_PER_DAY + (int64_t)hh * 3600 + (int64_t)mi * 60 + ss;
+	t -= (int64_t)tz * 60;
 	if (t_r != NULL)
 		*t_r = (time_t)t;
 	if (tz_minutes_r != NULL)
 		*tz_minutes_r = tz;
 	return 0;
+}
+
+/* Writes v (>= 0) as exactly n decimal digits. */
+static void put_digits(char *out, int v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		out[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
 }
 
 void imap_datetime_format(time_t t, int tz_minutes, char out[IMAP_DATETIME_SIZE])
@@ -222,7 +232,21 @@ void imap_datetime_format(time_t t, int tz_minutes, char out[IMAP_DATETIME_SIZE]
 	int m, d;
 	civil_from_days(days, &y, &m, &d);
 	int atz = tz_minutes < 0 ? -tz_minutes : tz_minutes;
-	snprintf(out, IMAP_DATETIME_SIZE, "%02d-%s-%04d %02d:%02d:%02d %c%02d%02d", d, month_names[m], (int)y,
-		 (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60), tz_minutes < 0 ? '-' : '+',
-		 atz / 60, atz % 60);
+	/* Fixed layout, written digit by digit: every field is in range here. */
+	put_digits(out, d, 2);
+	out[2] = '-';
+	memcpy(out + 3, month_names[m], 3);
+	out[6] = '-';
+	put_digits(out + 7, (int)y, 4);
+	out[11] = ' ';
+	put_digits(out + 12, (int)(secs / 3600), 2);
+	out[14] = ':';
+	put_digits(out + 15, (int)(secs / 60 % 60), 2);
+	out[17] = ':';
+	put_digits(out + 18, (int)(secs % 60), 2);
+	out[20] = ' ';
+	out[21] = tz_minutes < 0 ? '-' : '+';
+	put_digits(out + 22, atz / 60, 2);
+	put_digits(out + 24, atz % 60, 2);
+	out[26] = '\0';
 }

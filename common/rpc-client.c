@@ -400,7 +400,8 @@ void rpc_cancel(struct rpc_client *c, uint64_t id)
 
 size_t rpc_shard_for_user(const struct rpc_client *c, const char *user)
 {
-	return shard_map_pick(c->map, user, strlen(user));
+	size_t i = shard_map_pick(c->map, user, strlen(user));
+	return i == SHARD_MAP_NONE ? 0 : i; /* NONE only if SHA-256 itself failed */
 }
 
 size_t rpc_client_inflight(const struct rpc_client *c)

@@ -7,7 +7,7 @@
  *
  * INBOX is case-insensitive (RFC 3501 5.1): when a name is "INBOX" or starts
  * with "INBOX" + delimiter, its first five bytes match pattern letters in
- * either case ("inbox", "Inb%" and "INBOX/*" all reach "INBOX/x"); the rest
+ * either case ("inbox", "Inb%" and "INBOX/%" all reach "INBOX/x"); the rest
  * of the name stays case-sensitive.
  *
  * The pattern is compiled once (runs of wildcards collapse: "%*" is "*")

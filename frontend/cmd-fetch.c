@@ -1,0 +1,569 @@
+/*
+ * cmd-fetch: FETCH and UID FETCH (RFC 3501 6.4.5, 6.4.8), and the UID
+ * command's dispatch on its sub-command.
+ *
+ * Served items: UID, FLAGS, INTERNALDATE, RFC822.SIZE, RFC822, FAST,
+ * BODY[] and BODY.PEEK[] with <origin.count> (see fetch-items.h); the
+ * others are a BAD until the MIME layer lands, never a silent pretence.
+ *
+ * Path of one command:
+ *   1. Parse the set and the items. Sequence numbers are resolved against
+ *      the session's view (s->sel.uids): "*" is the last message, a number
+ *      outside 1..count is a BAD. UID sets resolve "*" to the highest UID in
+ *      the view and may name UIDs that do not exist (ignored). Either way
+ *      the set becomes sorted, disjoint UID ranges clipped to the view.
+ *   2. If a non-PEEK body item is asked on a read-write selection, the
+ *      messages lacking \Seen must get it (RFC 3501: BODY[] sets \Seen), and
+ *      their FETCH responses must then carry FLAGS. So, before fetching:
+ *        SCAN   FetchReq(F_FLAGS) over the ranges: collect UIDs without \Seen
+ *        STORE  StoreReq(ADD \Seen) for exactly those UIDs (in chunks)
+ *      The SCAN moves only flags, so no message body is ever held across
+ *      RPCs.
+ *   3. FETCH  FetchReq(items) page by page (FetchResp.more_from_uid), each
+ *      page written out as it arrives; only UIDs in the session's view are
+ *      reported, numbered by the view.
+ *
+ * One context per command lives across the RPCs; the session is referenced
+ * while an RPC is in flight, and a callback that finds the client gone frees
+ * the context and drops its reference without writing.
+ *
+ * Response layout: "* seq FETCH (UID u FLAGS (...) INTERNALDATE "..."
+ * RFC822.SIZE n BODY[]<o> {n}\r\n<bytes>)". Literals carry the stored bytes
+ * unchanged (8-bit and NUL included).
+ */
+#include "commands.h"
+
+#include "fetch-flags.h"
+#include "fetch-items.h"
+#include "imap-date.h"
+#include "imap-seqset.h"
+#include "log.h"
+#include "rpc-client.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Messages per FetchResp page when bodies are asked (0 = back-end default otherwise). */
+#define FETCH_BODY_PAGE 16
+/* UID ranges per StoreReq when setting \Seen. */
+#define STORE_MAX_RANGES 4096
+/* Bytes of a client's item shown in an error text. */
+#define ITEM_TEXT_MAX 64
+
+_Static_assert(FETCH_FLAG_SEEN == CPM__SYS_FLAG__SEEN, "fetch-flags bits must equal proto SysFlag");
+
+enum fetch_phase { PHASE_SCAN, PHASE_STORE, PHASE_FETCH };
+
+struct fetch_ctx {
+	struct session *s;
+	struct fetch_items items;
+	uint32_t wire_items;   /* FetchItem bits of the FETCH phase */
+	enum fetch_phase phase;
+
+	Cpm__UidRange *ranges; /* the UIDs to fetch: ascending, disjoint, clipped to the view */
+	size_t n_ranges;
+	size_t pos;            /* paging cursor: ranges[pos], from UID from_uid on */
+	uint32_t from_uid;
+
+	uint32_t *seen;        /* UIDs whose \Seen this command sets, ascending */
+	size_t n_seen, cap_seen;
+	size_t store_pos;      /* next seen[] index to store */
+};
+
+static void fetch_ctx_free(struct fetch_ctx *c)
+{
+	free(c->ranges);
+	free(c->seen);
+	free(c);
+}
+
+/* Ends the command (when still connected), frees the context, drops the ref. */
+static void fetch_finish(struct fetch_ctx *c)
+{
+	struct session *s = c->s;
+	if (!session_closed(s))
+		session_done(s);
+	fetch_ctx_free(c);
+	session_unref(s);
+}
+
+/* ---- parsing ----------------------------------------------------------------- */
+
+static void item_text(const struct imap_arg *a, char out[ITEM_TEXT_MAX + 4])
+{
+	size_t n = 0;
+	for (size_t i = 0; i < a->len && n < ITEM_TEXT_MAX; i++) {
+		unsigned char ch = (unsigned char)a->str[i];
+		out[n++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	if (a->len > ITEM_TEXT_MAX) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+}
+
+/* Adds one item atom; on error writes the tagged BAD and returns -1. */
+static int add_item(struct session *s, struct fetch_items *fi, const struct imap_arg *a)
+{
+	char text[ITEM_TEXT_MAX + 4];
+	if (a->type != IMAP_ARG_ATOM || a->str == NULL) {
+		session_tagged(s, "BAD", "Invalid fetch item");
+		return -1;
+	}
+	switch (fetch_items_add(fi, a->str, a->len)) {
+	case FETCH_ITEM_OK:
+		return 0;
+	case FETCH_ITEM_UNSUPPORTED:
+		item_text(a, text);
+		session_tagged(s, "BAD", "Unsupported fetch item: %s", text);
+		return -1;
+	case FETCH_ITEM_TOO_MANY:
+		session_tagged(s, "BAD", "Too many body items in FETCH");
+		return -1;
+	case FETCH_ITEM_INVALID:
+	default:
+		item_text(a, text);
+		session_tagged(s, "BAD", "Invalid fetch item: %s", text);
+		return -1;
+	}
+}
+
+static int parse_items(struct session *s, const struct imap_arg *a, struct fetch_items *fi)
+{
+	if (a->type != IMAP_ARG_LIST)
+		return add_item(s, fi, a);
+	if (a->list_count == 0) {
+		session_tagged(s, "BAD", "Empty fetch item list");
+		return -1;
+	}
+	for (unsigned i = 0; i < a->list_count; i++)
+		if (add_item(s, fi, &a->list[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* Index of the first view entry >= uid (count when none). */
+static size_t view_lower_bound(const struct selected_folder *f, uint32_t uid)
+{
+	size_t lo = 0, hi = f->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (f->uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Turns the parsed set into UID ranges over the view (c->ranges). Returns 0,
+ * -1 after writing a tagged BAD/NO. */
+static int resolve_set(struct session *s, struct fetch_ctx *c, struct imap_seqset *set, bool uid_mode)
+{
+	const struct selected_folder *f = &s->sel;
+	uint32_t star = uid_mode ? (f->count > 0 ? f->uids[f->count - 1] : 0) : f->count;
+	if (imap_seqset_resolve(set, star) < 0) {
+		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		return -1;
+	}
+	if (!uid_mode && set->count > 0 && set->ranges[set->count - 1].hi > f->count) {
+		session_tagged(s, "BAD", "Invalid messageset");
+		return -1;
+	}
+	if (set->count == 0)
+		return 0;
+	c->ranges = calloc(set->count, sizeof(*c->ranges));
+	if (c->ranges == NULL) {
+		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < set->count; i++) {
+		uint32_t first, last;
+		if (uid_mode) {
+			size_t a = view_lower_bound(f, set->ranges[i].lo);
+			if (a >= f->count || f->uids[a] > set->ranges[i].hi)
+				continue; /* no UID of the view in this range */
+			size_t b = view_lower_bound(f, set->ranges[i].hi);
+			if (b >= f->count || f->uids[b] > set->ranges[i].hi)
+				b--; /* b > a here: f->uids[a] <= hi */
+			first = f->uids[a];
+			last = f->uids[b];
+		} else {
+			first = f->uids[set->ranges[i].lo - 1];
+			last = f->uids[set->ranges[i].hi - 1];
+		}
+		Cpm__UidRange init = CPM__UID_RANGE__INIT;
+		c->ranges[c->n_ranges] = init;
+		c->ranges[c->n_ranges].first = first;
+		c->ranges[c->n_ranges].last = last;
+		c->n_ranges++;
+	}
+	return 0;
+}
+
+/* ---- the RPC steps -------------------------------------------------------------- */
+
+static void on_fetch_page(const Cpm__Response *resp, void *ctx);
+static void on_store(const Cpm__Response *resp, void *ctx);
+
+/* Sends a FetchReq for what remains from the cursor. -1 when out of memory. */
+static int send_fetch(struct fetch_ctx *c)
+{
+	struct session *s = c->s;
+	size_t n = c->n_ranges - c->pos;
+	Cpm__UidRange **ptrs = calloc(n, sizeof(*ptrs));
+	if (ptrs == NULL)
+		return -1;
+	Cpm__UidRange first = c->ranges[c->pos];
+	if (first.first < c->from_uid)
+		first.first = c->from_uid;
+	ptrs[0] = &first;
+	for (size_t i = 1; i < n; i++)
+		ptrs[i] = &c->ranges[c->pos + i];
+
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FetchReq fr = CPM__FETCH_REQ__INIT;
+	fr.user = s->user;
+	fr.folder_id = s->sel.folder_id;
+	fr.uidvalidity = s->sel.uidvalidity;
+	fr.uids = ptrs;
+	fr.n_uids = n;
+	if (c->phase == PHASE_SCAN) {
+		fr.items = CPM__FETCH_ITEM__F_FLAGS;
+	} else {
+		fr.items = c->wire_items;
+		fr.max_messages = (c->wire_items & CPM__FETCH_ITEM__F_BODY) ? FETCH_BODY_PAGE : 0;
+	}
+	req.op_case = CPM__REQUEST__OP_FETCH;
+	req.fetch = &fr;
+	rpc_call(s->w->rpc, s->shard, &req, 0, on_fetch_page, c);
+	free(ptrs);
+	return 0;
+}
+
+/* Sends the next StoreReq(ADD \Seen) for seen[store_pos ..]. -1 when out of memory. */
+static int send_store(struct fetch_ctx *c)
+{
+	struct session *s = c->s;
+	Cpm__UidRange *ranges = calloc(STORE_MAX_RANGES, sizeof(*ranges));
+	Cpm__UidRange **ptrs = calloc(STORE_MAX_RANGES, sizeof(*ptrs));
+	if (ranges == NULL || ptrs == NULL) {
+		free(ranges);
+		free(ptrs);
+		return -1;
+	}
+	size_t n = 0;
+	while (c->store_pos < c->n_seen) {
+		uint32_t uid = c->seen[c->store_pos];
+		if (n > 0 && ranges[n - 1].last + 1 == uid) {
+			ranges[n - 1].last = uid;
+		} else {
+			if (n == STORE_MAX_RANGES)
+				break;
+			Cpm__UidRange init = CPM__UID_RANGE__INIT;
+			ranges[n] = init;
+			ranges[n].first = ranges[n].last = uid;
+			ptrs[n] = &ranges[n];
+			n++;
+		}
+		c->store_pos++;
+	}
+
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__StoreReq st = CPM__STORE_REQ__INIT;
+	st.user = s->user;
+	st.folder_id = s->sel.folder_id;
+	st.uidvalidity = s->sel.uidvalidity;
+	st.uids = ptrs;
+	st.n_uids = n;
+	st.mode = CPM__STORE_MODE__STORE_ADD;
+	st.sys_flags = CPM__SYS_FLAG__SEEN;
+	req.op_case = CPM__REQUEST__OP_STORE;
+	req.store = &st;
+	rpc_call(s->w->rpc, s->shard, &req, 0, on_store, c);
+	free(ranges);
+	free(ptrs);
+	return 0;
+}
+
+/* Starts the FETCH phase from the first range. */
+static int start_fetch_phase(struct fetch_ctx *c)
+{
+	c->phase = PHASE_FETCH;
+	c->pos = 0;
+	c->from_uid = 0;
+	return send_fetch(c);
+}
+
+/* Moves the cursor to more_from_uid. 1: more to fetch, 0: done,
+ * -1: the back-end made no progress (a bug; stop rather than loop). */
+static int cursor_advance(struct fetch_ctx *c, uint32_t more)
+{
+	uint32_t cur = c->ranges[c->pos].first > c->from_uid ? c->ranges[c->pos].first : c->from_uid;
+	if (more <= cur)
+		return -1;
+	while (c->pos < c->n_ranges && c->ranges[c->pos].last < more)
+		c->pos++;
+	if (c->pos == c->n_ranges)
+		return 0;
+	c->from_uid = more;
+	return 1;
+}
+
+static int uid_cmp(const void *pa, const void *pb)
+{
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	return a < b ? -1 : a > b ? 1 : 0;
+}
+
+static bool seen_contains(const struct fetch_ctx *c, uint32_t uid)
+{
+	return c->n_seen > 0 && bsearch(&uid, c->seen, c->n_seen, sizeof(uint32_t), uid_cmp) != NULL;
+}
+
+static int seen_push(struct fetch_ctx *c, uint32_t uid)
+{
+	if (c->n_seen == c->cap_seen) {
+		size_t ncap = c->cap_seen ? c->cap_seen * 2 : 64;
+		uint32_t *p = reallocarray(c->seen, ncap, sizeof(*p));
+		if (p == NULL)
+			return -1;
+		c->seen = p;
+		c->cap_seen = ncap;
+	}
+	c->seen[c->n_seen++] = uid;
+	return 0;
+}
+
+/* Sorts and dedupes seen[] (the back-end answers in UID order, but be sure). */
+static void seen_normalise(struct fetch_ctx *c)
+{
+	if (c->n_seen < 2)
+		return;
+	qsort(c->seen, c->n_seen, sizeof(uint32_t), uid_cmp);
+	size_t w = 1;
+	for (size_t i = 1; i < c->n_seen; i++)
+		if (c->seen[i] != c->seen[w - 1])
+			c->seen[w++] = c->seen[i];
+	c->n_seen = w;
+}
+
+static void write_message(struct session *s, const struct fetch_ctx *c, const Cpm__MessageData *m)
+{
+	uint32_t seq = session_seq_of_uid(s, m->uid);
+	if (seq == 0)
+		return; /* not in this session's view */
+	const struct fetch_items *fi = &c->items;
+	bool flags = fi->flags || seen_contains(c, m->uid);
+	struct buf *b = session_outbuf(s);
+	const char *sep = "";
+
+	buf_printf(b, "* %u FETCH (", (unsigned)seq);
+	if (fi->uid) {
+		buf_printf(b, "UID %u", (unsigned)m->uid);
+		sep = " ";
+	}
+	if (flags) {
+		bool recent = s->sel.first_recent_uid != 0 && m->uid >= s->sel.first_recent_uid;
+		buf_printf(b, "%sFLAGS ", sep);
+		fetch_flags_write(b, m->sys_flags & FETCH_FLAG_ALL, recent, m->keywords, m->n_keywords);
+		sep = " ";
+	}
+	if (fi->internaldate) {
+		char date[IMAP_DATETIME_SIZE];
+		imap_datetime_format((time_t)m->internaldate, m->internaldate_tz, date);
+		buf_printf(b, "%sINTERNALDATE \"%s\"", sep, date);
+		sep = " ";
+	}
+	if (fi->size) {
+		buf_printf(b, "%sRFC822.SIZE %llu", sep, (unsigned long long)m->size);
+		sep = " ";
+	}
+	for (unsigned i = 0; i < fi->n_body; i++) {
+		size_t start, len;
+		size_t body_len = m->body.data != NULL ? m->body.len : 0;
+		fetch_items_body_slice(&fi->body[i], body_len, &start, &len);
+		buf_append_str(b, sep);
+		fetch_items_write_body_name(b, &fi->body[i]);
+		buf_printf(b, " {%zu}\r\n", len);
+		if (len > 0)
+			buf_append(b, m->body.data + start, len);
+		sep = " ";
+	}
+	buf_append_str(b, ")\r\n");
+}
+
+static void on_fetch_page(const Cpm__Response *resp, void *ctx)
+{
+	struct fetch_ctx *c = ctx;
+	struct session *s = c->s;
+	if (session_closed(s)) {
+		fetch_finish(c);
+		return;
+	}
+	if (resp->status != CPM__STATUS__OK) {
+		session_tagged_rpc_error(s, resp, "FETCH");
+		fetch_finish(c);
+		return;
+	}
+	if (resp->result_case != CPM__RESPONSE__RESULT_FETCH || resp->fetch == NULL) {
+		log_error("event=bad_rpc_response cmd=FETCH");
+		session_tagged(s, "NO", "[SERVERBUG] FETCH: bad back-end response");
+		fetch_finish(c);
+		return;
+	}
+	const Cpm__FetchResp *r = resp->fetch;
+	for (size_t i = 0; i < r->n_messages; i++) {
+		const Cpm__MessageData *m = r->messages[i];
+		if (m == NULL)
+			continue;
+		if (c->phase == PHASE_SCAN) {
+			if ((m->sys_flags & CPM__SYS_FLAG__SEEN) == 0 && session_seq_of_uid(s, m->uid) != 0 &&
+			    seen_push(c, m->uid) < 0) {
+				session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+				fetch_finish(c);
+				return;
+			}
+		} else {
+			write_message(s, c, m);
+		}
+	}
+
+	int more = r->more_from_uid != 0 ? cursor_advance(c, r->more_from_uid) : 0;
+	if (more < 0) {
+		log_error("event=fetch_no_progress more_from_uid=%u", (unsigned)r->more_from_uid);
+		session_tagged(s, "NO", "[SERVERBUG] FETCH: back-end paging error");
+		fetch_finish(c);
+		return;
+	}
+	int rc;
+	if (more > 0) {
+		session_flush(s);
+		rc = send_fetch(c);
+	} else if (c->phase == PHASE_SCAN) {
+		seen_normalise(c);
+		if (c->n_seen > 0) {
+			c->phase = PHASE_STORE;
+			c->store_pos = 0;
+			rc = send_store(c);
+		} else {
+			rc = start_fetch_phase(c);
+		}
+	} else {
+		session_tagged(s, "OK", "Fetch completed.");
+		fetch_finish(c);
+		return;
+	}
+	if (rc < 0) {
+		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		fetch_finish(c);
+	}
+}
+
+static void on_store(const Cpm__Response *resp, void *ctx)
+{
+	struct fetch_ctx *c = ctx;
+	struct session *s = c->s;
+	if (session_closed(s)) {
+		fetch_finish(c);
+		return;
+	}
+	if (resp->status != CPM__STATUS__OK) {
+		session_tagged_rpc_error(s, resp, "FETCH");
+		fetch_finish(c);
+		return;
+	}
+	int rc = c->store_pos < c->n_seen ? send_store(c) : start_fetch_phase(c);
+	if (rc < 0) {
+		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		fetch_finish(c);
+	}
+}
+
+/* ---- entry points -------------------------------------------------------------- */
+
+static void fetch_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode)
+{
+	if (nargs != 2) {
+		session_tagged(s, "BAD", "%s needs a sequence set and fetch items", uid_mode ? "UID FETCH" : "FETCH");
+		session_done(s);
+		return;
+	}
+	struct fetch_ctx *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		session_done(s);
+		return;
+	}
+	c->s = s;
+	if (parse_items(s, &args[1], &c->items) < 0) {
+		fetch_ctx_free(c);
+		session_done(s);
+		return;
+	}
+	if (uid_mode)
+		c->items.uid = true;
+
+	struct imap_seqset set;
+	if (args[0].type != IMAP_ARG_ATOM || args[0].str == NULL ||
+	    imap_seqset_parse(args[0].str, args[0].len, &set) < 0) {
+		session_tagged(s, "BAD", "Invalid messageset");
+		fetch_ctx_free(c);
+		session_done(s);
+		return;
+	}
+	int rc = resolve_set(s, c, &set, uid_mode);
+	imap_seqset_free(&set);
+	if (rc < 0) {
+		fetch_ctx_free(c);
+		session_done(s);
+		return;
+	}
+	if (c->n_ranges == 0) {
+		session_tagged(s, "OK", "Fetch completed.");
+		fetch_ctx_free(c);
+		session_done(s);
+		return;
+	}
+
+	bool set_seen = fetch_items_sets_seen(&c->items) && !s->sel.readonly;
+	if (c->items.flags || set_seen)
+		c->wire_items |= CPM__FETCH_ITEM__F_FLAGS;
+	if (c->items.internaldate)
+		c->wire_items |= CPM__FETCH_ITEM__F_INTERNALDATE;
+	if (c->items.size)
+		c->wire_items |= CPM__FETCH_ITEM__F_SIZE;
+	if (c->items.n_body > 0)
+		c->wire_items |= CPM__FETCH_ITEM__F_BODY;
+
+	session_ref(s);
+	if (set_seen) {
+		c->phase = PHASE_SCAN;
+		rc = send_fetch(c);
+	} else {
+		rc = start_fetch_phase(c);
+	}
+	if (rc < 0) {
+		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		fetch_finish(c);
+	}
+}
+
+void cmd_fetch(struct session *s, const struct imap_command *cmd)
+{
+	fetch_start(s, cmd->args, cmd->nargs, false);
+}
+
+void cmd_uid(struct session *s, const struct imap_command *cmd)
+{
+	const struct imap_arg *sub = cmd->nargs > 0 ? &cmd->args[0] : NULL;
+	if (sub != NULL && sub->type == IMAP_ARG_ATOM && sub->str != NULL && sub->len == 5 &&
+	    strncasecmp(sub->str, "FETCH", 5) == 0) {
+		fetch_start(s, cmd->args + 1, cmd->nargs - 1, true);
+		return;
+	}
+	session_tagged(s, "BAD", "Unknown UID command");
+	session_done(s);
+}
