@@ -1,0 +1,421 @@
+/*
+ * db: LMDB environment, schema and record codecs. See db.h for the layout.
+ *
+ * Records are protobuf (proto/store.proto) behind a version byte, so fields
+ * can be added without a migration. Encoding happens into a malloc'd buffer
+ * that mdb_put copies; LMDB values read are only valid inside their txn.
+ */
+#include "db.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+enum db_status db_from_mdb(int rc, const char *what)
+{
+	if (rc == 0)
+		return DB_OK;
+	if (rc == MDB_NOTFOUND)
+		return DB_NOTFOUND;
+	if (rc == MDB_KEYEXIST)
+		return DB_EXISTS;
+	if (rc == MDB_MAP_FULL) {
+		log_error("event=db_full what=%s hint=\"raise map_size_mb\"", what);
+		return DB_FULL;
+	}
+	log_error("event=db_error what=%s err=%s", what, log_quote(mdb_strerror(rc), strlen(mdb_strerror(rc))));
+	return DB_FAIL;
+}
+
+void db_key_u64(unsigned char out[8], uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		out[i] = (unsigned char)(v >> (56 - 8 * i));
+}
+
+uint64_t db_get_u64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+uint32_t db_get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void db_key_msg(unsigned char out[12], uint64_t folder_id, uint32_t uid)
+{
+	db_key_u64(out, folder_id);
+	out[8] = (unsigned char)(uid >> 24);
+	out[9] = (unsigned char)(uid >> 16);
+	out[10] = (unsigned char)(uid >> 8);
+	out[11] = (unsigned char)uid;
+}
+
+void db_key_change(unsigned char out[16], uint64_t folder_id, uint64_t modseq)
+{
+	db_key_u64(out, folder_id);
+	db_key_u64(out + 8, modseq);
+}
+
+struct db *db_open(const char *dir, uint64_t map_size_mb, char *err, size_t errlen)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	struct db *db = calloc(1, sizeof(*db));
+	if (db == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	db->path = strdup(dir);
+	MDB_txn *t = NULL;
+	int rc = mdb_env_create(&db->env);
+	if (rc == 0)
+		rc = mdb_env_set_maxdbs(db->env, 16);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(db->env, (size_t)map_size_mb << 20);
+	if (rc == 0)
+		rc = mdb_env_set_maxreaders(db->env, 512);
+	if (rc == 0)
+		rc = mdb_env_open(db->env, dir, MDB_NOTLS, 0600);
+	if (rc == 0)
+		rc = mdb_txn_begin(db->env, NULL, 0, &t);
+	struct {
+		const char *name;
+		MDB_dbi *dbi;
+	} dbs[] = {{"meta", &db->meta},	  {"users", &db->users},     {"folders", &db->folders}, {"finfo", &db->finfo},
+		   {"msgs", &db->msgs},	  {"changes", &db->changes}, {"blobs", &db->blobs}, {"blobrefs", &db->blobrefs}};
+	for (size_t i = 0; rc == 0 && i < sizeof(dbs) / sizeof(dbs[0]); i++)
+		rc = mdb_dbi_open(t, dbs[i].name, MDB_CREATE, dbs[i].dbi);
+	if (rc == 0) {
+		MDB_val k = {6, "schema"}, v;
+		rc = mdb_get(t, db->meta, &k, &v);
+		if (rc == MDB_NOTFOUND) {
+			unsigned char ver[4] = {0, 0, 0, DB_SCHEMA_VERSION};
+			v.mv_size = 4;
+			v.mv_data = ver;
+			rc = mdb_put(t, db->meta, &k, &v, 0);
+		} else if (rc == 0 && (v.mv_size != 4 || db_get_u32(v.mv_data) != DB_SCHEMA_VERSION)) {
+			snprintf(err, errlen, "%s: unknown schema version", dir);
+			mdb_txn_abort(t);
+			mdb_env_close(db->env);
+			free(db->path);
+			free(db);
+			return NULL;
+		}
+	}
+	if (rc == 0) {
+		rc = mdb_txn_commit(t);
+		t = NULL;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "LMDB %s: %s", dir, mdb_strerror(rc));
+		if (t != NULL)
+			mdb_txn_abort(t);
+		if (db->env != NULL)
+			mdb_env_close(db->env);
+		free(db->path);
+		free(db);
+		return NULL;
+	}
+	return db;
+}
+
+void db_close(struct db **dbp)
+{
+	struct db *db = *dbp;
+	if (db == NULL)
+		return;
+	*dbp = NULL;
+	mdb_env_close(db->env);
+	free(db->path);
+	free(db);
+}
+
+/* ---- record codec ---------------------------------------------------------- */
+
+static enum db_status put_rec(MDB_txn *t, MDB_dbi dbi, const void *key, size_t klen, const ProtobufCMessage *m,
+			      const char *what)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	unsigned char *buf = malloc(n + 1);
+	if (buf == NULL)
+		return DB_FAIL;
+	buf[0] = DB_RECORD_VERSION;
+	protobuf_c_message_pack(m, buf + 1);
+	MDB_val k = {klen, (void *)key}, v = {n + 1, buf};
+	int rc = mdb_put(t, dbi, &k, &v, 0);
+	free(buf);
+	return db_from_mdb(rc, what);
+}
+
+static enum db_status get_rec(MDB_txn *t, MDB_dbi dbi, const void *key, size_t klen,
+			      const ProtobufCMessageDescriptor *desc, void **out, const char *what)
+{
+	MDB_val k = {klen, (void *)key}, v;
+	int rc = mdb_get(t, dbi, &k, &v);
+	if (rc != 0)
+		return db_from_mdb(rc, what);
+	const unsigned char *p = v.mv_data;
+	if (v.mv_size < 1 || p[0] != DB_RECORD_VERSION) {
+		log_error("event=db_corrupt what=%s", what);
+		return DB_FAIL;
+	}
+	*out = protobuf_c_message_unpack(desc, NULL, v.mv_size - 1, p + 1);
+	if (*out == NULL) {
+		log_error("event=db_corrupt what=%s", what);
+		return DB_FAIL;
+	}
+	return DB_OK;
+}
+
+Cpmdb__MsgRec *db_decode_msg(const MDB_val *v)
+{
+	const unsigned char *p = v->mv_data;
+	if (v->mv_size < 1 || p[0] != DB_RECORD_VERSION)
+		return NULL;
+	return cpmdb__msg_rec__unpack(NULL, v->mv_size - 1, p + 1);
+}
+
+enum db_status db_get_user(MDB_txn *t, struct db *db, const char *user, Cpmdb__UserRec **rec_r)
+{
+	return get_rec(t, db->users, user, strlen(user), &cpmdb__user_rec__descriptor, (void **)rec_r, "user");
+}
+
+enum db_status db_put_user(MDB_txn *t, struct db *db, const char *user, const Cpmdb__UserRec *rec)
+{
+	return put_rec(t, db->users, user, strlen(user), &rec->base, "user");
+}
+
+enum db_status db_get_folder(MDB_txn *t, struct db *db, uint64_t folder_id, Cpmdb__FolderRec **rec_r)
+{
+	unsigned char k[8];
+	db_key_u64(k, folder_id);
+	return get_rec(t, db->finfo, k, 8, &cpmdb__folder_rec__descriptor, (void **)rec_r, "finfo");
+}
+
+enum db_status db_put_folder(MDB_txn *t, struct db *db, uint64_t folder_id, const Cpmdb__FolderRec *rec)
+{
+	unsigned char k[8];
+	db_key_u64(k, folder_id);
+	return put_rec(t, db->finfo, k, 8, &rec->base, "finfo");
+}
+
+enum db_status db_get_msg(MDB_txn *t, struct db *db, uint64_t folder_id, uint32_t uid, Cpmdb__MsgRec **rec_r)
+{
+	unsigned char k[12];
+	db_key_msg(k, folder_id, uid);
+	return get_rec(t, db->msgs, k, 12, &cpmdb__msg_rec__descriptor, (void **)rec_r, "msg");
+}
+
+enum db_status db_put_msg(MDB_txn *t, struct db *db, uint64_t folder_id, uint32_t uid, const Cpmdb__MsgRec *rec)
+{
+	unsigned char k[12];
+	db_key_msg(k, folder_id, uid);
+	return put_rec(t, db->msgs, k, 12, &rec->base, "msg");
+}
+
+enum db_status db_put_change(MDB_txn *t, struct db *db, uint64_t folder_id, uint64_t modseq, uint32_t uid,
+			     uint32_t kind)
+{
+	unsigned char k[16];
+	db_key_change(k, folder_id, modseq);
+	Cpmdb__ChangeRec c = CPMDB__CHANGE_REC__INIT;
+	c.uid = uid;
+	c.kind = kind;
+	return put_rec(t, db->changes, k, 16, &c.base, "change");
+}
+
+/* ---- folder names -------------------------------------------------------------- */
+
+static int folder_key(const char *user, const char *name, unsigned char **k_r, size_t *len_r)
+{
+	size_t ul = strlen(user), nl = strlen(name);
+	unsigned char *k = malloc(ul + 1 + nl);
+	if (k == NULL)
+		return -1;
+	memcpy(k, user, ul);
+	k[ul] = 0;
+	memcpy(k + ul + 1, name, nl);
+	*k_r = k;
+	*len_r = ul + 1 + nl;
+	return 0;
+}
+
+enum db_status db_lookup_folder(MDB_txn *t, struct db *db, const char *user, const char *name, uint64_t *id_r)
+{
+	unsigned char *k;
+	size_t kl;
+	if (folder_key(user, name, &k, &kl) < 0)
+		return DB_FAIL;
+	MDB_val kv = {kl, k}, v;
+	int rc = mdb_get(t, db->folders, &kv, &v);
+	free(k);
+	if (rc == 0 && v.mv_size == 8)
+		*id_r = db_get_u64(v.mv_data);
+	return rc == 0 && v.mv_size != 8 ? DB_FAIL : db_from_mdb(rc, "folders");
+}
+
+enum db_status db_bind_folder(MDB_txn *t, struct db *db, const char *user, const char *name, uint64_t id)
+{
+	unsigned char *k;
+	size_t kl;
+	if (folder_key(user, name, &k, &kl) < 0)
+		return DB_FAIL;
+	unsigned char idb[8];
+	db_key_u64(idb, id);
+	MDB_val kv = {kl, k}, v = {8, idb};
+	int rc = mdb_put(t, db->folders, &kv, &v, MDB_NOOVERWRITE);
+	free(k);
+	return db_from_mdb(rc, "folders");
+}
+
+enum db_status db_unbind_folder(MDB_txn *t, struct db *db, const char *user, const char *name)
+{
+	unsigned char *k;
+	size_t kl;
+	if (folder_key(user, name, &k, &kl) < 0)
+		return DB_FAIL;
+	MDB_val kv = {kl, k};
+	int rc = mdb_del(t, db->folders, &kv, NULL);
+	free(k);
+	return db_from_mdb(rc, "folders");
+}
+
+/* ---- counters ------------------------------------------------------------------- */
+
+static enum db_status meta_u64(MDB_txn *t, struct db *db, const char *name, uint64_t *v_r)
+{
+	MDB_val k = {strlen(name), (void *)name}, v;
+	int rc = mdb_get(t, db->meta, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		*v_r = 0;
+		return DB_OK;
+	}
+	if (rc == 0 && v.mv_size == 8) {
+		*v_r = db_get_u64(v.mv_data);
+		return DB_OK;
+	}
+	return rc == 0 ? DB_FAIL : db_from_mdb(rc, name);
+}
+
+static enum db_status meta_put_u64(MDB_txn *t, struct db *db, const char *name, uint64_t val)
+{
+	unsigned char b[8];
+	db_key_u64(b, val);
+	MDB_val k = {strlen(name), (void *)name}, v = {8, b};
+	return db_from_mdb(mdb_put(t, db->meta, &k, &v, 0), name);
+}
+
+enum db_status db_next_folder_id(MDB_txn *t, struct db *db, uint64_t *id_r)
+{
+	uint64_t last;
+	enum db_status st = meta_u64(t, db, "next_folder_id", &last);
+	if (st != DB_OK)
+		return st;
+	*id_r = last + 1;
+	return meta_put_u64(t, db, "next_folder_id", last + 1);
+}
+
+enum db_status db_next_uidvalidity(MDB_txn *t, struct db *db, uint32_t *v_r)
+{
+	uint64_t last;
+	enum db_status st = meta_u64(t, db, "last_uidvalidity", &last);
+	if (st != DB_OK)
+		return st;
+	uint64_t now = (uint64_t)time(NULL);
+	uint64_t next = now > last ? now : last + 1;
+	if (next > UINT32_MAX)
+		next = last + 1 <= UINT32_MAX ? last + 1 : 1;
+	*v_r = (uint32_t)next;
+	return meta_put_u64(t, db, "last_uidvalidity", next);
+}
+
+/* ---- blobs ------------------------------------------------------------------------- */
+
+/* The reference count lives apart from the bytes (blobrefs), so COPY or
+ * expunge of a large message rewrites 8 bytes, not the body. */
+static enum db_status refs_get(MDB_txn *t, struct db *db, const unsigned char hash[32], uint64_t *refs_r)
+{
+	MDB_val k = {32, (void *)hash}, v;
+	int rc = mdb_get(t, db->blobrefs, &k, &v);
+	if (rc != 0)
+		return db_from_mdb(rc, "blobrefs");
+	if (v.mv_size != 8)
+		return DB_FAIL;
+	*refs_r = db_get_u64(v.mv_data);
+	return DB_OK;
+}
+
+static enum db_status refs_put(MDB_txn *t, struct db *db, const unsigned char hash[32], uint64_t refs)
+{
+	unsigned char b[8];
+	db_key_u64(b, refs);
+	MDB_val k = {32, (void *)hash}, v = {8, b};
+	return db_from_mdb(mdb_put(t, db->blobrefs, &k, &v, 0), "blobrefs");
+}
+
+enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body, size_t len, unsigned char hash_r[32])
+{
+	unsigned int hl = 32;
+	if (EVP_Digest(body, len, hash_r, &hl, EVP_sha256(), NULL) != 1)
+		return DB_FAIL;
+	uint64_t refs = 0;
+	enum db_status st = refs_get(t, db, hash_r, &refs);
+	if (st == DB_OK)
+		return refs_put(t, db, hash_r, refs + 1);
+	if (st != DB_NOTFOUND)
+		return st;
+	MDB_val k = {32, hash_r}, v = {len, NULL};
+	int rc = mdb_put(t, db->blobs, &k, &v, MDB_RESERVE);
+	if (rc != 0)
+		return db_from_mdb(rc, "blob_put");
+	if (len > 0)
+		memcpy(v.mv_data, body, len);
+	return refs_put(t, db, hash_r, 1);
+}
+
+enum db_status db_blob_addref(MDB_txn *t, struct db *db, const unsigned char hash[32])
+{
+	uint64_t refs;
+	enum db_status st = refs_get(t, db, hash, &refs);
+	return st != DB_OK ? st : refs_put(t, db, hash, refs + 1);
+}
+
+enum db_status db_blob_unref(MDB_txn *t, struct db *db, const unsigned char hash[32])
+{
+	uint64_t refs;
+	enum db_status st = refs_get(t, db, hash, &refs);
+	if (st != DB_OK)
+		return st;
+	if (refs > 1)
+		return refs_put(t, db, hash, refs - 1);
+	MDB_val k = {32, (void *)hash};
+	st = db_from_mdb(mdb_del(t, db->blobrefs, &k, NULL), "blobrefs");
+	return st != DB_OK ? st : db_from_mdb(mdb_del(t, db->blobs, &k, NULL), "blob_del");
+}
+
+enum db_status db_blob_get(MDB_txn *t, struct db *db, const unsigned char hash[32], const unsigned char **body_r,
+			   size_t *len_r, uint64_t *refs_r)
+{
+	MDB_val k = {32, (void *)hash}, v;
+	int rc = mdb_get(t, db->blobs, &k, &v);
+	if (rc != 0)
+		return db_from_mdb(rc, "blob_get");
+	if (refs_r != NULL && refs_get(t, db, hash, refs_r) != DB_OK)
+		*refs_r = 0;
+	*body_r = v.mv_data;
+	*len_r = v.mv_size;
+	return DB_OK;
+}

@@ -1,0 +1,96 @@
+/*
+ * db: the shard's LMDB environment and its schema.
+ *
+ * One environment per shard, a handful of named databases with composite
+ * big-endian keys (LMDB is not meant for millions of named DBs; folders
+ * number in the millions):
+ *
+ *   meta     "schema" → u32 version; "next_folder_id" → u64; "last_uidvalidity" → u32
+ *   users    user name                         → UserRec
+ *   folders  user 0x00 folder-name (UTF-8)     → folder id (u64 BE)
+ *   finfo    folder id (u64 BE)                → FolderRec
+ *   msgs     folder id (u64 BE) uid (u32 BE)   → MsgRec
+ *   changes  folder id (u64 BE) modseq (u64 BE) → ChangeRec (one per change;
+ *            expunges will stay as tombstones for VANISHED)
+ *   blobs    SHA-256 of the body (32 bytes)    → body bytes (immutable)
+ *   blobrefs SHA-256 of the body               → reference count (u64 BE)
+ *
+ * Values are one version byte then a protobuf message of proto/store.proto.
+ * The environment is opened with MDB_NOTLS so that read transactions may
+ * run on any thread-pool thread; there is exactly one writer thread.
+ * Functions return enum db_status; DB_FAIL also logs the LMDB error.
+ */
+#ifndef CPM_BACKEND_DB_H
+#define CPM_BACKEND_DB_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/store.pb-c.h"
+
+#define DB_SCHEMA_VERSION 1u
+#define DB_RECORD_VERSION 1u
+
+enum db_status {
+	DB_OK = 0,
+	DB_NOTFOUND,
+	DB_EXISTS,
+	DB_INVALID,
+	DB_FULL,   /* map full: the operator must grow map_size_mb */
+	DB_FAIL,
+};
+
+struct db {
+	MDB_env *env;
+	MDB_dbi meta, users, folders, finfo, msgs, changes, blobs, blobrefs;
+	char *path;
+};
+
+/* Opens (creating if needed) the environment in dir. NULL with reason in err. */
+struct db *db_open(const char *dir, uint64_t map_size_mb, char *err, size_t errlen);
+void db_close(struct db **db);
+
+enum db_status db_from_mdb(int rc, const char *what);
+
+/* Keys. */
+void db_key_u64(unsigned char out[8], uint64_t v);
+uint64_t db_get_u64(const unsigned char *p);
+uint32_t db_get_u32(const unsigned char *p);
+void db_key_msg(unsigned char out[12], uint64_t folder_id, uint32_t uid);
+void db_key_change(unsigned char out[16], uint64_t folder_id, uint64_t modseq);
+
+/* Records: get returns DB_NOTFOUND when absent, DB_FAIL when undecodable;
+ * the caller frees the result with the matching __free_unpacked(x, NULL). */
+enum db_status db_get_user(MDB_txn *t, struct db *db, const char *user, Cpmdb__UserRec **rec_r);
+enum db_status db_put_user(MDB_txn *t, struct db *db, const char *user, const Cpmdb__UserRec *rec);
+enum db_status db_get_folder(MDB_txn *t, struct db *db, uint64_t folder_id, Cpmdb__FolderRec **rec_r);
+enum db_status db_put_folder(MDB_txn *t, struct db *db, uint64_t folder_id, const Cpmdb__FolderRec *rec);
+enum db_status db_get_msg(MDB_txn *t, struct db *db, uint64_t folder_id, uint32_t uid, Cpmdb__MsgRec **rec_r);
+enum db_status db_put_msg(MDB_txn *t, struct db *db, uint64_t folder_id, uint32_t uid, const Cpmdb__MsgRec *rec);
+/* Decodes an MsgRec from a value read with a cursor. */
+Cpmdb__MsgRec *db_decode_msg(const MDB_val *v);
+enum db_status db_put_change(MDB_txn *t, struct db *db, uint64_t folder_id, uint64_t modseq, uint32_t uid,
+			     uint32_t kind);
+
+/* Folder names → ids. */
+enum db_status db_lookup_folder(MDB_txn *t, struct db *db, const char *user, const char *name, uint64_t *id_r);
+enum db_status db_bind_folder(MDB_txn *t, struct db *db, const char *user, const char *name, uint64_t id);
+enum db_status db_unbind_folder(MDB_txn *t, struct db *db, const char *user, const char *name);
+
+/* Counters in meta. */
+enum db_status db_next_folder_id(MDB_txn *t, struct db *db, uint64_t *id_r);
+/* max(now, last + 1): strictly increasing per shard, so DELETE+CREATE always differs. */
+enum db_status db_next_uidvalidity(MDB_txn *t, struct db *db, uint32_t *v_r);
+
+/* Content-addressed bodies with reference counts. */
+enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body, size_t len, unsigned char hash_r[32]);
+/* One more reference to an existing blob (COPY). */
+enum db_status db_blob_addref(MDB_txn *t, struct db *db, const unsigned char hash[32]);
+enum db_status db_blob_unref(MDB_txn *t, struct db *db, const unsigned char hash[32]);
+/* Points into the transaction's map: valid until the txn ends. */
+enum db_status db_blob_get(MDB_txn *t, struct db *db, const unsigned char hash[32], const unsigned char **body_r,
+			   size_t *len_r, uint64_t *refs_r);
+
+#endif

@@ -1,0 +1,439 @@
+/*
+ * op-message: messages of a folder — append, fetch, store (flags).
+ *
+ * Every change takes the folder's next MODSEQ in the same transaction (one
+ * sequence per folder for appends, flag changes and, later, expunges) and
+ * leaves a record in `changes`, from which CHANGEDSINCE/VANISHED will be
+ * answered. Bodies are content-addressed and reference counted (db_blob_*),
+ * so the same bytes are stored once.
+ */
+#include "ops.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SYS_FLAGS_ALL                                                                                          \
+	(CPM__SYS_FLAG__SEEN | CPM__SYS_FLAG__ANSWERED | CPM__SYS_FLAG__FLAGGED | CPM__SYS_FLAG__DELETED |       \
+	 CPM__SYS_FLAG__DRAFT)
+
+static bool keyword_ok(const char *k)
+{
+	size_t n = strlen(k);
+	if (n == 0 || n > 250 || k[0] == '\\')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)k[i];
+		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c) != NULL)
+			return false;
+	}
+	return true;
+}
+
+static bool has_keyword(char *const *list, size_t n, const char *k)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(list[i], k) == 0)
+			return true;
+	return false;
+}
+
+/* Adds keywords the folder has not seen yet to its keyword list. */
+static int folder_learn_keywords(Cpmdb__FolderRec *f, char *const *kw, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (has_keyword(f->keywords, f->n_keywords, kw[i]))
+			continue;
+		if (f->n_keywords >= OP_MAX_KEYWORDS)
+			return -1;
+		char **nk = realloc(f->keywords, (f->n_keywords + 1) * sizeof(char *));
+		if (nk == NULL)
+			return -1;
+		f->keywords = nk;
+		if ((f->keywords[f->n_keywords] = op_strdup(kw[i])) == NULL)
+			return -1;
+		f->n_keywords++;
+	}
+	return 0;
+}
+
+static enum db_status folder_by_name(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name,
+				     uint64_t *id_r, Cpmdb__FolderRec **f_r)
+{
+	char *n = op_strdup(name);
+	enum db_status st = n && op_folder_name_ok(n) ? db_lookup_folder(t, ctx->db, user, n, id_r) : DB_NOTFOUND;
+	free(n);
+	return st == DB_OK ? db_get_folder(t, ctx->db, *id_r, f_r) : st;
+}
+
+/* The folder of a FETCH/STORE, checked against the UIDVALIDITY the session knows. */
+static bool folder_by_id(const struct op_ctx *ctx, MDB_txn *t, uint64_t id, uint32_t uidvalidity, const char *user,
+			 Cpmdb__FolderRec **f_r, struct op_result *res)
+{
+	enum db_status st = db_get_folder(t, ctx->db, id, f_r);
+	if (st == DB_OK && ((*f_r)->uidvalidity != uidvalidity || strcmp((*f_r)->owner, user) != 0)) {
+		cpmdb__folder_rec__free_unpacked(*f_r, NULL);
+		*f_r = NULL;
+		st = DB_NOTFOUND;
+	}
+	if (st == DB_NOTFOUND)
+		op_fail(res, CPM__STATUS__UIDVALIDITY_CHANGED, "mailbox was deleted or recreated");
+	else if (st != DB_OK)
+		op_fail_db(res, st, "folder");
+	return st == DB_OK;
+}
+
+void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, struct op_result *res)
+{
+	if (q->body.len == 0) {
+		op_fail(res, CPM__STATUS__INVALID, "empty message");
+		return;
+	}
+	if (q->body.len > ctx->cfg->max_literal) {
+		op_fail(res, CPM__STATUS__INVALID, "message too large");
+		return;
+	}
+	for (size_t i = 0; i < q->n_keywords; i++) {
+		if (!keyword_ok(q->keywords[i])) {
+			op_fail(res, CPM__STATUS__INVALID, "invalid keyword");
+			return;
+		}
+	}
+	uint64_t fid = 0;
+	Cpmdb__FolderRec *f = NULL;
+	enum db_status st = folder_by_name(ctx, t, q->user, q->folder, &fid, &f);
+	if (st != DB_OK) {
+		if (st == DB_NOTFOUND)
+			op_fail(res, CPM__STATUS__NONEXISTENT, "Mailbox doesn't exist");
+		else
+			op_fail_db(res, st, "folder");
+		return;
+	}
+	if (f->uidnext == 0 || f->uidnext == UINT32_MAX) {
+		cpmdb__folder_rec__free_unpacked(f, NULL);
+		op_fail(res, CPM__STATUS__INVALID, "mailbox UID space exhausted");
+		return;
+	}
+	if (folder_learn_keywords(f, q->keywords, q->n_keywords) < 0) {
+		cpmdb__folder_rec__free_unpacked(f, NULL);
+		op_fail(res, CPM__STATUS__INVALID, "too many keywords in this mailbox");
+		return;
+	}
+	uint32_t uid = f->uidnext++;
+	uint64_t modseq = ++f->highestmodseq;
+	f->exists++;
+	unsigned char hash[32];
+	Cpmdb__MsgRec m = CPMDB__MSG_REC__INIT;
+	m.blob.data = hash;
+	m.blob.len = 32;
+	m.sys_flags = q->sys_flags & SYS_FLAGS_ALL;
+	m.keywords = q->keywords;
+	m.n_keywords = q->n_keywords;
+	m.internaldate = q->internaldate;
+	m.internaldate_tz = q->internaldate_tz;
+	m.size = q->body.len;
+	m.modseq = modseq;
+	if ((st = db_blob_ref(t, ctx->db, q->body.data, q->body.len, hash)) != DB_OK ||
+	    (st = db_put_msg(t, ctx->db, fid, uid, &m)) != DB_OK ||
+	    (st = db_put_change(t, ctx->db, fid, modseq, uid, CPM__CHANGE_KIND__C_APPEND)) != DB_OK ||
+	    (st = db_put_folder(t, ctx->db, fid, f)) != DB_OK) {
+		cpmdb__folder_rec__free_unpacked(f, NULL);
+		op_fail_db(res, st, "message");
+		return;
+	}
+	Cpm__AppendResp *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		cpmdb__folder_rec__free_unpacked(f, NULL);
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+		return;
+	}
+	cpm__append_resp__init(r);
+	r->uidvalidity = f->uidvalidity;
+	r->uid = uid;
+	r->modseq = modseq;
+	res->resp->result_case = CPM__RESPONSE__RESULT_APPEND;
+	res->resp->append = r;
+	op_event(res, q->user, fid, modseq, CPM__CHANGE_KIND__C_APPEND, &uid, 1);
+	cpmdb__folder_rec__free_unpacked(f, NULL);
+}
+
+/* A MessageData with what items asks for (body bytes copied out of the txn). */
+static Cpm__MessageData *message_data(const struct op_ctx *ctx, MDB_txn *t, uint32_t uid, const Cpmdb__MsgRec *m,
+				      uint32_t items, enum db_status *st_r)
+{
+	Cpm__MessageData *d = malloc(sizeof(*d));
+	if (d == NULL) {
+		*st_r = DB_FAIL;
+		return NULL;
+	}
+	cpm__message_data__init(d);
+	d->uid = uid;
+	d->modseq = m->modseq;
+	if (items & CPM__FETCH_ITEM__F_FLAGS) {
+		d->sys_flags = m->sys_flags;
+		if (m->n_keywords > 0 && (d->keywords = calloc(m->n_keywords, sizeof(char *))) != NULL) {
+			for (size_t i = 0; i < m->n_keywords; i++)
+				d->keywords[i] = op_strdup(m->keywords[i]);
+			d->n_keywords = m->n_keywords;
+		}
+	}
+	if (items & CPM__FETCH_ITEM__F_INTERNALDATE) {
+		d->internaldate = m->internaldate;
+		d->internaldate_tz = m->internaldate_tz;
+	}
+	if (items & (CPM__FETCH_ITEM__F_SIZE | CPM__FETCH_ITEM__F_BODY))
+		d->size = m->size;
+	if ((items & CPM__FETCH_ITEM__F_BODY) && m->blob.len == 32) {
+		const unsigned char *body;
+		size_t len;
+		*st_r = db_blob_get(t, ctx->db, m->blob.data, &body, &len, NULL);
+		if (*st_r != DB_OK) {
+			cpm__message_data__free_unpacked(d, NULL);
+			return NULL;
+		}
+		d->body.data = malloc(len ? len : 1);
+		if (d->body.data == NULL) {
+			*st_r = DB_FAIL;
+			cpm__message_data__free_unpacked(d, NULL);
+			return NULL;
+		}
+		memcpy(d->body.data, body, len);
+		d->body.len = len;
+	}
+	*st_r = DB_OK;
+	return d;
+}
+
+static int add_message(Cpm__MessageData ***arr, size_t *n, size_t *cap, Cpm__MessageData *d)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		Cpm__MessageData **na = realloc(*arr, nc * sizeof(*na));
+		if (na == NULL)
+			return -1;
+		*arr = na;
+		*cap = nc;
+	}
+	(*arr)[(*n)++] = d;
+	return 0;
+}
+
+void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, struct op_result *res)
+{
+	Cpmdb__FolderRec *f = NULL;
+	if (!folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+		return;
+	cpmdb__folder_rec__free_unpacked(f, NULL);
+	Cpm__FetchResp *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+		return;
+	}
+	cpm__fetch_resp__init(r);
+	res->resp->result_case = CPM__RESPONSE__RESULT_FETCH;
+	res->resp->fetch = r;
+	uint32_t max_msgs = q->max_messages && q->max_messages < OP_FETCH_MAX_MESSAGES ? q->max_messages
+										 : OP_FETCH_MAX_MESSAGES;
+	size_t cap = 0, bytes = 0;
+	MDB_cursor *c = NULL;
+	int rc = mdb_cursor_open(t, ctx->db->msgs, &c);
+	enum db_status st = DB_OK;
+	/* Ranges are walked over existing keys only: 1:4294967295 on an empty folder costs one seek. */
+	for (size_t i = 0; rc == 0 && st == DB_OK && i < q->n_uids && r->more_from_uid == 0; i++) {
+		uint32_t lo = q->uids[i]->first, hi = q->uids[i]->last;
+		if (lo > hi)
+			continue;
+		unsigned char k0[12];
+		db_key_msg(k0, q->folder_id, lo);
+		MDB_val k = {12, k0}, v;
+		int crc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		while (crc == 0 && k.mv_size == 12 && db_get_u64(k.mv_data) == q->folder_id) {
+			uint32_t uid = db_get_u32((const unsigned char *)k.mv_data + 8);
+			if (uid > hi)
+				break;
+			if (r->n_messages >= max_msgs || bytes >= OP_FETCH_MAX_BYTES) {
+				r->more_from_uid = uid;
+				break;
+			}
+			Cpmdb__MsgRec *m = db_decode_msg(&v);
+			if (m == NULL) {
+				st = DB_FAIL;
+				break;
+			}
+			Cpm__MessageData *d = message_data(ctx, t, uid, m, q->items, &st);
+			cpmdb__msg_rec__free_unpacked(m, NULL);
+			if (d == NULL)
+				break;
+			bytes += d->body.len;
+			if (add_message(&r->messages, &r->n_messages, &cap, d) < 0) {
+				cpm__message_data__free_unpacked(d, NULL);
+				st = DB_FAIL;
+				break;
+			}
+			crc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+		if (crc != 0 && crc != MDB_NOTFOUND)
+			rc = crc;
+		/* Continue the next range only if this one was finished. */
+		if (r->more_from_uid != 0 && i + 1 < q->n_uids)
+			break;
+	}
+	if (c != NULL)
+		mdb_cursor_close(c);
+	if (rc != 0)
+		op_fail_db(res, db_from_mdb(rc, "msgs"), "messages");
+	else if (st != DB_OK)
+		op_fail_db(res, st, "messages");
+}
+
+void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, struct op_result *res)
+{
+	for (size_t i = 0; i < q->n_keywords; i++) {
+		if (!keyword_ok(q->keywords[i])) {
+			op_fail(res, CPM__STATUS__INVALID, "invalid keyword");
+			return;
+		}
+	}
+	Cpmdb__FolderRec *f = NULL;
+	if (!folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+		return;
+	if (q->mode != CPM__STORE_MODE__STORE_REMOVE && folder_learn_keywords(f, q->keywords, q->n_keywords) < 0) {
+		cpmdb__folder_rec__free_unpacked(f, NULL);
+		op_fail(res, CPM__STATUS__INVALID, "too many keywords in this mailbox");
+		return;
+	}
+	Cpm__StoreResp *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		cpmdb__folder_rec__free_unpacked(f, NULL);
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+		return;
+	}
+	cpm__store_resp__init(r);
+	res->resp->result_case = CPM__RESPONSE__RESULT_STORE;
+	res->resp->store = r;
+	uint32_t *changed = NULL;
+	size_t n_changed = 0, cap = 0, changed_cap = 0;
+	uint32_t flags = q->sys_flags & SYS_FLAGS_ALL;
+	MDB_cursor *c = NULL;
+	int rc = mdb_cursor_open(t, ctx->db->msgs, &c);
+	enum db_status st = DB_OK;
+	/* Collect first, write after: a cursor walk and puts into the same DB do not mix. */
+	uint32_t *uids = NULL;
+	size_t n_uids = 0, uids_cap = 0;
+	for (size_t i = 0; rc == 0 && i < q->n_uids; i++) {
+		uint32_t lo = q->uids[i]->first, hi = q->uids[i]->last;
+		if (lo > hi)
+			continue;
+		unsigned char k0[12];
+		db_key_msg(k0, q->folder_id, lo);
+		MDB_val k = {12, k0}, v;
+		int crc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		while (crc == 0 && k.mv_size == 12 && db_get_u64(k.mv_data) == q->folder_id) {
+			uint32_t uid = db_get_u32((const unsigned char *)k.mv_data + 8);
+			if (uid > hi)
+				break;
+			if (n_uids == uids_cap) {
+				uids_cap = uids_cap ? uids_cap * 2 : 256;
+				uint32_t *nu = realloc(uids, uids_cap * sizeof(uint32_t));
+				if (nu == NULL) {
+					crc = ENOMEM;
+					break;
+				}
+				uids = nu;
+			}
+			uids[n_uids++] = uid;
+			crc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+		if (crc != 0 && crc != MDB_NOTFOUND)
+			rc = crc;
+	}
+	if (c != NULL)
+		mdb_cursor_close(c);
+	for (size_t i = 0; rc == 0 && st == DB_OK && i < n_uids; i++) {
+		Cpmdb__MsgRec *m = NULL;
+		st = db_get_msg(t, ctx->db, q->folder_id, uids[i], &m);
+		if (st != DB_OK)
+			break;
+		uint32_t nf = q->mode == CPM__STORE_MODE__STORE_ADD	 ? (m->sys_flags | flags)
+			      : q->mode == CPM__STORE_MODE__STORE_REMOVE ? (m->sys_flags & ~flags)
+									 : flags;
+		/* New keyword list. */
+		char **nk = calloc(m->n_keywords + q->n_keywords + 1, sizeof(char *));
+		size_t nn = 0;
+		if (nk == NULL) {
+			cpmdb__msg_rec__free_unpacked(m, NULL);
+			st = DB_FAIL;
+			break;
+		}
+		if (q->mode != CPM__STORE_MODE__STORE_REPLACE)
+			for (size_t j = 0; j < m->n_keywords; j++)
+				if (q->mode == CPM__STORE_MODE__STORE_ADD ||
+				    !has_keyword(q->keywords, q->n_keywords, m->keywords[j]))
+					nk[nn++] = m->keywords[j];
+		if (q->mode != CPM__STORE_MODE__STORE_REMOVE)
+			for (size_t j = 0; j < q->n_keywords; j++)
+				if (!has_keyword(nk, nn, q->keywords[j]))
+					nk[nn++] = q->keywords[j];
+		bool kw_changed = nn != m->n_keywords;
+		for (size_t j = 0; !kw_changed && j < nn; j++)
+			kw_changed = !has_keyword(m->keywords, m->n_keywords, nk[j]);
+		if (nf != m->sys_flags || kw_changed) {
+			uint64_t modseq = ++f->highestmodseq;
+			char **old_kw = m->keywords;
+			size_t old_n = m->n_keywords;
+			m->sys_flags = nf;
+			m->keywords = nk;
+			m->n_keywords = nn;
+			m->modseq = modseq;
+			st = db_put_msg(t, ctx->db, q->folder_id, uids[i], m);
+			if (st == DB_OK)
+				st = db_put_change(t, ctx->db, q->folder_id, modseq, uids[i], CPM__CHANGE_KIND__C_FLAGS);
+			m->keywords = old_kw;
+			m->n_keywords = old_n;
+			if (n_changed == changed_cap) {
+				changed_cap = changed_cap ? changed_cap * 2 : 64;
+				uint32_t *nc = realloc(changed, changed_cap * sizeof(uint32_t));
+				if (nc != NULL)
+					changed = nc;
+				else
+					changed_cap = n_changed;
+			}
+			if (n_changed < changed_cap)
+				changed[n_changed++] = uids[i];
+			m->sys_flags = nf;
+			Cpmdb__MsgRec view = *m;
+			view.keywords = nk;
+			view.n_keywords = nn;
+			Cpm__MessageData *d = st == DB_OK ? message_data(ctx, t, uids[i], &view, CPM__FETCH_ITEM__F_FLAGS, &st)
+							  : NULL;
+			if (d != NULL && add_message(&r->messages, &r->n_messages, &cap, d) < 0) {
+				cpm__message_data__free_unpacked(d, NULL);
+				st = DB_FAIL;
+			}
+		} else {
+			Cpm__MessageData *d = message_data(ctx, t, uids[i], m, CPM__FETCH_ITEM__F_FLAGS, &st);
+			if (d != NULL && add_message(&r->messages, &r->n_messages, &cap, d) < 0) {
+				cpm__message_data__free_unpacked(d, NULL);
+				st = DB_FAIL;
+			}
+		}
+		free(nk);
+		cpmdb__msg_rec__free_unpacked(m, NULL);
+	}
+	free(uids);
+	if (rc == 0 && st == DB_OK && n_changed > 0)
+		st = db_put_folder(t, ctx->db, q->folder_id, f);
+	if (rc == ENOMEM)
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+	else if (rc != 0)
+		op_fail_db(res, db_from_mdb(rc, "msgs"), "messages");
+	else if (st != DB_OK)
+		op_fail_db(res, st, "messages");
+	else if (n_changed > 0)
+		op_event(res, q->user, q->folder_id, f->highestmodseq, CPM__CHANGE_KIND__C_FLAGS, changed, n_changed);
+	free(changed);
+	cpmdb__folder_rec__free_unpacked(f, NULL);
+}

@@ -1,0 +1,213 @@
+/*
+ * ops: dispatch of a request to its operation, and the helpers every
+ * operation shares (failure responses, change events, folder names).
+ */
+#include "ops.h"
+
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+bool op_is_write(const Cpm__Request *req)
+{
+	switch (req->op_case) {
+	case CPM__REQUEST__OP_USER_PUT:
+	case CPM__REQUEST__OP_USER_DEL:
+	case CPM__REQUEST__OP_FOLDER_CREATE:
+	case CPM__REQUEST__OP_APPEND:
+	case CPM__REQUEST__OP_STORE:
+		return true;
+	case CPM__REQUEST__OP_FOLDER_SELECT:
+		return !req->folder_select->readonly; /* SELECT claims \Recent */
+	default:
+		return false;
+	}
+}
+
+char *op_strdup(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+void op_fail(struct op_result *res, Cpm__Status st, const char *fmt, ...)
+{
+	char text[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	res->resp->status = st;
+	if (res->resp->error != NULL && res->resp->error != protobuf_c_empty_string)
+		free(res->resp->error);
+	res->resp->error = op_strdup(text);
+	/* A failed operation answers no result. */
+	if (res->resp->result_case != CPM__RESPONSE__RESULT__NOT_SET) {
+		Cpm__Response tmp = CPM__RESPONSE__INIT;
+		tmp.result_case = res->resp->result_case;
+		tmp.user_get = res->resp->user_get; /* union: any member frees the right one */
+		res->resp->result_case = CPM__RESPONSE__RESULT__NOT_SET;
+		res->resp->user_get = NULL;
+		protobuf_c_message_free_unpacked((ProtobufCMessage *)tmp.user_get, NULL);
+	}
+}
+
+void op_fail_db(struct op_result *res, enum db_status st, const char *what)
+{
+	switch (st) {
+	case DB_NOTFOUND:
+		op_fail(res, CPM__STATUS__NOTFOUND, "%s not found", what);
+		break;
+	case DB_EXISTS:
+		op_fail(res, CPM__STATUS__EXISTS, "%s already exists", what);
+		break;
+	case DB_INVALID:
+		op_fail(res, CPM__STATUS__INVALID, "invalid %s", what);
+		break;
+	case DB_FULL:
+		op_fail(res, CPM__STATUS__INTERNAL, "%s: storage full", what);
+		break;
+	default:
+		op_fail(res, CPM__STATUS__INTERNAL, "%s: storage error", what);
+		break;
+	}
+}
+
+void op_event(struct op_result *res, const char *user, uint64_t folder_id, uint64_t modseq, Cpm__ChangeKind kind,
+	      const uint32_t *uids, size_t n_uids)
+{
+	Cpm__FeedEvent **ne = realloc(res->events, (res->n_events + 1) * sizeof(*ne));
+	if (ne == NULL)
+		return; /* the feed is a hint: a lost event costs latency only */
+	res->events = ne;
+	Cpm__FeedEvent *e = malloc(sizeof(*e));
+	if (e == NULL)
+		return;
+	cpm__feed_event__init(e);
+	e->user = op_strdup(user);
+	e->folder_id = folder_id;
+	e->modseq = modseq;
+	e->kind = kind;
+	if (n_uids > 0 && (e->uids = malloc(n_uids * sizeof(uint32_t))) != NULL) {
+		memcpy(e->uids, uids, n_uids * sizeof(uint32_t));
+		e->n_uids = n_uids;
+	}
+	res->events[res->n_events++] = e;
+}
+
+bool op_folder_name_ok(char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > OP_FOLDER_NAME_MAX || name[0] == '/' || name[n - 1] == '/')
+		return false;
+	if (strncasecmp(name, "INBOX", 5) == 0 && (name[5] == '\0' || name[5] == '/'))
+		memcpy(name, "INBOX", 5);
+	const unsigned char *p = (const unsigned char *)name;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = p[i];
+		if (c < 0x20 || c == 0x7f || c == '*' || c == '%')
+			return false;
+		if (c == '/' && p[i + 1] == '/')
+			return false;
+		if (c >= 0x80) {
+			/* Well-formed UTF-8, shortest form, no surrogates. */
+			size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+			if (len == 0 || c > 0xf4 || i + len > n)
+				return false;
+			uint32_t cp = c & (0x3f >> (len - 1));
+			for (size_t k = 1; k < len; k++) {
+				if ((p[i + k] & 0xc0) != 0x80)
+					return false;
+				cp = cp << 6 | (p[i + k] & 0x3f);
+			}
+			if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+			    (cp >= 0xd800 && cp <= 0xdfff))
+				return false;
+			i += len - 1;
+		}
+	}
+	return true;
+}
+
+void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, struct op_result *res)
+{
+	res->resp = malloc(sizeof(*res->resp));
+	res->events = NULL;
+	res->n_events = 0;
+	if (res->resp == NULL)
+		return;
+	cpm__response__init(res->resp);
+	switch (req->op_case) {
+	case CPM__REQUEST__OP_USER_GET:
+		op_user_get(ctx, txn, req->user_get, res);
+		break;
+	case CPM__REQUEST__OP_USER_PUT:
+		op_user_put(ctx, txn, req->user_put, res);
+		break;
+	case CPM__REQUEST__OP_USER_DEL:
+		op_user_del(ctx, txn, req->user_del, res);
+		break;
+	case CPM__REQUEST__OP_USER_LIST:
+		op_user_list(ctx, txn, req->user_list, res);
+		break;
+	case CPM__REQUEST__OP_FOLDER_CREATE:
+		op_folder_create_req(ctx, txn, req->folder_create, res);
+		break;
+	case CPM__REQUEST__OP_FOLDER_LIST:
+		op_folder_list(ctx, txn, req->folder_list, res);
+		break;
+	case CPM__REQUEST__OP_FOLDER_SELECT:
+		op_folder_select(ctx, txn, req->folder_select, res);
+		break;
+	case CPM__REQUEST__OP_APPEND:
+		op_append(ctx, txn, req->append, res);
+		break;
+	case CPM__REQUEST__OP_FETCH:
+		op_fetch(ctx, txn, req->fetch, res);
+		break;
+	case CPM__REQUEST__OP_STORE:
+		op_store(ctx, txn, req->store, res);
+		break;
+	case CPM__REQUEST__OP_PING: {
+		Cpm__PingResp *p = malloc(sizeof(*p));
+		if (p == NULL) {
+			op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+			break;
+		}
+		cpm__ping_resp__init(p);
+		p->shard = op_strdup(ctx->shard_id);
+		p->started_ms = ctx->started_ms;
+		res->resp->result_case = CPM__RESPONSE__RESULT_PING;
+		res->resp->ping = p;
+		break;
+	}
+	default:
+		op_fail(res, CPM__STATUS__INVALID, "unknown operation %d", (int)req->op_case);
+		break;
+	}
+}
+
+void op_result_error(struct op_result *res, Cpm__Status st, const char *msg)
+{
+	if (res->resp == NULL) {
+		res->resp = malloc(sizeof(*res->resp));
+		if (res->resp == NULL)
+			return;
+		cpm__response__init(res->resp);
+	}
+	op_fail(res, st, "%s", msg);
+}
+
+void op_result_clear(struct op_result *res)
+{
+	if (res->resp != NULL)
+		cpm__response__free_unpacked(res->resp, NULL);
+	for (size_t i = 0; i < res->n_events; i++)
+		cpm__feed_event__free_unpacked(res->events[i], NULL);
+	free(res->events);
+	res->resp = NULL;
+	res->events = NULL;
+	res->n_events = 0;
+}

@@ -1,0 +1,76 @@
+/*
+ * ops: the back-end's operations, one per cpm.Request op (proto/cpm.proto).
+ *
+ * A reader who knows IMAP finds a command's whole path in one hop:
+ * frontend/cmd-<family>.c → proto/cpm.proto → backend/op-<family>.c.
+ *
+ * op_run executes one request inside the transaction it is given: a read
+ * transaction for reads, a nested write transaction (inside the writer's
+ * group-commit transaction) for writes; op_is_write says which. It always
+ * fills res->resp. For a write whose status is not OK, the caller aborts the
+ * nested transaction, so a failed operation leaves no trace. Change events
+ * (res->events) are published only after the group commit is durable.
+ * Everything in res is heap-allocated and freed with op_result_clear.
+ */
+#ifndef CPM_BACKEND_OPS_H
+#define CPM_BACKEND_OPS_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "db.h"
+#include "proto/cpm.pb-c.h"
+
+#define OP_FETCH_MAX_BYTES (16u << 20) /* bodies per FetchResp page */
+#define OP_FETCH_MAX_MESSAGES 5000     /* messages per FetchResp page */
+#define OP_FOLDER_NAME_MAX 1000
+#define OP_MAX_KEYWORDS 256            /* per folder */
+
+struct op_ctx {
+	struct db *db;
+	const struct cpm_config *cfg;
+	const char *shard_id;
+	uint64_t started_ms;
+};
+
+struct op_result {
+	Cpm__Response *resp;
+	Cpm__FeedEvent **events;
+	size_t n_events;
+};
+
+bool op_is_write(const Cpm__Request *req);
+void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, struct op_result *res);
+void op_result_clear(struct op_result *res);
+/* A failure result without running anything (allocates res->resp if needed). */
+void op_result_error(struct op_result *res, Cpm__Status st, const char *msg);
+
+/* ---- shared by op-*.c -------------------------------------------------- */
+/* Sets status and a formatted error text on res->resp. */
+void op_fail(struct op_result *res, Cpm__Status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Maps a db status (not OK) to a response. */
+void op_fail_db(struct op_result *res, enum db_status st, const char *what);
+/* Records a change event for publication after commit; uids may be NULL. */
+void op_event(struct op_result *res, const char *user, uint64_t folder_id, uint64_t modseq, Cpm__ChangeKind kind,
+	      const uint32_t *uids, size_t n_uids);
+char *op_strdup(const char *s);
+/* Normalises a folder name in place (INBOX in any case → "INBOX") and checks it. */
+bool op_folder_name_ok(char *name);
+/* Creates folder user/name (and any missing parents). DB_EXISTS if it is there. */
+enum db_status op_folder_create(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name,
+				uint64_t *id_r, uint32_t *uidvalidity_r, struct op_result *res);
+
+void op_user_get(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserGetReq *q, struct op_result *res);
+void op_user_put(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserPutReq *q, struct op_result *res);
+void op_user_del(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserDelReq *q, struct op_result *res);
+void op_user_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserListReq *q, struct op_result *res);
+void op_folder_create_req(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderCreateReq *q, struct op_result *res);
+void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListReq *q, struct op_result *res);
+void op_folder_select(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSelectReq *q, struct op_result *res);
+void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, struct op_result *res);
+void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, struct op_result *res);
+void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, struct op_result *res);
+
+#endif

@@ -1,0 +1,179 @@
+/* server: request dispatch of a shard. See server.h. */
+#include "server.h"
+
+#include "clock.h"
+#include "db.h"
+#include "feed.h"
+#include "log.h"
+#include "ops.h"
+#include "rpc-server.h"
+#include "writer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct server {
+	uv_loop_t *loop;
+	const struct cpm_config *cfg;
+	const struct cfg_shard *shard;
+	struct db *db;
+	struct op_ctx ctx;
+	struct rpc_server *rpc;
+	struct feed *feed;
+	struct writer *writer;
+	unsigned long outstanding;
+	bool stopping;
+	uv_timer_t drain;
+};
+
+struct job {
+	struct server *s;
+	struct rpc_incoming *in;
+	uv_work_t work;
+	struct writer_job wj; /* req + result, used by reads too */
+};
+
+static void finish(struct job *j, bool remember)
+{
+	struct server *s = j->s;
+	struct op_result *res = &j->wj.res;
+	if (res->resp != NULL) {
+		rpc_server_reply(s->rpc, &j->in, res->resp, remember && res->resp->status == CPM__STATUS__OK);
+		for (size_t i = 0; i < res->n_events; i++) {
+			res->events[i]->shard = strdup(s->shard->id);
+			feed_publish(s->feed, res->events[i]);
+		}
+	} else {
+		rpc_server_reply_status(s->rpc, &j->in, CPM__STATUS__INTERNAL, "out of memory");
+	}
+	op_result_clear(res);
+	free(j);
+	s->outstanding--;
+}
+
+static void read_work(uv_work_t *w)
+{
+	struct job *j = w->data;
+	MDB_txn *t = NULL;
+	int rc = mdb_txn_begin(j->s->db->env, NULL, MDB_RDONLY, &t);
+	if (rc != 0) {
+		db_from_mdb(rc, "read_txn");
+		op_result_error(&j->wj.res, CPM__STATUS__INTERNAL, "storage error: cannot begin transaction");
+		return;
+	}
+	op_run(&j->s->ctx, t, j->wj.req, &j->wj.res);
+	mdb_txn_abort(t);
+}
+
+static void read_after(uv_work_t *w, int status)
+{
+	struct job *j = w->data;
+	if (status != 0 && j->wj.res.resp == NULL)
+		op_result_error(&j->wj.res, CPM__STATUS__INTERNAL, "cancelled");
+	finish(j, false);
+}
+
+static void write_done(struct writer_job *wj, void *ctx)
+{
+	finish(wj->data, true);
+}
+
+static void on_request(struct rpc_server *srv, struct rpc_incoming *in, const Cpm__Request *req, void *ctx)
+{
+	struct server *s = ctx;
+	if (s->stopping) {
+		rpc_server_reply_status(srv, &in, CPM__STATUS__UNAVAILABLE, "shard is stopping");
+		return;
+	}
+	struct job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		rpc_server_reply_status(srv, &in, CPM__STATUS__INTERNAL, "out of memory");
+		return;
+	}
+	j->s = s;
+	j->in = in;
+	j->wj.req = req;
+	j->wj.data = j;
+	s->outstanding++;
+	if (op_is_write(req)) {
+		writer_submit(s->writer, &j->wj);
+		return;
+	}
+	j->work.data = j;
+	if (uv_queue_work(s->loop, &j->work, read_work, read_after) != 0) {
+		op_result_error(&j->wj.res, CPM__STATUS__INTERNAL, "cannot queue");
+		finish(j, false);
+	}
+}
+
+struct server *server_start(uv_loop_t *loop, const struct cpm_config *cfg, const struct cfg_shard *shard, char *err,
+			    size_t errlen)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->loop = loop;
+	s->cfg = cfg;
+	s->shard = shard;
+	s->db = db_open(shard->data_dir, shard->map_size_mb, err, errlen);
+	if (s->db == NULL)
+		goto fail;
+	s->ctx.db = s->db;
+	s->ctx.cfg = cfg;
+	s->ctx.shard_id = shard->id;
+	s->ctx.started_ms = clock_unix_ms();
+	s->feed = feed_open(shard->feed, cfg->secret, cfg->secret_len, err, errlen);
+	if (s->feed == NULL)
+		goto fail;
+	s->writer = writer_start(loop, &s->ctx, write_done, s, err, errlen);
+	if (s->writer == NULL)
+		goto fail;
+	s->rpc = rpc_server_new(loop, shard->rpc, cfg->secret, cfg->secret_len, on_request, s, err, errlen);
+	if (s->rpc == NULL)
+		goto fail;
+	uv_timer_init(loop, &s->drain);
+	s->drain.data = s;
+	return s;
+fail:
+	writer_stop(&s->writer);
+	feed_close(&s->feed);
+	db_close(&s->db);
+	free(s);
+	return NULL;
+}
+
+static void on_drain(uv_timer_t *t)
+{
+	struct server *s = t->data;
+	if (s->outstanding > 0)
+		return;
+	uv_timer_stop(&s->drain);
+	uv_close((uv_handle_t *)&s->drain, NULL);
+	writer_stop(&s->writer);
+	rpc_server_close(&s->rpc);
+	feed_close(&s->feed);
+	log_info("event=stopped shard=%s", s->shard->id);
+	uv_stop(s->loop);
+}
+
+void server_stop(struct server *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	log_info("event=stopping shard=%s outstanding=%lu", s->shard->id, s->outstanding);
+	uv_timer_start(&s->drain, on_drain, 0, 10);
+}
+
+void server_free(struct server **sp)
+{
+	struct server *s = *sp;
+	if (s == NULL)
+		return;
+	*sp = NULL;
+	db_close(&s->db);
+	free(s);
+}

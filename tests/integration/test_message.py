@@ -1,0 +1,225 @@
+"""Messages: APPEND with APPENDUID (RFC 3501 6.3.11, RFC 4315) and FETCH of FLAGS,
+UID, RFC822.SIZE, INTERNALDATE, BODY[] and BODY.PEEK[] (RFC 3501 6.4.5), byte-exact
+and 8-bit clean."""
+
+import datetime
+import random
+import time
+
+import cluster
+from cluster import ClusterTest
+from checks import DATE, append, binary_message, check_select, fetch, flagset, parse_internaldate
+from imapwire import status
+
+cluster.module_fixtures(globals())
+
+PW = "msg-pw"
+
+
+def populate(c):
+    for name in ("appender", "peeker", "bigmail", "libuser", "ranger"):
+        c.add_user(name, PW)
+
+
+class AppendFetch(ClusterTest):
+    def test_append_then_fetch_byte_exact(self):
+        msg = binary_message(b"exact")
+        w = self.cluster.login_raw("appender")
+        v, uid, _ = append(self, w, "INBOX", msg, flags=["\\Seen", "\\Flagged"], date=DATE)
+        untagged, tagged = w.cmd("SELECT INBOX")
+        sel = check_select(self, untagged, tagged)
+        self.assertEqual(int(sel["UIDVALIDITY"]), v, "APPENDUID uidvalidity must match SELECT's")
+        self.assertGreater(int(sel["UIDNEXT"]), uid)
+        n = int(sel["EXISTS"])
+        self.assertGreaterEqual(n, 1)
+        res = fetch(self, w, n, "(FLAGS UID RFC822.SIZE INTERNALDATE)")
+        self.assertEqual(len(res), 1, res)
+        seq, it = res[0]
+        self.assertEqual(seq, n)
+        self.assertEqual(set(it), {"FLAGS", "UID", "RFC822.SIZE", "INTERNALDATE"})
+        self.assertEqual(flagset(it["FLAGS"]), {"\\Seen", "\\Flagged"})
+        self.assertEqual(int(it["UID"]), uid)
+        self.assertEqual(int(it["RFC822.SIZE"]), len(msg))
+        self.assertEqual(parse_internaldate(it["INTERNALDATE"]), parse_internaldate(DATE))
+        res = fetch(self, w, n, "BODY[]")
+        self.assertEqual(len(res), 1)
+        body = res[0][1]["BODY[]"]
+        self.assertEqual(len(body), len(msg))
+        self.assertTrue(body == msg, "BODY[] differs from what was appended")
+        w.close()
+
+    def test_append_literal_plus(self):
+        msg = b"Subject: literal+\r\n\r\nbody \xff\xfe\r\n"
+        w = self.cluster.login_raw("appender", fe=1)
+        v, uid, _ = append(self, w, "Default", msg, plus=True)
+        untagged, tagged = w.cmd("EXAMINE Default")
+        sel = check_select(self, untagged, tagged, readonly=True)
+        self.assertEqual(int(sel["UIDVALIDITY"]), v)
+        res = fetch(self, w, sel["EXISTS"], "(UID BODY.PEEK[])")
+        self.assertEqual(int(res[0][1]["UID"]), uid)
+        self.assertEqual(res[0][1]["BODY[]"], msg)
+        w.close()
+
+    def test_append_without_flags_or_date(self):
+        msg = b"Subject: plain\r\n\r\nhello\r\n"
+        w = self.cluster.login_raw("appender")
+        w.cmd("CREATE Plain")
+        before = datetime.datetime.now(datetime.timezone.utc)
+        v, uid, _ = append(self, w, "Plain", msg)
+        untagged, tagged = w.cmd("SELECT Plain")
+        check_select(self, untagged, tagged, exists=1)
+        (seq, it), = fetch(self, w, 1, "(FLAGS UID INTERNALDATE RFC822.SIZE)")
+        self.assertEqual(flagset(it["FLAGS"]), set())
+        self.assertEqual(int(it["UID"]), uid)
+        self.assertEqual(int(it["RFC822.SIZE"]), len(msg))
+        when = parse_internaldate(it["INTERNALDATE"])
+        self.assertLess(abs((when - before).total_seconds()), 600, "INTERNALDATE should be the time of APPEND")
+        w.close()
+
+    def test_uids_ascend_and_uidvalidity_is_stable(self):
+        w = self.cluster.login_raw("appender")
+        w.cmd("CREATE Series")
+        got = [append(self, w, "Series", b"Subject: n%d\r\n\r\nx\r\n" % i) for i in range(4)]
+        self.assertEqual(len({v for v, _, _ in got}), 1, "UIDVALIDITY changed between APPENDs")
+        uids = [u for _, u, _ in got]
+        self.assertEqual(uids, sorted(uids))
+        self.assertEqual(len(set(uids)), 4, "UIDs must be unique and strictly ascending: %r" % uids)
+        untagged, tagged = w.cmd("SELECT Series")
+        sel = check_select(self, untagged, tagged, exists=4)
+        self.assertEqual(int(sel["UIDVALIDITY"]), got[0][0])
+        self.assertGreater(int(sel["UIDNEXT"]), uids[-1])
+        res = fetch(self, w, "1:*", "(UID RFC822.SIZE)")
+        self.assertEqual([s for s, _ in res], [1, 2, 3, 4])
+        self.assertEqual([int(it["UID"]) for _, it in res], uids)
+        w.close()
+
+    def test_append_to_missing_mailbox_is_trycreate(self):
+        w = self.cluster.login_raw("appender")
+        w.send(b"a1 APPEND NoSuchBox {9}\r\n")
+        r = w.read_response()
+        if r.startswith(b"+"):
+            w.send(b"Subject: x\r\n"[:9] + b"\r\n")
+            _, tagged = w.read_until_tagged("a1")
+        else:
+            tagged = r.rstrip(b"\r\n")
+        self.assertRegex(tagged, rb"^a1 NO \[TRYCREATE\] [\x20-\x7e]+$")
+        w.close()
+
+    def test_append_bad_date_is_bad(self):
+        w = self.cluster.login_raw("appender")
+        w.send(b'a1 APPEND INBOX "31-Foo-2023 99:00:00 +0000" {5}\r\n')
+        r = w.read_response()
+        if r.startswith(b"+"):
+            w.send(b"x\r\n\r\n\r\n")
+            _, tagged = w.read_until_tagged("a1")
+        else:
+            tagged = r.rstrip(b"\r\n")
+        self.assertEqual(status(tagged), "BAD", tagged)
+        w.close()
+
+    def test_append_keyword(self):
+        w = self.cluster.login_raw("appender")
+        w.cmd("CREATE Keywords")
+        append(self, w, "Keywords", b"Subject: kw\r\n\r\nx\r\n", flags=["$Label1", "\\Answered"])
+        w.cmd("SELECT Keywords")
+        (seq, it), = fetch(self, w, 1, "FLAGS")
+        self.assertEqual(flagset(it["FLAGS"]), {"$Label1", "\\Answered"})
+        w.close()
+
+    def test_append_to_selected_mailbox_reports_exists(self):
+        w = self.cluster.login_raw("appender")
+        w.cmd("CREATE Live")
+        untagged, tagged = w.cmd("SELECT Live")
+        check_select(self, untagged, tagged, exists=0)
+        _, _, untagged = append(self, w, "Live", b"Subject: live\r\n\r\nx\r\n")
+        untagged2, tagged = w.cmd("NOOP")
+        self.assertEqual(status(tagged), "OK")
+        self.assertIn(b"* 1 EXISTS", untagged + untagged2,
+                      "RFC 3501 6.3.11: APPEND to the selected mailbox SHOULD be announced with EXISTS")
+        w.close()
+
+    def test_large_message_byte_exact(self):
+        rnd = random.Random(20240601)
+        msg = b"Subject: big\r\n\r\n" + bytes(rnd.randrange(1, 256) for _ in range(2 * 1024 * 1024))
+        w = self.cluster.login_raw("bigmail")
+        w.settimeout(30)
+        v, uid, _ = append(self, w, "INBOX", msg)
+        w.cmd("SELECT INBOX")
+        (seq, it), = fetch(self, w, 1, "(RFC822.SIZE BODY.PEEK[])")
+        self.assertEqual(int(it["RFC822.SIZE"]), len(msg))
+        self.assertTrue(it["BODY[]"] == msg, "2 MB body differs")
+        w.close()
+
+
+class Seen(ClusterTest):
+    def test_peek_does_not_set_seen_but_body_does(self):
+        msg = binary_message(b"peek")
+        w = self.cluster.login_raw("peeker")
+        v, uid, _ = append(self, w, "INBOX", msg, flags=["\\Flagged"])
+        untagged, tagged = w.cmd("SELECT INBOX")
+        n = int(check_select(self, untagged, tagged)["EXISTS"])
+        (seq, it), = fetch(self, w, n, "BODY.PEEK[]")
+        self.assertEqual(set(it), {"BODY[]"}, "BODY.PEEK[] is answered as BODY[] and must not change flags")
+        self.assertTrue(it["BODY[]"] == msg)
+        (seq, it), = fetch(self, w, n, "FLAGS")
+        self.assertEqual(flagset(it["FLAGS"]), {"\\Flagged"})
+        (seq, it), = fetch(self, w, n, "BODY[]")
+        self.assertTrue(it["BODY[]"] == msg)
+        self.assertIn("FLAGS", it, "RFC 3501: the implicit \\Seen change SHOULD be reported in the FETCH")
+        self.assertEqual(flagset(it["FLAGS"]), {"\\Seen", "\\Flagged"})
+        (seq, it), = fetch(self, w, n, "FLAGS")
+        self.assertEqual(flagset(it["FLAGS"]), {"\\Seen", "\\Flagged"})
+        w.close()
+        # The flag is stored, not session state: another front-end sees it.
+        w = self.cluster.login_raw("peeker", fe=1)
+        w.cmd("EXAMINE INBOX")
+        (seq, it), = fetch(self, w, n, "(UID FLAGS)")
+        self.assertEqual(int(it["UID"]), uid)
+        self.assertEqual(flagset(it["FLAGS"]), {"\\Seen", "\\Flagged"})
+        w.close()
+
+    def test_body_in_examine_does_not_set_seen(self):
+        w = self.cluster.login_raw("peeker")
+        w.cmd("CREATE ReadOnly")
+        append(self, w, "ReadOnly", b"Subject: ro\r\n\r\nx\r\n")
+        w.cmd("EXAMINE ReadOnly")
+        (seq, it), = fetch(self, w, 1, "BODY[]")
+        self.assertNotIn("\\Seen", it.get("FLAGS", []))
+        (seq, it), = fetch(self, w, 1, "FLAGS")
+        self.assertEqual(flagset(it["FLAGS"]), set(), "EXAMINE is read-only: BODY[] must not set \\Seen")
+        w.close()
+
+    def test_fetch_errors(self):
+        w = self.cluster.login_raw("peeker")
+        _, tagged = w.cmd("FETCH 1 FLAGS")
+        self.assertEqual(status(tagged), "BAD", "FETCH without a selected mailbox: %r" % tagged)
+        w.cmd("SELECT INBOX")
+        _, tagged = w.cmd("FETCH 1 (NOSUCHITEM)")
+        self.assertEqual(status(tagged), "BAD", tagged)
+        _, tagged = w.cmd("FETCH x FLAGS")
+        self.assertEqual(status(tagged), "BAD", tagged)
+        _, tagged = w.cmd("FETCH 1")
+        self.assertEqual(status(tagged), "BAD", tagged)
+        _, tagged = w.cmd("NOOP")
+        self.assertEqual(status(tagged), "OK")
+        w.close()
+
+
+class ThirdPartyClient(ClusterTest):
+    def test_imaplib_append_select_fetch(self):
+        msg = b"From: x@example.com\r\nSubject: imaplib\r\n\r\nline one\r\nline two \xe2\x9c\x93\r\n"
+        m = self.cluster.imaps(0)
+        m.login("libuser", PW)
+        typ, data = m.create("FromLib")
+        self.assertEqual(typ, "OK", data)
+        typ, data = m.append("FromLib", "(\\Draft)", time.time(), msg)
+        self.assertEqual(typ, "OK", data)
+        self.assertRegex(data[0], rb"^\[APPENDUID \d+ \d+\]")
+        typ, data = m.select("FromLib")
+        self.assertEqual((typ, data), ("OK", [b"1"]))
+        typ, data = m.fetch("1", "(BODY.PEEK[] FLAGS)")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(data[0][1], msg)
+        meta = b" ".join(x[0] if isinstance(x, tuple) else x for x in data)
+        self.assertIn(b"\\Draft", meta)
+        m.logout()
