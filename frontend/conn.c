@@ -46,6 +46,7 @@ struct conn {
 	struct buf out;       /* plaintext output not yet flushed */
 	struct buf raw;       /* bytes before the PROXY header is complete */
 	struct tls_conn *tls;
+	bool tls_shutdown;
 	unsigned proxy;       /* PROXY versions still expected (0 = done/none) */
 	bool implicit_tls;
 	bool greeted;
@@ -182,6 +183,11 @@ static void conn_flush(struct conn *c)
 			rc = tls_conn_write(c->tls, c->out.data, c->out.len);
 			buf_reset(&c->out);
 		}
+		/* Closing: close_notify goes after the last response, never before it. */
+		if (c->closing && !c->tls_shutdown && tls_conn_handshake_done(c->tls)) {
+			tls_conn_shutdown(c->tls);
+			c->tls_shutdown = true;
+		}
 		struct buf cipher;
 		buf_init(&cipher);
 		if (rc == 0)
@@ -220,9 +226,7 @@ void conn_close(struct conn *c, const char *reason)
 		uv_read_stop((uv_stream_t *)&c->tcp);
 		c->reading = false;
 	}
-	if (c->tls != NULL && tls_conn_handshake_done(c->tls))
-		tls_conn_shutdown(c->tls);
-	conn_mark_dirty(c);
+	conn_mark_dirty(c); /* conn_flush sends what is pending, then close_notify */
 }
 
 static void on_idle_timeout(uv_timer_t *t)
