@@ -491,9 +491,10 @@ static void plain_start(struct session *s, struct auth_state *a, const char *b64
 	snprintf(a->user, sizeof(a->user), "%.*s", (int)(ulen > USER_MAX ? USER_MAX : ulen), authcid);
 	a->password = strndup(nul2 + 1, rawlen - (size_t)(nul2 + 1 - raw));
 	bool authz_ok = *authzid == '\0' || strcmp(authzid, a->user) == 0;
+	bool user_ok = valid_user(authcid, ulen);
 	OPENSSL_cleanse(raw, rawlen);
 	free(raw);
-	if (a->password == NULL || !valid_user(authcid, ulen) || !authz_ok) {
+	if (a->password == NULL || !user_ok || !authz_ok) {
 		auth_failed(s, a, !authz_ok ? "authzid_not_allowed" : "invalid_user_name");
 		return;
 	}
