@@ -117,6 +117,18 @@ asan:
 asan-test: asan
 	@python3 tests/run_tests.py --build build-asan
 
+# libFuzzer harnesses (clang): tests/fuzz/fuzz-NAME.c fuzzes common/NAME.c.
+# Run e.g.: build/fuzz/fuzz-imap-parser -max_len=4096 -max_total_time=60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
+fuzz:
+	@command -v clang >/dev/null || { echo "fuzz: clang is needed (apt-get install clang)"; exit 1; }
+	@mkdir -p build/fuzz
+	@for f in $(FUZZ_SRC); do \
+		n=$$(basename $$f .c); m=$${n#fuzz-}; echo "  FUZZ $$n"; \
+		clang -std=gnu17 -D_GNU_SOURCE -I. -Icommon -g -O1 -fsanitize=fuzzer,address,undefined \
+			-o build/fuzz/$$n $$f common/$$m.c common/buf.c || exit 1; \
+	done
+
 clean:
 	rm -rf build build-asan
 

@@ -35,7 +35,9 @@
  *    the way and cannot be told apart from commands).
  *  - max_depth: list nesting; max_args: arguments of one command, counted
  *    over all levels (a list and each of its members count).
- * Memory held for one command is bounded by max_command + O(args).
+ * Memory held for one command: at most 2 x max_line of text (a doubling
+ * buffer) + O(args), plus each literal in an allocation of exactly its size
+ * (all literals together <= max_command).
  *
  * Error recovery: after a non-fatal error the rest of the line is discarded
  * silently and parsing resumes at the next line. While discarding, a line

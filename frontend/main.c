@@ -229,7 +229,8 @@ int main(int argc, char **argv)
 			if (pids[i] != pid)
 				continue;
 			int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-			log_warn("event=worker_exited worker=%u pid=%d code=%d", i, (int)pid, code);
+			log_msg(stop_requested ? LOG_INFO : LOG_WARN, "event=worker_exited worker=%u pid=%d code=%d", i,
+				(int)pid, code);
 			if (stop_requested)
 				break;
 			if (WIFEXITED(status) && WEXITSTATUS(status) == 1 && time(NULL) - last_spawn[i] < 2) {
