@@ -79,7 +79,9 @@ int main(int argc, char **argv)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_close((uv_handle_t *)&sigterm, NULL);
 	uv_close((uv_handle_t *)&sigint, NULL);
-	uv_run(&loop, UV_RUN_NOWAIT);
+	uv_run(&loop, UV_RUN_DEFAULT); /* close callbacks of every handle */
+	if (uv_loop_close(&loop) != 0)
+		log_warn("event=loop_not_closed shard=%s", shard_id);
 	server_free(&s);
 	config_free(&cfg);
 	return 0;

@@ -12,7 +12,7 @@ cluster.module_fixtures(globals())
 
 PASSWORD = "correct horse"
 REQUIRED_CAPS = {"IMAP4rev1", "STARTTLS", "AUTH=PLAIN", "AUTH=SCRAM-SHA-256", "SASL-IR", "LITERAL+",
-                 "ID", "ENABLE", "UIDPLUS"}
+                 "ID", "ENABLE"}
 
 
 def populate(c):
