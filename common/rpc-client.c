@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "nn-msg.h"
 #include "rpc-envelope.h"
 #include "rpc-server.h"
 #include "shard-map.h"
@@ -151,10 +152,6 @@ static void fail_call(struct rpc_client *c, struct call *k, const char *why)
 /* 0 sent, 1 try later (EAGAIN), -1 failed. */
 static int try_send(struct shard_conn *s, struct call *k)
 {
-	void *m = nn_allocmsg(k->msg_len, 0);
-	if (m == NULL)
-		return -1;
-	memcpy(m, k->msg, k->msg_len);
 	uint32_t hid = 0x80000000u | (uint32_t)(k->id & 0x7fffffffu);
 	unsigned char ctl[NN_CMSG_SPACE(sizeof(size_t) + 4)];
 	memset(ctl, 0, sizeof(ctl));
@@ -169,17 +166,9 @@ static int try_send(struct shard_conn *s, struct call *k)
 	d[sizeof(size_t) + 1] = (unsigned char)(hid >> 16);
 	d[sizeof(size_t) + 2] = (unsigned char)(hid >> 8);
 	d[sizeof(size_t) + 3] = (unsigned char)hid;
-	struct nn_iovec iov = {&m, NN_MSG};
-	struct nn_msghdr hdr;
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.msg_iov = &iov;
-	hdr.msg_iovlen = 1;
-	hdr.msg_control = ctl;
-	hdr.msg_controllen = sizeof(ctl);
-	if (nn_sendmsg(s->sock, &hdr, NN_DONTWAIT) >= 0)
+	if (nn_msg_send(s->sock, k->msg, k->msg_len, ctl, sizeof(ctl)) == 0)
 		return 0;
 	int e = nn_errno();
-	nn_freemsg(m);
 	return (e == EAGAIN || e == EINTR) ? 1 : -1;
 }
 
@@ -241,16 +230,8 @@ static void on_readable(uv_poll_t *h, int status, int events)
 {
 	struct shard_conn *s = h->data;
 	for (int n = 0; n < 1024 && !s->c->closing; n++) {
-		void *body = NULL;
-		void *ctl = NULL;
-		struct nn_iovec iov = {&body, NN_MSG};
-		struct nn_msghdr hdr;
-		memset(&hdr, 0, sizeof(hdr));
-		hdr.msg_iov = &iov;
-		hdr.msg_iovlen = 1;
-		hdr.msg_control = &ctl;
-		hdr.msg_controllen = NN_MSG;
-		int rc = nn_recvmsg(s->sock, &hdr, NN_DONTWAIT);
+		void *body, *ctl;
+		int rc = nn_msg_recv(s->sock, &body, &ctl);
 		if (rc < 0)
 			return;
 		handle_reply(s->c, body, (size_t)rc);

@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "nn-msg.h"
 #include "rpc-envelope.h"
 #include "u64map.h"
 
@@ -94,23 +95,10 @@ static void dedupe_prune(struct rpc_server *srv, uint64_t now)
 
 static int send_with_ctl(struct rpc_server *srv, void **ctl, const unsigned char *data, size_t len)
 {
-	void *msg = nn_allocmsg(len, 0);
-	if (msg == NULL)
-		return -1;
-	memcpy(msg, data, len);
-	struct nn_iovec iov = {&msg, NN_MSG};
-	struct nn_msghdr hdr;
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.msg_iov = &iov;
-	hdr.msg_iovlen = 1;
-	hdr.msg_control = ctl;
-	hdr.msg_controllen = NN_MSG;
-	if (nn_sendmsg(srv->sock, &hdr, NN_DONTWAIT) < 0) {
+	if (nn_msg_send(srv->sock, data, len, ctl, NN_MSG) < 0) {
 		log_warn("event=rpc_reply_failed err=%s", log_quote(nn_strerror(nn_errno()), 64));
-		nn_freemsg(msg);
 		return -1;
 	}
-	*ctl = NULL; /* consumed by nn_sendmsg */
 	return 0;
 }
 
@@ -189,16 +177,8 @@ static void on_readable(uv_poll_t *h, int status, int events)
 	if (status < 0)
 		return;
 	for (int n = 0; n < 1024; n++) {
-		void *body = NULL;
-		void *ctl = NULL;
-		struct nn_iovec iov = {&body, NN_MSG};
-		struct nn_msghdr hdr;
-		memset(&hdr, 0, sizeof(hdr));
-		hdr.msg_iov = &iov;
-		hdr.msg_iovlen = 1;
-		hdr.msg_control = &ctl;
-		hdr.msg_controllen = NN_MSG;
-		int rc = nn_recvmsg(srv->sock, &hdr, NN_DONTWAIT);
+		void *body, *ctl;
+		int rc = nn_msg_recv(srv->sock, &body, &ctl);
 		if (rc < 0) {
 			int e = nn_errno();
 			if (e != EAGAIN && e != EINTR)
