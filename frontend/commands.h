@@ -29,6 +29,11 @@ void cmd_create(struct session *s, const struct imap_command *cmd);
 void cmd_list(struct session *s, const struct imap_command *cmd);
 void cmd_select(struct session *s, const struct imap_command *cmd);   /* SELECT and EXAMINE */
 
+/* cmd-selected.c */
+void cmd_check(struct session *s, const struct imap_command *cmd);
+void cmd_unselect(struct session *s, const struct imap_command *cmd);
+void cmd_namespace(struct session *s, const struct imap_command *cmd);
+
 /* cmd-append.c */
 void cmd_append(struct session *s, const struct imap_command *cmd);
 

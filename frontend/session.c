@@ -38,6 +38,9 @@ static const struct cmd_def commands[] = {
 	{"SELECT", CMD_AUTH | CMD_SELECTED, cmd_select},
 	{"EXAMINE", CMD_AUTH | CMD_SELECTED, cmd_select},
 	{"APPEND", CMD_AUTH | CMD_SELECTED, cmd_append},
+	{"NAMESPACE", CMD_AUTH | CMD_SELECTED, cmd_namespace},
+	{"CHECK", CMD_SELECTED, cmd_check},
+	{"UNSELECT", CMD_SELECTED, cmd_unselect},
 	{"FETCH", CMD_SELECTED, cmd_fetch},
 	{"UID", CMD_SELECTED, cmd_uid},
 };
@@ -185,7 +188,7 @@ void session_tagged_rpc_error(struct session *s, const Cpm__Response *resp, cons
 
 void session_write_capabilities(struct session *s, struct buf *b)
 {
-	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE");
+	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE NAMESPACE UNSELECT");
 	if (s->state == SESSION_NOT_AUTH) {
 		if (!s->tls_active && s->w->tls != NULL)
 			buf_append_str(b, " STARTTLS");
