@@ -94,7 +94,7 @@ struct db *db_open(const char *dir, uint64_t map_size_mb, char *err, size_t errl
 	struct {
 		const char *name;
 		MDB_dbi *dbi;
-	} dbs[] = {{"meta", &db->meta},	  {"users", &db->users},     {"folders", &db->folders}, {"finfo", &db->finfo},
+	} dbs[] = {{"meta", &db->meta},	  {"users", &db->users},     {"folders", &db->folders}, {"subs", &db->subs}, {"finfo", &db->finfo},
 		   {"msgs", &db->msgs},	  {"changes", &db->changes}, {"blobs", &db->blobs}, {"blobrefs", &db->blobrefs}};
 	for (size_t i = 0; rc == 0 && i < sizeof(dbs) / sizeof(dbs[0]); i++)
 		rc = mdb_dbi_open(t, dbs[i].name, MDB_CREATE, dbs[i].dbi);
@@ -291,6 +291,43 @@ enum db_status db_unbind_folder(MDB_txn *t, struct db *db, const char *user, con
 	int rc = mdb_del(t, db->folders, &kv, NULL);
 	free(k);
 	return db_from_mdb(rc, "folders");
+}
+
+enum db_status db_each_name(MDB_txn *t, MDB_dbi dbi, const char *user, const char *prefix, db_name_fn *fn,
+			    void *ctx)
+{
+	unsigned char *start;
+	size_t klen;
+	if (folder_key(user, prefix, &start, &klen) < 0)
+		return DB_FAIL;
+	size_t ul = strlen(user);
+	MDB_cursor *c = NULL;
+	int rc = mdb_cursor_open(t, dbi, &c);
+	MDB_val k = {klen, start}, v;
+	if (rc == 0)
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size >= klen && memcmp(k.mv_data, start, klen) == 0) {
+		const char *name = (const char *)k.mv_data + ul + 1;
+		if (fn(ctx, name, k.mv_size - ul - 1, &v) != 0)
+			break;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	if (c != NULL)
+		mdb_cursor_close(c);
+	free(start);
+	return rc == MDB_NOTFOUND ? DB_OK : db_from_mdb(rc, "names");
+}
+
+enum db_status db_subscribe(MDB_txn *t, struct db *db, const char *user, const char *name, bool on)
+{
+	unsigned char *k;
+	size_t kl;
+	if (folder_key(user, name, &k, &kl) < 0)
+		return DB_FAIL;
+	MDB_val kv = {kl, k}, v = {0, ""};
+	int rc = on ? mdb_put(t, db->subs, &kv, &v, 0) : mdb_del(t, db->subs, &kv, NULL);
+	free(k);
+	return rc == MDB_NOTFOUND ? DB_OK : db_from_mdb(rc, "subs");
 }
 
 /* ---- counters ------------------------------------------------------------------- */

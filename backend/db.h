@@ -8,6 +8,7 @@
  *   meta     "schema" → u32 version; "next_folder_id" → u64; "last_uidvalidity" → u32
  *   users    user name                         → UserRec
  *   folders  user 0x00 folder-name (UTF-8)     → folder id (u64 BE)
+ *   subs     user 0x00 folder-name             → empty (LSUB's subscriptions)
  *   finfo    folder id (u64 BE)                → FolderRec
  *   msgs     folder id (u64 BE) uid (u32 BE)   → MsgRec
  *   changes  folder id (u64 BE) modseq (u64 BE) → ChangeRec (one per change;
@@ -44,7 +45,7 @@ enum db_status {
 
 struct db {
 	MDB_env *env;
-	MDB_dbi meta, users, folders, finfo, msgs, changes, blobs, blobrefs;
+	MDB_dbi meta, users, folders, subs, finfo, msgs, changes, blobs, blobrefs;
 	char *path;
 };
 
@@ -78,6 +79,16 @@ enum db_status db_put_change(MDB_txn *t, struct db *db, uint64_t folder_id, uint
 enum db_status db_lookup_folder(MDB_txn *t, struct db *db, const char *user, const char *name, uint64_t *id_r);
 enum db_status db_bind_folder(MDB_txn *t, struct db *db, const char *user, const char *name, uint64_t id);
 enum db_status db_unbind_folder(MDB_txn *t, struct db *db, const char *user, const char *name);
+
+/* Walks the names of user in dbi (folders or subs) that start with prefix
+ * ("" for all), in byte order. fn gets each name (not NUL-terminated) and its
+ * value; a non-zero return stops the walk. The walk sees the database as it
+ * was when it started only if fn does not write to dbi: collect, then write. */
+typedef int db_name_fn(void *ctx, const char *name, size_t name_len, const MDB_val *value);
+enum db_status db_each_name(MDB_txn *t, MDB_dbi dbi, const char *user, const char *prefix, db_name_fn *fn,
+			    void *ctx);
+/* Subscriptions. */
+enum db_status db_subscribe(MDB_txn *t, struct db *db, const char *user, const char *name, bool on);
 
 /* Counters in meta. */
 enum db_status db_next_folder_id(MDB_txn *t, struct db *db, uint64_t *id_r);

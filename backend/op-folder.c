@@ -124,6 +124,77 @@ static Cpm__FolderInfo *folder_info(uint64_t id, const Cpmdb__FolderRec *f)
 	return i;
 }
 
+/* ---- folder name lists ---------------------------------------------------- */
+
+static int collect_name(void *ctx, const char *name, size_t len, const MDB_val *v)
+{
+	struct op_folder_list *l = ctx;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 16;
+		char **nn = realloc(l->names, nc * sizeof(char *));
+		if (nn != NULL)
+			l->names = nn;
+		uint64_t *ni = nn ? realloc(l->ids, nc * sizeof(uint64_t)) : NULL;
+		if (ni == NULL) {
+			l->failed = true;
+			return -1;
+		}
+		l->ids = ni;
+		l->cap = nc;
+	}
+	char *n = strndup(name, len);
+	if (n == NULL) {
+		l->failed = true;
+		return -1;
+	}
+	l->names[l->n] = n;
+	l->ids[l->n] = v->mv_size == 8 ? db_get_u64(v->mv_data) : 0;
+	l->n++;
+	return 0;
+}
+
+static enum db_status collect(MDB_txn *t, MDB_dbi dbi, const char *user, const char *prefix,
+			      struct op_folder_list *out)
+{
+	enum db_status st = db_each_name(t, dbi, user, prefix, collect_name, out);
+	return st == DB_OK && out->failed ? DB_FAIL : st;
+}
+
+enum db_status op_folder_collect(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *prefix,
+				 struct op_folder_list *out)
+{
+	return collect(t, ctx->db->folders, user, prefix, out);
+}
+
+enum db_status op_subs_collect(const struct op_ctx *ctx, MDB_txn *t, const char *user, struct op_folder_list *out)
+{
+	return collect(t, ctx->db->subs, user, "", out);
+}
+
+void op_folder_list_free(struct op_folder_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->names[i]);
+	free(l->names);
+	free(l->ids);
+	memset(l, 0, sizeof(*l));
+}
+
+static bool is_subscribed(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name)
+{
+	size_t ul = strlen(user), nl = strlen(name);
+	unsigned char *k = malloc(ul + 1 + nl);
+	if (k == NULL)
+		return false;
+	memcpy(k, user, ul);
+	k[ul] = 0;
+	memcpy(k + ul + 1, name, nl);
+	MDB_val kv = {ul + 1 + nl, k}, v;
+	bool on = mdb_get(t, ctx->db->subs, &kv, &v) == 0;
+	free(k);
+	return on;
+}
+
 void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListReq *q, struct op_result *res)
 {
 	enum db_status st = user_exists(ctx, t, q->user);
@@ -139,48 +210,26 @@ void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListR
 	cpm__folder_list_resp__init(r);
 	res->resp->result_case = CPM__RESPONSE__RESULT_FOLDER_LIST;
 	res->resp->folder_list = r;
-	size_t ul = strlen(q->user);
-	unsigned char *prefix = malloc(ul + 1);
-	MDB_cursor *c = NULL;
-	int rc = prefix ? mdb_cursor_open(t, ctx->db->folders, &c) : ENOMEM;
-	size_t cap = 0;
-	if (rc == 0) {
-		memcpy(prefix, q->user, ul);
-		prefix[ul] = 0;
-		MDB_val k = {ul + 1, prefix}, v;
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		while (rc == 0 && k.mv_size > ul && memcmp(k.mv_data, prefix, ul + 1) == 0 && v.mv_size == 8) {
-			uint64_t id = db_get_u64(v.mv_data);
-			Cpmdb__FolderRec *f = NULL;
-			if (db_get_folder(t, ctx->db, id, &f) == DB_OK) {
-				if (r->n_folders == cap) {
-					cap = cap ? cap * 2 : 16;
-					Cpm__FolderInfo **nf = realloc(r->folders, cap * sizeof(*nf));
-					if (nf == NULL) {
-						cpmdb__folder_rec__free_unpacked(f, NULL);
-						rc = ENOMEM;
-						break;
-					}
-					r->folders = nf;
-				}
-				Cpm__FolderInfo *fi = folder_info(id, f);
-				cpmdb__folder_rec__free_unpacked(f, NULL);
-				if (fi == NULL) {
-					rc = ENOMEM;
-					break;
-				}
-				r->folders[r->n_folders++] = fi;
-			}
-			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	struct op_folder_list all = {0};
+	st = op_folder_collect(ctx, t, q->user, "", &all);
+	if (st == DB_OK && all.n > 0 && (r->folders = calloc(all.n, sizeof(*r->folders))) == NULL)
+		st = DB_FAIL;
+	for (size_t i = 0; st == DB_OK && i < all.n; i++) {
+		Cpmdb__FolderRec *f = NULL;
+		if (db_get_folder(t, ctx->db, all.ids[i], &f) != DB_OK)
+			continue; /* a name without info is skipped, never fatal for LIST */
+		Cpm__FolderInfo *fi = folder_info(all.ids[i], f);
+		cpmdb__folder_rec__free_unpacked(f, NULL);
+		if (fi == NULL) {
+			st = DB_FAIL;
+			break;
 		}
+		fi->subscribed = is_subscribed(ctx, t, q->user, all.names[i]);
+		r->folders[r->n_folders++] = fi;
 	}
-	if (c != NULL)
-		mdb_cursor_close(c);
-	free(prefix);
-	if (rc == ENOMEM)
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
-	else if (rc != 0 && rc != MDB_NOTFOUND)
-		op_fail_db(res, db_from_mdb(rc, "folders"), "folders");
+	op_folder_list_free(&all);
+	if (st != DB_OK)
+		op_fail_db(res, st, "folders");
 }
 
 void op_folder_select(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSelectReq *q, struct op_result *res)
@@ -270,4 +319,334 @@ void op_folder_select(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSel
 	cpmdb__folder_rec__free_unpacked(f, NULL);
 	if (r->info == NULL)
 		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+}
+
+/* Removes one folder's messages (releasing blobs), change log and info. */
+static enum db_status drop_folder_content(const struct op_ctx *ctx, MDB_txn *t, uint64_t fid)
+{
+	struct db *db = ctx->db;
+	MDB_cursor *c;
+	unsigned char k[12];
+	db_key_msg(k, fid, 0);
+	int rc = mdb_cursor_open(t, db->msgs, &c);
+	if (rc != 0)
+		return db_from_mdb(rc, "msgs");
+	MDB_val kv = {12, k}, v;
+	enum db_status st = DB_OK;
+	rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE);
+	while (rc == 0 && kv.mv_size == 12 && db_get_u64(kv.mv_data) == fid) {
+		Cpmdb__MsgRec *m = db_decode_msg(&v);
+		if (m != NULL && m->blob.len == 32)
+			st = db_blob_unref(t, db, m->blob.data);
+		if (m != NULL)
+			cpmdb__msg_rec__free_unpacked(m, NULL);
+		if (st != DB_OK && st != DB_NOTFOUND)
+			break;
+		st = DB_OK;
+		rc = mdb_cursor_del(c, 0);
+		if (rc == 0)
+			rc = mdb_cursor_get(c, &kv, &v, MDB_NEXT); /* after a delete, NEXT yields the record that followed */
+	}
+	mdb_cursor_close(c);
+	if (st != DB_OK)
+		return st;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return db_from_mdb(rc, "msgs");
+	rc = mdb_cursor_open(t, db->changes, &c);
+	if (rc != 0)
+		return db_from_mdb(rc, "changes");
+	unsigned char ck[16];
+	db_key_change(ck, fid, 0);
+	kv.mv_size = 16;
+	kv.mv_data = ck;
+	rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE);
+	while (rc == 0 && kv.mv_size == 16 && db_get_u64(kv.mv_data) == fid) {
+		rc = mdb_cursor_del(c, 0);
+		if (rc == 0)
+			rc = mdb_cursor_get(c, &kv, &v, MDB_NEXT); /* after a delete, NEXT yields the record that followed */
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return db_from_mdb(rc, "changes");
+	unsigned char fk[8];
+	db_key_u64(fk, fid);
+	MDB_val fkv = {8, fk};
+	rc = mdb_del(t, db->finfo, &fkv, NULL);
+	return rc == MDB_NOTFOUND ? DB_OK : db_from_mdb(rc, "finfo");
+}
+
+
+enum db_status op_folder_drop(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name, uint64_t id,
+			      struct op_result *res)
+{
+	enum db_status st = drop_folder_content(ctx, t, id);
+	if (st == DB_OK)
+		st = db_unbind_folder(t, ctx->db, user, name);
+	if (st == DB_OK)
+		op_event(res, user, id, 0, CPM__CHANGE_KIND__C_FOLDER_DELETE, NULL, 0);
+	return st;
+}
+
+/* Looks a request's folder name up: normalised, valid and present. */
+static enum db_status named_folder(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *raw,
+				   char **name_r, uint64_t *id_r)
+{
+	char *name = op_strdup(raw);
+	if (name == NULL)
+		return DB_FAIL;
+	if (!op_folder_name_ok(name)) {
+		free(name);
+		return DB_NOTFOUND;
+	}
+	enum db_status st = db_lookup_folder(t, ctx->db, user, name, id_r);
+	if (st != DB_OK) {
+		free(name);
+		return st;
+	}
+	*name_r = name;
+	return DB_OK;
+}
+
+static void fail_missing(struct op_result *res, enum db_status st)
+{
+	if (st == DB_NOTFOUND)
+		op_fail(res, CPM__STATUS__NONEXISTENT, "Mailbox doesn't exist");
+	else
+		op_fail_db(res, st, "folder");
+}
+
+void op_folder_delete(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderDeleteReq *q, struct op_result *res)
+{
+	char *name = NULL;
+	uint64_t id = 0;
+	enum db_status st = named_folder(ctx, t, q->user, q->name, &name, &id);
+	if (st != DB_OK) {
+		fail_missing(res, st);
+		return;
+	}
+	if (strcmp(name, "INBOX") == 0) {
+		op_fail(res, CPM__STATUS__INVALID, "INBOX can't be deleted.");
+		free(name);
+		return;
+	}
+	/* Dovecot's rule: a folder with children is not deleted (it would have
+	 * to become \Noselect); the client deletes the children first. */
+	size_t nl = strlen(name);
+	char *prefix = malloc(nl + 2);
+	struct op_folder_list kids = {0};
+	st = prefix ? DB_OK : DB_FAIL;
+	if (st == DB_OK) {
+		memcpy(prefix, name, nl);
+		memcpy(prefix + nl, "/", 2);
+		st = op_folder_collect(ctx, t, q->user, prefix, &kids);
+	}
+	if (st == DB_OK && kids.n > 0)
+		op_fail(res, CPM__STATUS__EXISTS, "Mailbox has children, delete them first");
+	else if (st == DB_OK && (st = op_folder_drop(ctx, t, q->user, name, id, res)) != DB_OK)
+		op_fail_db(res, st, "folder");
+	else if (st != DB_OK)
+		op_fail_db(res, st, "folder");
+	op_folder_list_free(&kids);
+	free(prefix);
+	free(name);
+}
+
+/* Binds folder id under a new name and records the name in its info. */
+static enum db_status rebind(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *from,
+			     const char *to, uint64_t id, struct op_result *res)
+{
+	Cpmdb__FolderRec *f = NULL;
+	enum db_status st = db_unbind_folder(t, ctx->db, user, from);
+	if (st == DB_OK)
+		st = db_bind_folder(t, ctx->db, user, to, id);
+	if (st == DB_OK)
+		st = db_get_folder(t, ctx->db, id, &f);
+	if (st == DB_OK) {
+		char *old = f->name;
+		f->name = (char *)to;
+		st = db_put_folder(t, ctx->db, id, f);
+		f->name = old;
+		cpmdb__folder_rec__free_unpacked(f, NULL);
+	}
+	if (st == DB_OK)
+		op_event(res, user, id, 0, CPM__CHANGE_KIND__C_FOLDER_RENAME, NULL, 0);
+	return st;
+}
+
+void op_folder_rename(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderRenameReq *q, struct op_result *res)
+{
+	char *from = NULL;
+	uint64_t id = 0, other;
+	enum db_status st = named_folder(ctx, t, q->user, q->from, &from, &id);
+	if (st != DB_OK) {
+		fail_missing(res, st);
+		return;
+	}
+	char *to = op_strdup(q->to);
+	size_t fl = strlen(from);
+	if (to == NULL || !op_folder_name_ok(to)) {
+		op_fail(res, CPM__STATUS__INVALID, "invalid mailbox name");
+		goto out;
+	}
+	if (db_lookup_folder(t, ctx->db, q->user, to, &other) == DB_OK) {
+		op_fail(res, CPM__STATUS__EXISTS, "Mailbox already exists");
+		goto out;
+	}
+	if (strncmp(to, from, fl) == 0 && to[fl] == '/') {
+		op_fail(res, CPM__STATUS__INVALID, "Can't rename a mailbox under itself");
+		goto out;
+	}
+	/* Parents of the new name first (they are not part of the move). */
+	for (char *p = strchr(to, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		uint64_t pid;
+		uint32_t puv;
+		st = db_lookup_folder(t, ctx->db, q->user, to, &pid) == DB_OK ? DB_OK
+									    : op_folder_create(ctx, t, q->user, to, &pid, &puv, res);
+		*p = '/';
+		if (st != DB_OK && st != DB_EXISTS) {
+			op_fail_db(res, st, "folder");
+			goto out;
+		}
+	}
+	if (strcmp(from, "INBOX") == 0) {
+		/* The INBOX's messages move to the new name; a new, empty INBOX takes its place. */
+		uint64_t nid;
+		uint32_t nuv;
+		st = rebind(ctx, t, q->user, from, to, id, res);
+		if (st == DB_OK)
+			st = op_folder_create(ctx, t, q->user, "INBOX", &nid, &nuv, res);
+		if (st != DB_OK)
+			op_fail_db(res, st, "folder");
+		goto out;
+	}
+	/* The folder and everything below it, keeping ids (so UIDVALIDITY and UIDs). */
+	struct op_folder_list kids = {0};
+	char *prefix = malloc(fl + 2);
+	st = prefix ? DB_OK : DB_FAIL;
+	if (st == DB_OK) {
+		memcpy(prefix, from, fl);
+		memcpy(prefix + fl, "/", 2);
+		st = op_folder_collect(ctx, t, q->user, prefix, &kids);
+	}
+	if (st == DB_OK)
+		st = rebind(ctx, t, q->user, from, to, id, res);
+	for (size_t i = 0; st == DB_OK && i < kids.n; i++) {
+		const char *rest = kids.names[i] + fl;
+		size_t tl = strlen(to), rl = strlen(rest);
+		char *nn = malloc(tl + rl + 1);
+		if (nn == NULL) {
+			st = DB_FAIL;
+			break;
+		}
+		memcpy(nn, to, tl);
+		memcpy(nn + tl, rest, rl + 1);
+		if (strlen(nn) > OP_FOLDER_NAME_MAX)
+			st = DB_INVALID;
+		else
+			st = rebind(ctx, t, q->user, kids.names[i], nn, kids.ids[i], res);
+		free(nn);
+	}
+	if (st != DB_OK)
+		op_fail_db(res, st, "folder");
+	op_folder_list_free(&kids);
+	free(prefix);
+out:
+	free(from);
+	free(to);
+}
+
+void op_folder_subscribe(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSubscribeReq *q,
+			 struct op_result *res)
+{
+	char *name = op_strdup(q->name);
+	uint64_t id;
+	enum db_status st = DB_OK;
+	if (name == NULL || !op_folder_name_ok(name))
+		st = DB_INVALID;
+	else if (q->subscribe)
+		st = db_lookup_folder(t, ctx->db, q->user, name, &id);
+	if (st == DB_OK)
+		st = db_subscribe(t, ctx->db, q->user, name, q->subscribe);
+	if (st == DB_NOTFOUND)
+		op_fail(res, CPM__STATUS__NONEXISTENT, "Mailbox doesn't exist");
+	else if (st == DB_INVALID)
+		op_fail(res, CPM__STATUS__INVALID, "invalid mailbox name");
+	else if (st != DB_OK)
+		op_fail_db(res, st, "subscription");
+	free(name);
+}
+
+void op_folder_status(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderStatusReq *q, struct op_result *res)
+{
+	char *name = NULL;
+	uint64_t id = 0;
+	Cpmdb__FolderRec *f = NULL;
+	enum db_status st = named_folder(ctx, t, q->user, q->name, &name, &id);
+	free(name);
+	if (st == DB_OK)
+		st = db_get_folder(t, ctx->db, id, &f);
+	if (st != DB_OK) {
+		fail_missing(res, st);
+		return;
+	}
+	Cpm__FolderStatusResp *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		cpmdb__folder_rec__free_unpacked(f, NULL);
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+		return;
+	}
+	cpm__folder_status_resp__init(r);
+	res->resp->result_case = CPM__RESPONSE__RESULT_FOLDER_STATUS;
+	res->resp->folder_status = r;
+	MDB_cursor *c = NULL;
+	int rc = mdb_cursor_open(t, ctx->db->msgs, &c);
+	if (rc == 0) {
+		unsigned char k0[12];
+		db_key_msg(k0, id, 0);
+		MDB_val k = {12, k0}, v;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		while (rc == 0 && k.mv_size == 12 && db_get_u64(k.mv_data) == id) {
+			Cpmdb__MsgRec *m = db_decode_msg(&v);
+			if (m != NULL) {
+				if (!(m->sys_flags & CPM__SYS_FLAG__SEEN))
+					r->unseen++;
+				r->size += m->size;
+				cpmdb__msg_rec__free_unpacked(m, NULL);
+			}
+			if (db_get_u32((const unsigned char *)k.mv_data + 8) >= f->recent_uid)
+				r->recent++;
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(c);
+	}
+	r->info = folder_info(id, f);
+	cpmdb__folder_rec__free_unpacked(f, NULL);
+	if (r->info == NULL)
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		op_fail_db(res, db_from_mdb(rc, "msgs"), "messages");
+}
+
+void op_subscription_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SubscriptionListReq *q,
+			  struct op_result *res)
+{
+	Cpm__SubscriptionListResp *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+		return;
+	}
+	cpm__subscription_list_resp__init(r);
+	res->resp->result_case = CPM__RESPONSE__RESULT_SUBSCRIPTION_LIST;
+	res->resp->subscription_list = r;
+	struct op_folder_list subs = {0};
+	enum db_status st = op_subs_collect(ctx, t, q->user, &subs);
+	if (st != DB_OK) {
+		op_folder_list_free(&subs);
+		op_fail_db(res, st, "subscriptions");
+		return;
+	}
+	r->names = subs.names; /* ownership moves to the response */
+	r->n_names = subs.n;
+	free(subs.ids);
 }

@@ -94,60 +94,6 @@ void op_user_put(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserPutReq *q,
 	log_info("event=user_put user=%s created=%s", log_quote(q->user, strlen(q->user)), exists ? "no" : "yes");
 }
 
-/* Removes one folder's messages (releasing blobs), change log and info. */
-static enum db_status drop_folder_content(const struct op_ctx *ctx, MDB_txn *t, uint64_t fid)
-{
-	struct db *db = ctx->db;
-	MDB_cursor *c;
-	unsigned char k[12];
-	db_key_msg(k, fid, 0);
-	int rc = mdb_cursor_open(t, db->msgs, &c);
-	if (rc != 0)
-		return db_from_mdb(rc, "msgs");
-	MDB_val kv = {12, k}, v;
-	enum db_status st = DB_OK;
-	rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE);
-	while (rc == 0 && kv.mv_size == 12 && db_get_u64(kv.mv_data) == fid) {
-		Cpmdb__MsgRec *m = db_decode_msg(&v);
-		if (m != NULL && m->blob.len == 32)
-			st = db_blob_unref(t, db, m->blob.data);
-		if (m != NULL)
-			cpmdb__msg_rec__free_unpacked(m, NULL);
-		if (st != DB_OK && st != DB_NOTFOUND)
-			break;
-		st = DB_OK;
-		rc = mdb_cursor_del(c, 0);
-		if (rc == 0)
-			rc = mdb_cursor_get(c, &kv, &v, MDB_NEXT); /* after a delete, NEXT yields the record that followed */
-	}
-	mdb_cursor_close(c);
-	if (st != DB_OK)
-		return st;
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return db_from_mdb(rc, "msgs");
-	rc = mdb_cursor_open(t, db->changes, &c);
-	if (rc != 0)
-		return db_from_mdb(rc, "changes");
-	unsigned char ck[16];
-	db_key_change(ck, fid, 0);
-	kv.mv_size = 16;
-	kv.mv_data = ck;
-	rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE);
-	while (rc == 0 && kv.mv_size == 16 && db_get_u64(kv.mv_data) == fid) {
-		rc = mdb_cursor_del(c, 0);
-		if (rc == 0)
-			rc = mdb_cursor_get(c, &kv, &v, MDB_NEXT); /* after a delete, NEXT yields the record that followed */
-	}
-	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return db_from_mdb(rc, "changes");
-	unsigned char fk[8];
-	db_key_u64(fk, fid);
-	MDB_val fkv = {8, fk};
-	rc = mdb_del(t, db->finfo, &fkv, NULL);
-	return rc == MDB_NOTFOUND ? DB_OK : db_from_mdb(rc, "finfo");
-}
-
 void op_user_del(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserDelReq *q, struct op_result *res)
 {
 	struct db *db = ctx->db;
@@ -157,49 +103,24 @@ void op_user_del(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserDelReq *q,
 		op_fail_db(res, db_from_mdb(rc, "user"), "user");
 		return;
 	}
-	size_t ul = strlen(q->user);
-	MDB_cursor *c;
-	rc = mdb_cursor_open(t, db->folders, &c);
-	if (rc != 0) {
-		op_fail_db(res, db_from_mdb(rc, "folders"), "folders");
-		return;
-	}
-	unsigned char *prefix = malloc(ul + 1);
-	if (prefix == NULL) {
-		mdb_cursor_close(c);
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
-		return;
-	}
-	memcpy(prefix, q->user, ul);
-	prefix[ul] = 0;
-	MDB_val kv = {ul + 1, prefix}, v;
-	enum db_status st = DB_OK;
-	size_t n = 0;
-	rc = mdb_cursor_get(c, &kv, &v, MDB_SET_RANGE);
-	while (rc == 0 && kv.mv_size > ul && memcmp(kv.mv_data, prefix, ul + 1) == 0) {
-		if (v.mv_size == 8) {
-			uint64_t fid = db_get_u64(v.mv_data);
-			st = drop_folder_content(ctx, t, fid);
-			if (st != DB_OK)
-				break;
-			op_event(res, q->user, fid, 0, CPM__CHANGE_KIND__C_FOLDER_DELETE, NULL, 0);
-		}
-		n++;
-		rc = mdb_cursor_del(c, 0);
-		if (rc == 0)
-			rc = mdb_cursor_get(c, &kv, &v, MDB_NEXT); /* after a delete, NEXT yields the record that followed */
-	}
-	mdb_cursor_close(c);
-	free(prefix);
+	struct op_folder_list all = {0};
+	enum db_status st = op_folder_collect(ctx, t, q->user, "", &all);
+	for (size_t i = 0; st == DB_OK && i < all.n; i++)
+		st = op_folder_drop(ctx, t, q->user, all.names[i], all.ids[i], res);
+	/* Subscriptions go with the user. */
+	struct op_folder_list subs = {0};
+	if (st == DB_OK)
+		st = op_subs_collect(ctx, t, q->user, &subs);
+	for (size_t i = 0; st == DB_OK && i < subs.n; i++)
+		st = db_subscribe(t, db, q->user, subs.names[i], false);
+	size_t n = all.n;
+	op_folder_list_free(&all);
+	op_folder_list_free(&subs);
 	if (st != DB_OK) {
 		op_fail_db(res, st, "folder");
 		return;
 	}
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		op_fail_db(res, db_from_mdb(rc, "folders"), "folders");
-		return;
-	}
-	log_info("event=user_del user=%s folders=%zu", log_quote(q->user, ul), n);
+	log_info("event=user_del user=%s folders=%zu", log_quote(q->user, strlen(q->user)), n);
 }
 
 void op_user_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserListReq *q, struct op_result *res)

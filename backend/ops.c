@@ -17,6 +17,9 @@ bool op_is_write(const Cpm__Request *req)
 	case CPM__REQUEST__OP_USER_PUT:
 	case CPM__REQUEST__OP_USER_DEL:
 	case CPM__REQUEST__OP_FOLDER_CREATE:
+	case CPM__REQUEST__OP_FOLDER_DELETE:
+	case CPM__REQUEST__OP_FOLDER_RENAME:
+	case CPM__REQUEST__OP_FOLDER_SUBSCRIBE:
 	case CPM__REQUEST__OP_APPEND:
 	case CPM__REQUEST__OP_STORE:
 		return true;
@@ -160,6 +163,21 @@ void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, str
 		break;
 	case CPM__REQUEST__OP_FOLDER_SELECT:
 		op_folder_select(ctx, txn, req->folder_select, res);
+		break;
+	case CPM__REQUEST__OP_FOLDER_DELETE:
+		op_folder_delete(ctx, txn, req->folder_delete, res);
+		break;
+	case CPM__REQUEST__OP_FOLDER_RENAME:
+		op_folder_rename(ctx, txn, req->folder_rename, res);
+		break;
+	case CPM__REQUEST__OP_FOLDER_SUBSCRIBE:
+		op_folder_subscribe(ctx, txn, req->folder_subscribe, res);
+		break;
+	case CPM__REQUEST__OP_FOLDER_STATUS:
+		op_folder_status(ctx, txn, req->folder_status, res);
+		break;
+	case CPM__REQUEST__OP_SUBSCRIPTION_LIST:
+		op_subscription_list(ctx, txn, req->subscription_list, res);
 		break;
 	case CPM__REQUEST__OP_APPEND:
 		op_append(ctx, txn, req->append, res);

@@ -62,6 +62,22 @@ bool op_folder_name_ok(char *name);
 enum db_status op_folder_create(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name,
 				uint64_t *id_r, uint32_t *uidvalidity_r, struct op_result *res);
 
+/* Names and ids of a user's folders under prefix ("" = all), in name order. */
+struct op_folder_list {
+	char **names;
+	uint64_t *ids;
+	size_t n, cap;
+	bool failed; /* out of memory while collecting */
+};
+enum db_status op_folder_collect(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *prefix,
+				 struct op_folder_list *out);
+enum db_status op_subs_collect(const struct op_ctx *ctx, MDB_txn *t, const char *user, struct op_folder_list *out);
+void op_folder_list_free(struct op_folder_list *l);
+/* Removes folder name (id) of user with its messages (blob references
+ * released), change log and info; publishes C_FOLDER_DELETE. */
+enum db_status op_folder_drop(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name, uint64_t id,
+			      struct op_result *res);
+
 void op_user_get(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserGetReq *q, struct op_result *res);
 void op_user_put(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserPutReq *q, struct op_result *res);
 void op_user_del(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserDelReq *q, struct op_result *res);
@@ -69,6 +85,13 @@ void op_user_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserListReq *
 void op_folder_create_req(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderCreateReq *q, struct op_result *res);
 void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListReq *q, struct op_result *res);
 void op_folder_select(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSelectReq *q, struct op_result *res);
+void op_folder_delete(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderDeleteReq *q, struct op_result *res);
+void op_folder_rename(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderRenameReq *q, struct op_result *res);
+void op_folder_subscribe(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSubscribeReq *q,
+			 struct op_result *res);
+void op_folder_status(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderStatusReq *q, struct op_result *res);
+void op_subscription_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SubscriptionListReq *q,
+			  struct op_result *res);
 void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, struct op_result *res);
 void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, struct op_result *res);
 void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, struct op_result *res);

@@ -182,9 +182,12 @@ void cmd_create(struct session *s, const struct imap_command *cmd)
 
 /* ---- LIST ------------------------------------------------------------------ */
 
+/* LIST and LSUB differ only in the names they match (folders or
+ * subscriptions) and the response word. */
 struct list_ctx {
 	struct session *s;
 	struct list_match *match;
+	bool lsub;
 };
 
 struct name_ref {
@@ -223,18 +226,19 @@ static int push_ref(struct name_ref **arr, size_t *n, size_t *cap, const char *n
 	return 0;
 }
 
-/* Writes the LIST responses for the folders in r that match. -1 when out of memory. */
-static int list_write(struct session *s, const struct list_match *m, const Cpm__FolderListResp *r)
+/* Writes the LIST (or LSUB) responses for the names that match. -1 when out of memory. */
+static int list_write(struct session *s, const struct list_match *m, char *const *names, size_t n_names,
+		      const char *word)
 {
 	struct name_ref *all = NULL, *out = NULL;
 	size_t n_all = 0, cap_all = 0, n_out = 0, cap_out = 0;
+	bool lsub = strcmp(word, "LSUB") == 0;
 	int ret = -1;
 
-	for (size_t i = 0; i < r->n_folders; i++) {
-		const Cpm__FolderInfo *f = r->folders[i];
-		if (f == NULL || f->name == NULL || f->name[0] == '\0')
+	for (size_t i = 0; i < n_names; i++) {
+		if (names[i] == NULL || names[i][0] == '\0')
 			continue;
-		if (push_ref(&all, &n_all, &cap_all, f->name, strlen(f->name), false) < 0)
+		if (push_ref(&all, &n_all, &cap_all, names[i], strlen(names[i]), false) < 0)
 			goto out;
 	}
 	if (n_all > 0)
@@ -245,9 +249,14 @@ static int list_write(struct session *s, const struct list_match *m, const Cpm__
 		size_t len = all[i].len;
 		if (i > 0 && name_ref_cmp(&all[i - 1], &all[i]) == 0)
 			continue;
-		if (list_match_name(m, name, len) && push_ref(&out, &n_out, &cap_out, name, len, false) < 0)
+		bool matched = list_match_name(m, name, len);
+		if (matched && push_ref(&out, &n_out, &cap_out, name, len, false) < 0)
 			goto out;
-		/* Missing parents that match are listed as \Noselect. */
+		/* Missing parents that match are listed as \Noselect. LSUB lists an
+		 * unsubscribed parent only when "%" stopped the match above the
+		 * subscribed name (RFC 3501 6.3.9). */
+		if (matched && lsub)
+			continue;
 		for (size_t j = 1; j < len; j++) {
 			if (name[j] != DELIM || name[j - 1] == DELIM)
 				continue;
@@ -270,7 +279,7 @@ static int list_write(struct session *s, const struct list_match *m, const Cpm__
 			buf_free(&tmp);
 			goto out;
 		}
-		buf_append_str(b, out[i].noselect ? "* LIST (\\Noselect) \"/\" " : "* LIST () \"/\" ");
+		buf_printf(b, "* %s (%s) \"/\" ", word, out[i].noselect ? "\\Noselect" : "");
 		write_mailbox(b, (const char *)tmp.data);
 		buf_append_str(b, "\r\n");
 	}
@@ -282,19 +291,43 @@ out:
 	return ret;
 }
 
+static int list_write_folders(struct session *s, const struct list_match *m, const Cpm__FolderListResp *r)
+{
+	char **names = r->n_folders ? calloc(r->n_folders, sizeof(char *)) : NULL;
+	if (r->n_folders > 0 && names == NULL)
+		return -1;
+	for (size_t i = 0; i < r->n_folders; i++)
+		names[i] = r->folders[i] ? r->folders[i]->name : NULL;
+	int rc = list_write(s, m, names, r->n_folders, "LIST");
+	free(names);
+	return rc;
+}
+
 static void on_list(const Cpm__Response *resp, void *ctx)
 {
 	struct list_ctx *c = ctx;
 	struct session *s = c->s;
+	const char *what = c->lsub ? "LSUB" : "LIST";
 	if (!session_closed(s)) {
+		int rc = 0;
 		if (resp->status != CPM__STATUS__OK)
-			session_tagged_rpc_error(s, resp, "LIST");
-		else if (resp->result_case != CPM__RESPONSE__RESULT_FOLDER_LIST || resp->folder_list == NULL)
-			session_tagged(s, "NO", "[SERVERBUG] LIST: bad back-end response");
-		else if (list_write(s, c->match, resp->folder_list) < 0)
-			session_tagged(s, "NO", "[SERVERBUG] LIST: out of memory");
+			session_tagged_rpc_error(s, resp, what);
+		else if (!c->lsub && resp->result_case == CPM__RESPONSE__RESULT_FOLDER_LIST && resp->folder_list)
+			rc = list_write_folders(s, c->match, resp->folder_list);
+		else if (c->lsub && resp->result_case == CPM__RESPONSE__RESULT_SUBSCRIPTION_LIST &&
+			 resp->subscription_list)
+			rc = list_write(s, c->match, resp->subscription_list->names, resp->subscription_list->n_names,
+					"LSUB");
 		else
-			session_tagged(s, "OK", "List completed.");
+			rc = -2;
+		if (resp->status == CPM__STATUS__OK) {
+			if (rc == -2)
+				session_tagged(s, "NO", "[SERVERBUG] %s: bad back-end response", what);
+			else if (rc < 0)
+				session_tagged(s, "NO", "[SERVERBUG] %s: out of memory", what);
+			else
+				session_tagged(s, "OK", "%s completed.", c->lsub ? "Lsub" : "List");
+		}
 		session_done(s);
 	}
 	list_match_free(&c->match);
@@ -304,13 +337,14 @@ static void on_list(const Cpm__Response *resp, void *ctx)
 
 void cmd_list(struct session *s, const struct imap_command *cmd)
 {
+	bool lsub = strcmp(cmd->name, "LSUB") == 0;
 	if (cmd->nargs != 2) {
-		session_tagged(s, "BAD", "LIST needs a reference and a mailbox pattern");
+		session_tagged(s, "BAD", "%s needs a reference and a mailbox pattern", cmd->name);
 		session_done(s);
 		return;
 	}
 	if (arg_astring(&cmd->args[0]) == NULL || arg_astring(&cmd->args[1]) == NULL) {
-		session_tagged(s, "BAD", "Invalid LIST arguments");
+		session_tagged(s, "BAD", "Invalid %s arguments", cmd->name);
 		session_done(s);
 		return;
 	}
@@ -318,17 +352,19 @@ void cmd_list(struct session *s, const struct imap_command *cmd)
 	if (arg_mailbox(&cmd->args[0], &ref) < 0 || arg_mailbox(&cmd->args[1], &pat) < 0) {
 		buf_free(&ref);
 		buf_free(&pat);
-		session_tagged(s, "BAD", "Invalid modified UTF-7 in LIST arguments");
+		session_tagged(s, "BAD", "Invalid modified UTF-7 in %s arguments", cmd->name);
 		session_done(s);
 		return;
 	}
 	if (pat.len == 0) {
-		/* RFC 3501: an empty pattern asks for the delimiter and the root
-		 * of the reference; our names have no root prefix. */
+		/* RFC 3501: an empty LIST pattern asks for the delimiter and the
+		 * root of the reference; our names have no root prefix. For LSUB
+		 * an empty pattern matches no subscription. */
 		buf_free(&ref);
 		buf_free(&pat);
-		session_untagged(s, "LIST (\\Noselect) \"/\" \"\"");
-		session_tagged(s, "OK", "List completed.");
+		if (!lsub)
+			session_untagged(s, "LIST (\\Noselect) \"/\" \"\"");
+		session_tagged(s, "OK", "%s completed.", lsub ? "Lsub" : "List");
 		session_done(s);
 		return;
 	}
@@ -339,7 +375,7 @@ void cmd_list(struct session *s, const struct imap_command *cmd)
 	struct list_match *m = NULL;
 	if (rc == 0 && ref.len > LIST_MATCH_MAX_PATTERN) {
 		buf_free(&ref);
-		session_tagged(s, "BAD", "LIST pattern too long");
+		session_tagged(s, "BAD", "%s pattern too long", cmd->name);
 		session_done(s);
 		return;
 	}
@@ -356,12 +392,19 @@ void cmd_list(struct session *s, const struct imap_command *cmd)
 	}
 	c->s = s;
 	c->match = m;
+	c->lsub = lsub;
 
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__FolderListReq fl = CPM__FOLDER_LIST_REQ__INIT;
-	fl.user = s->user;
-	req.op_case = CPM__REQUEST__OP_FOLDER_LIST;
-	req.folder_list = &fl;
+	Cpm__SubscriptionListReq sl = CPM__SUBSCRIPTION_LIST_REQ__INIT;
+	fl.user = sl.user = s->user;
+	if (lsub) {
+		req.op_case = CPM__REQUEST__OP_SUBSCRIPTION_LIST;
+		req.subscription_list = &sl;
+	} else {
+		req.op_case = CPM__REQUEST__OP_FOLDER_LIST;
+		req.folder_list = &fl;
+	}
 	session_ref(s);
 	rpc_call(s->w->rpc, s->shard, &req, 0, on_list, c);
 }
@@ -498,4 +541,274 @@ void cmd_select(struct session *s, const struct imap_command *cmd)
 	req.folder_select = &fs;
 	session_ref(s);
 	rpc_call(s->w->rpc, s->shard, &req, 0, on_select, c);
+}
+
+/* ---- DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE --------------------------------- */
+
+/* One RPC whose answer is only a status: the tagged OK text is fixed. */
+struct simple_ctx {
+	struct session *s;
+	const char *ok_text;
+	const char *what;
+	struct buf name;       /* the folder affected */
+	struct buf to;         /* RENAME: its new name */
+	bool unselect_if_selected;
+};
+
+static void simple_ctx_free(struct simple_ctx *c)
+{
+	buf_free(&c->name);
+	buf_free(&c->to);
+	free(c);
+}
+
+/* RENAME keeps each folder's identity: a selected folder that moved (or
+ * whose parent moved) stays selected under its new name. */
+static void follow_rename(struct session *s, const char *from, const char *to)
+{
+	if (s->state != SESSION_SELECTED || s->sel.name == NULL)
+		return;
+	size_t fl = strlen(from);
+	if (strncmp(s->sel.name, from, fl) != 0 || (s->sel.name[fl] != '\0' && s->sel.name[fl] != DELIM))
+		return;
+	struct buf nn = {0};
+	buf_append_str(&nn, to);
+	buf_append_str(&nn, s->sel.name + fl);
+	unsigned char *p = buf_steal(&nn, NULL);
+	if (p != NULL) {
+		free(s->sel.name);
+		s->sel.name = (char *)p;
+	}
+}
+
+static void on_simple(const Cpm__Response *resp, void *ctx)
+{
+	struct simple_ctx *c = ctx;
+	struct session *s = c->s;
+	if (!session_closed(s)) {
+		if (resp->status == CPM__STATUS__OK) {
+			/* A deleted selected folder is gone: leave the selected state. */
+			if (c->unselect_if_selected && s->state == SESSION_SELECTED && s->sel.name != NULL &&
+			    strcmp(s->sel.name, (const char *)c->name.data) == 0)
+				session_unselect(s);
+			if (c->to.len > 0)
+				follow_rename(s, (const char *)c->name.data, (const char *)c->to.data);
+			session_tagged(s, "OK", "%s", c->ok_text);
+		} else if (resp->status == CPM__STATUS__EXISTS && strcmp(c->what, "DELETE") == 0) {
+			session_tagged(s, "NO", "[CANNOT] %s", resp->error);
+		} else {
+			session_tagged_rpc_error(s, resp, c->what);
+		}
+		session_done(s);
+	}
+	simple_ctx_free(c);
+	session_unref(s);
+}
+
+static struct simple_ctx *simple_begin(struct session *s, const char *what, const char *ok_text)
+{
+	struct simple_ctx *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		session_done(s);
+		return NULL;
+	}
+	c->s = s;
+	c->what = what;
+	c->ok_text = ok_text;
+	return c;
+}
+
+static void simple_call(struct session *s, struct simple_ctx *c, Cpm__Request *req)
+{
+	session_ref(s);
+	rpc_call(s->w->rpc, s->shard, req, 0, on_simple, c);
+}
+
+void cmd_delete(struct session *s, const struct imap_command *cmd)
+{
+	if (cmd->nargs != 1) {
+		session_tagged(s, "BAD", "DELETE needs a mailbox name");
+		session_done(s);
+		return;
+	}
+	struct simple_ctx *c = simple_begin(s, "DELETE", "Delete completed.");
+	if (c == NULL)
+		return;
+	if (mailbox_arg(s, &cmd->args[0], &c->name) < 0) {
+		simple_ctx_free(c);
+		return;
+	}
+	if (strcmp((const char *)c->name.data, "INBOX") == 0) {
+		session_tagged(s, "NO", "INBOX can't be deleted.");
+		simple_ctx_free(c);
+		session_done(s);
+		return;
+	}
+	c->unselect_if_selected = true;
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FolderDeleteReq q = CPM__FOLDER_DELETE_REQ__INIT;
+	q.user = s->user;
+	q.name = (char *)c->name.data;
+	req.op_case = CPM__REQUEST__OP_FOLDER_DELETE;
+	req.folder_delete = &q;
+	simple_call(s, c, &req);
+}
+
+void cmd_rename(struct session *s, const struct imap_command *cmd)
+{
+	if (cmd->nargs != 2) {
+		session_tagged(s, "BAD", "RENAME needs an existing and a new mailbox name");
+		session_done(s);
+		return;
+	}
+	struct simple_ctx *c = simple_begin(s, "RENAME", "Rename completed.");
+	if (c == NULL)
+		return;
+	if (mailbox_arg(s, &cmd->args[0], &c->name) < 0 || mailbox_arg(s, &cmd->args[1], &c->to) < 0) {
+		simple_ctx_free(c);
+		return;
+	}
+	while (c->to.len > 0 && c->to.data[c->to.len - 1] == DELIM)
+		buf_truncate(&c->to, c->to.len - 1);
+	if (!folder_name_valid((const char *)c->to.data, c->to.len) || strcmp((const char *)c->to.data, "INBOX") == 0) {
+		session_tagged(s, "NO", strcmp((const char *)c->to.data, "INBOX") == 0
+						? "[ALREADYEXISTS] Mailbox already exists"
+						: "[CANNOT] Invalid mailbox name");
+		simple_ctx_free(c);
+		session_done(s);
+		return;
+	}
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FolderRenameReq q = CPM__FOLDER_RENAME_REQ__INIT;
+	q.user = s->user;
+	q.from = (char *)c->name.data;
+	q.to = (char *)c->to.data;
+	req.op_case = CPM__REQUEST__OP_FOLDER_RENAME;
+	req.folder_rename = &q;
+	simple_call(s, c, &req);
+}
+
+void cmd_subscribe(struct session *s, const struct imap_command *cmd)
+{
+	bool on = strcmp(cmd->name, "SUBSCRIBE") == 0;
+	if (cmd->nargs != 1) {
+		session_tagged(s, "BAD", "%s needs a mailbox name", cmd->name);
+		session_done(s);
+		return;
+	}
+	struct simple_ctx *c = simple_begin(s, on ? "SUBSCRIBE" : "UNSUBSCRIBE",
+					    on ? "Subscribe completed." : "Unsubscribe completed.");
+	if (c == NULL)
+		return;
+	if (mailbox_arg(s, &cmd->args[0], &c->name) < 0) {
+		simple_ctx_free(c);
+		return;
+	}
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FolderSubscribeReq q = CPM__FOLDER_SUBSCRIBE_REQ__INIT;
+	q.user = s->user;
+	q.name = (char *)c->name.data;
+	q.subscribe = on;
+	req.op_case = CPM__REQUEST__OP_FOLDER_SUBSCRIBE;
+	req.folder_subscribe = &q;
+	simple_call(s, c, &req);
+}
+
+/* ---- STATUS ------------------------------------------------------------------ */
+
+enum status_item { ST_MESSAGES, ST_RECENT, ST_UIDNEXT, ST_UIDVALIDITY, ST_UNSEEN, ST_SIZE, ST_MAX };
+static const char *const status_names[ST_MAX] = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE"};
+
+struct status_ctx {
+	struct session *s;
+	struct buf name;
+	enum status_item items[ST_MAX];
+	unsigned n_items;
+};
+
+static void on_status(const Cpm__Response *resp, void *ctx)
+{
+	struct status_ctx *c = ctx;
+	struct session *s = c->s;
+	if (!session_closed(s)) {
+		if (resp->status != CPM__STATUS__OK) {
+			session_tagged_rpc_error(s, resp, "STATUS");
+		} else if (resp->result_case != CPM__RESPONSE__RESULT_FOLDER_STATUS || resp->folder_status->info == NULL) {
+			session_tagged(s, "NO", "[SERVERBUG] STATUS: bad back-end response");
+		} else {
+			const Cpm__FolderStatusResp *r = resp->folder_status;
+			struct buf *b = session_outbuf(s);
+			buf_append_str(b, "* STATUS ");
+			write_mailbox(b, (const char *)c->name.data);
+			buf_append_str(b, " (");
+			for (unsigned i = 0; i < c->n_items; i++) {
+				uint64_t v = 0;
+				switch (c->items[i]) {
+				case ST_MESSAGES: v = r->info->exists; break;
+				case ST_RECENT: v = r->recent; break;
+				case ST_UIDNEXT: v = r->info->uidnext; break;
+				case ST_UIDVALIDITY: v = r->info->uidvalidity; break;
+				case ST_UNSEEN: v = r->unseen; break;
+				case ST_SIZE: v = r->size; break;
+				case ST_MAX: break;
+				}
+				buf_printf(b, "%s%s %llu", i ? " " : "", status_names[c->items[i]], (unsigned long long)v);
+			}
+			buf_append_str(b, ")\r\n");
+			session_tagged(s, "OK", "Status completed.");
+		}
+		session_done(s);
+	}
+	buf_free(&c->name);
+	free(c);
+	session_unref(s);
+}
+
+void cmd_status(struct session *s, const struct imap_command *cmd)
+{
+	if (cmd->nargs != 2 || cmd->args[1].type != IMAP_ARG_LIST || cmd->args[1].list_count == 0) {
+		session_tagged(s, "BAD", "STATUS needs a mailbox name and a list of status items");
+		session_done(s);
+		return;
+	}
+	struct status_ctx *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		session_done(s);
+		return;
+	}
+	c->s = s;
+	const struct imap_arg *l = &cmd->args[1];
+	for (unsigned i = 0; i < l->list_count; i++) {
+		const struct imap_arg *it = &l->list[i];
+		unsigned k = ST_MAX;
+		for (unsigned j = 0; it->type == IMAP_ARG_ATOM && j < ST_MAX; j++)
+			if (strcasecmp(it->str, status_names[j]) == 0)
+				k = j;
+		if (k == ST_MAX) {
+			session_tagged(s, "BAD", "Unknown STATUS item");
+			free(c);
+			session_done(s);
+			return;
+		}
+		bool dup = false;
+		for (unsigned j = 0; j < c->n_items; j++)
+			dup |= c->items[j] == (enum status_item)k;
+		if (!dup)
+			c->items[c->n_items++] = (enum status_item)k;
+	}
+	if (mailbox_arg(s, &cmd->args[0], &c->name) < 0) {
+		buf_free(&c->name);
+		free(c);
+		return;
+	}
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FolderStatusReq q = CPM__FOLDER_STATUS_REQ__INIT;
+	q.user = s->user;
+	q.name = (char *)c->name.data;
+	req.op_case = CPM__REQUEST__OP_FOLDER_STATUS;
+	req.folder_status = &q;
+	session_ref(s);
+	rpc_call(s->w->rpc, s->shard, &req, 0, on_status, c);
 }

@@ -26,7 +26,11 @@ int sasl_callback(Gsasl *ctx, Gsasl_session *sctx, Gsasl_property prop);
 
 /* cmd-mailbox.c: folders */
 void cmd_create(struct session *s, const struct imap_command *cmd);
-void cmd_list(struct session *s, const struct imap_command *cmd);
+void cmd_list(struct session *s, const struct imap_command *cmd);   /* LIST and LSUB */
+void cmd_delete(struct session *s, const struct imap_command *cmd);
+void cmd_rename(struct session *s, const struct imap_command *cmd);
+void cmd_subscribe(struct session *s, const struct imap_command *cmd); /* SUBSCRIBE and UNSUBSCRIBE */
+void cmd_status(struct session *s, const struct imap_command *cmd);
 void cmd_select(struct session *s, const struct imap_command *cmd);   /* SELECT and EXAMINE */
 
 /* cmd-selected.c */

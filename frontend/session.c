@@ -35,6 +35,12 @@ static const struct cmd_def commands[] = {
 	{"AUTHENTICATE", CMD_NOT_AUTH, cmd_authenticate},
 	{"CREATE", CMD_AUTH | CMD_SELECTED, cmd_create},
 	{"LIST", CMD_AUTH | CMD_SELECTED, cmd_list},
+	{"LSUB", CMD_AUTH | CMD_SELECTED, cmd_list},
+	{"DELETE", CMD_AUTH | CMD_SELECTED, cmd_delete},
+	{"RENAME", CMD_AUTH | CMD_SELECTED, cmd_rename},
+	{"SUBSCRIBE", CMD_AUTH | CMD_SELECTED, cmd_subscribe},
+	{"UNSUBSCRIBE", CMD_AUTH | CMD_SELECTED, cmd_subscribe},
+	{"STATUS", CMD_AUTH | CMD_SELECTED, cmd_status},
 	{"SELECT", CMD_AUTH | CMD_SELECTED, cmd_select},
 	{"EXAMINE", CMD_AUTH | CMD_SELECTED, cmd_select},
 	{"APPEND", CMD_AUTH | CMD_SELECTED, cmd_append},
@@ -188,7 +194,7 @@ void session_tagged_rpc_error(struct session *s, const Cpm__Response *resp, cons
 
 void session_write_capabilities(struct session *s, struct buf *b)
 {
-	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE NAMESPACE UNSELECT");
+	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE NAMESPACE UNSELECT STATUS=SIZE");
 	if (s->state == SESSION_NOT_AUTH) {
 		if (!s->tls_active && s->w->tls != NULL)
 			buf_append_str(b, " STARTTLS");

@@ -1,0 +1,159 @@
+"""Folder management: DELETE, RENAME, SUBSCRIBE/UNSUBSCRIBE, LSUB, STATUS
+(RFC 3501 6.3.4-6.3.10), through both front-ends."""
+
+import re
+
+import cluster
+from cluster import ClusterTest
+from checks import check_select, list_names
+from imapwire import status
+
+cluster.module_fixtures(globals())
+
+PW = "fold-pw"
+MSG = b"From: a@example.org\r\nSubject: t\r\n\r\nhello\r\n"
+
+
+def populate(c):
+    for name in ("del", "ren", "sub", "stat", "inboxren"):
+        c.add_user(name, PW)
+
+
+def names(w, pattern="*", cmd="LIST"):
+    untagged, tagged = w.cmd('%s "" "%s"' % (cmd, pattern))
+    assert status(tagged) == "OK", tagged
+    rows = [r.replace(b"* LSUB ", b"* LIST ", 1) for r in untagged]
+    return {n: attrs for attrs, _, n in list_names(rows)}
+
+
+def append(w, box, msg=MSG, flags=""):
+    _, tagged = w.cmd_literal(("APPEND %s %s" % (box, flags)).encode(), msg)
+    assert status(tagged) == "OK", tagged
+    return int(re.search(rb"APPENDUID \d+ (\d+)", tagged).group(1))
+
+
+def select(test, w, box):
+    untagged, tagged = w.cmd("SELECT %s" % box)
+    test.assertEqual(status(tagged), "OK", tagged)
+    return check_select(test, untagged, tagged)
+
+
+class Delete(ClusterTest):
+    def test_delete(self):
+        w = self.cluster.login_raw("del")
+        w.cmd("CREATE Gone")
+        append(w, "Gone")
+        _, tagged = w.cmd("DELETE Gone")
+        self.assertEqual(status(tagged), "OK", tagged)
+        self.assertNotIn("Gone", names(w))
+        _, tagged = w.cmd("DELETE Gone")
+        self.assertRegex(tagged, rb"^a\d+ NO \[NONEXISTENT\] ")
+        _, tagged = w.cmd("DELETE INBOX")
+        self.assertEqual(status(tagged), "NO", tagged)
+        _, tagged = w.cmd("DELETE")
+        self.assertEqual(status(tagged), "BAD", tagged)
+        w.close()
+
+    def test_delete_with_children_then_recreate_gets_new_uidvalidity(self):
+        w = self.cluster.login_raw("del", fe=1)
+        w.cmd("CREATE P/C")
+        old = select(self, w, "P")["UIDVALIDITY"]
+        _, tagged = w.cmd("DELETE P")
+        self.assertEqual(status(tagged), "NO", "a folder with children stays: %r" % tagged)
+        self.assertEqual(status(w.cmd("DELETE P/C")[1]), "OK")
+        # Deleting the selected folder leaves the selected state.
+        self.assertEqual(status(w.cmd("DELETE P")[1]), "OK")
+        self.assertEqual(status(w.cmd("FETCH 1 FLAGS")[1]), "BAD")
+        w.cmd("CREATE P")
+        new = select(self, w, "P")["UIDVALIDITY"]
+        self.assertGreater(int(new), int(old))
+        w.close()
+
+
+class Rename(ClusterTest):
+    def test_rename_keeps_uids_and_moves_children(self):
+        w = self.cluster.login_raw("ren")
+        w.cmd("CREATE A/B")
+        uid = append(w, "A")
+        before = select(self, w, "A")
+        _, tagged = w.cmd("RENAME A Z/New")
+        self.assertEqual(status(tagged), "OK", tagged)
+        got = names(w)
+        for n in ("Z", "Z/New", "Z/New/B"):
+            self.assertIn(n, got)
+        for n in ("A", "A/B"):
+            self.assertNotIn(n, got)
+        # The selected folder followed its new name; on the other front-end
+        # the same folder has the same UIDVALIDITY and UID.
+        untagged, tagged = w.cmd("UID FETCH %d FLAGS" % uid)
+        self.assertEqual(status(tagged), "OK", tagged)
+        w2 = self.cluster.login_raw("ren", fe=1)
+        after = select(self, w2, "Z/New")
+        self.assertEqual(after["UIDVALIDITY"], before["UIDVALIDITY"])
+        self.assertEqual(after["EXISTS"], "1")
+        untagged, _ = w2.cmd("UID FETCH %d RFC822.SIZE" % uid)
+        self.assertEqual(untagged, [b"* 1 FETCH (UID %d RFC822.SIZE %d)" % (uid, len(MSG))])
+        w2.close()
+        w.close()
+
+    def test_rename_errors(self):
+        w = self.cluster.login_raw("ren", fe=1)
+        w.cmd("CREATE R1")
+        w.cmd("CREATE R2")
+        self.assertRegex(w.cmd("RENAME R1 R2")[1], rb"^a\d+ NO ")
+        self.assertRegex(w.cmd("RENAME Missing R3")[1], rb"^a\d+ NO \[NONEXISTENT\] ")
+        self.assertEqual(status(w.cmd("RENAME R1 R1/Sub")[1]), "NO")
+        self.assertEqual(status(w.cmd("RENAME R1")[1]), "BAD")
+        w.close()
+
+    def test_rename_inbox_moves_messages(self):
+        w = self.cluster.login_raw("inboxren")
+        append(w, "INBOX")
+        append(w, "INBOX")
+        _, tagged = w.cmd("RENAME INBOX Old-Inbox")
+        self.assertEqual(status(tagged), "OK", tagged)
+        self.assertEqual(select(self, w, "Old-Inbox")["EXISTS"], "2")
+        self.assertEqual(select(self, w, "INBOX")["EXISTS"], "0")
+        w.close()
+
+
+class Subscriptions(ClusterTest):
+    def test_subscribe_lsub_unsubscribe(self):
+        w = self.cluster.login_raw("sub")
+        w.cmd("CREATE Top/Leaf")
+        self.assertEqual(status(w.cmd("SUBSCRIBE Top/Leaf")[1]), "OK")
+        self.assertEqual(status(w.cmd("SUBSCRIBE INBOX")[1]), "OK")
+        self.assertEqual(names(w, "*", "LSUB"), {"Top/Leaf": set(), "INBOX": set()})
+        # "%" shows the unsubscribed parent of a subscribed child as \Noselect.
+        self.assertEqual(names(w, "%", "LSUB"), {"Top": {"\\Noselect"}, "INBOX": set()})
+        self.assertRegex(w.cmd("SUBSCRIBE Nope")[1], rb"^a\d+ NO \[NONEXISTENT\] ")
+        w2 = self.cluster.login_raw("sub", fe=1)
+        self.assertEqual(status(w2.cmd("UNSUBSCRIBE Top/Leaf")[1]), "OK")
+        self.assertEqual(names(w2, "*", "LSUB"), {"INBOX": set()})
+        w2.close()
+        w.close()
+
+
+class Status(ClusterTest):
+    def test_status_values(self):
+        w = self.cluster.login_raw("stat")
+        w.cmd("CREATE S")
+        append(w, "S", flags="(\\Seen)")
+        append(w, "S")
+        sel = select(self, w, "INBOX")
+        untagged, tagged = w.cmd("STATUS S (MESSAGES UIDNEXT UNSEEN RECENT UIDVALIDITY SIZE)")
+        self.assertEqual(status(tagged), "OK", tagged)
+        self.assertEqual(len(untagged), 1, untagged)
+        m = re.match(rb"^\* STATUS S \(MESSAGES 2 UIDNEXT 3 UNSEEN 1 RECENT 2 UIDVALIDITY (\d+) SIZE (\d+)\)$",
+                     untagged[0])
+        self.assertTrue(m, untagged[0])
+        self.assertEqual(int(m.group(2)), 2 * len(MSG))
+        # SELECT claims \Recent: RECENT drops to 0 for later STATUS.
+        select(self, w, "S")
+        untagged, _ = w.cmd("STATUS S (RECENT MESSAGES)")
+        self.assertEqual(untagged, [b"* STATUS S (RECENT 0 MESSAGES 2)"])
+        self.assertRegex(w.cmd("STATUS Nope (MESSAGES)")[1], rb"^a\d+ NO \[NONEXISTENT\] ")
+        self.assertEqual(status(w.cmd("STATUS S (BOGUS)")[1]), "BAD")
+        self.assertEqual(status(w.cmd("STATUS S")[1]), "BAD")
+        self.assertTrue(sel)
+        w.close()
