@@ -144,7 +144,7 @@ echo "   front-end 1 IMAP/STARTTLS 127.0.0.1:1143, IMAPS 127.0.0.1:1993"
 echo "   front-end 2 IMAP/STARTTLS 127.0.0.1:2143, IMAPS 127.0.0.1:2993"
 echo
 echo " demo users (passwords also in $PWFILE):"
-for shard in "${!covered[@]}"; do
+for shard in $(printf "%s\n" "${!covered[@]}" | sort); do
 	user=${covered[$shard]}
 	pw=$(awk -v u="$user" '$1 == u { print $2 }' "$PWFILE")
 	echo "   $user  password $pw  (lives on shard $shard)"

@@ -173,9 +173,11 @@ class Proc:
     def kill(self, sig=signal.SIGKILL):
         self.expected_dead = True
         if self.alive():
-            os.kill(self.popen.pid, sig)
             if sig == signal.SIGKILL:
+                os.killpg(self.popen.pid, sig)  # the whole group: a front-end's workers too
                 self.popen.wait(timeout=10)
+            else:
+                os.kill(self.popen.pid, sig)
 
     def stop(self):
         """SIGTERM, wait, SIGKILL the group after STOP_TIMEOUT. Returns problem strings."""
@@ -434,10 +436,24 @@ class Cluster:
         self._wait_started(p)
 
     def ensure_running(self):
-        """Start back-ends a previous test killed and did not restart."""
+        """Start processes a previous test killed and did not restart."""
         for sid, p in self.backends.items():
             if p.expected_dead and not p.alive():
                 self.start_backend(sid)
+        for i, p in enumerate(self.frontends):
+            if p.expected_dead and not p.alive():
+                self.start_frontend(i)
+
+    def kill_frontend(self, i, sig=signal.SIGKILL):
+        """SIGKILL goes to the front-end's whole process group (master and workers)."""
+        self.frontends[i].kill(sig)
+
+    def start_frontend(self, i):
+        p = self.frontends[i]
+        if p.alive():
+            raise RuntimeError("%s is still running" % p.name)
+        p.start()
+        self._wait_frontend(i)
 
     def restart_backend(self, sid):
         self.kill_backend(sid)

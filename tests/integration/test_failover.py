@@ -127,6 +127,25 @@ class Durability(ClusterTest):
         self.fail("login of %s did not succeed within %.0f s after restart: %r" % (user, within, last))
 
 
+class FrontendLoss(ClusterTest):
+    def test_kill9_frontend_loses_only_its_connections(self):
+        user = USERS["s1"][2]
+        survivor = self.cluster.login_raw(user, fe=1)
+        _, tagged = survivor.cmd("SELECT INBOX")
+        self.assertEqual(status(tagged), "OK")
+        victim = self.cluster.login_raw(user, fe=0)
+        self.cluster.kill_frontend(0)
+        self.assertEqual(victim.expect_eof(timeout=5), b"", "connection to the killed front-end stays open")
+        victim.close()
+        append(self, survivor, "INBOX", b"Subject: survivor\r\n\r\nok\r\n")
+        self.cluster.start_frontend(0)
+        w = self.cluster.login_raw(user, fe=0)
+        untagged, tagged = w.cmd("EXAMINE INBOX")
+        self.assertEqual(status(tagged), "OK", tagged)
+        w.close()
+        survivor.close()
+
+
 class Unavailable(ClusterTest):
     def test_down_shard_unavailable_then_recovered(self):
         down_user = USERS["s2"][1]
