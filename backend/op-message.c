@@ -289,6 +289,60 @@ void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, stru
 		op_fail_db(res, st, "messages");
 }
 
+/* The UIDs of folder_id that exist within ranges (all of them when
+ * n_ranges is 0), ascending. Collected before any write: a cursor walk and
+ * puts into the same database do not mix. Returns 0 or an LMDB/errno code. */
+static int collect_uids(const struct op_ctx *ctx, MDB_txn *t, uint64_t folder_id, Cpm__UidRange *const *ranges,
+			size_t n_ranges, uint32_t **uids_r, size_t *n_r)
+{
+	static const Cpm__UidRange all = {PROTOBUF_C_MESSAGE_INIT(&cpm__uid_range__descriptor), 1, UINT32_MAX};
+	const Cpm__UidRange *const all_p[1] = {&all};
+	if (n_ranges == 0) {
+		ranges = (Cpm__UidRange *const *)all_p;
+		n_ranges = 1;
+	}
+	uint32_t *uids = NULL;
+	size_t n = 0, cap = 0;
+	MDB_cursor *c = NULL;
+	int rc = mdb_cursor_open(t, ctx->db->msgs, &c);
+	for (size_t i = 0; rc == 0 && i < n_ranges; i++) {
+		uint32_t lo = ranges[i]->first, hi = ranges[i]->last;
+		if (lo > hi)
+			continue;
+		unsigned char k0[12];
+		db_key_msg(k0, folder_id, lo);
+		MDB_val k = {12, k0}, v;
+		int crc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		while (crc == 0 && k.mv_size == 12 && db_get_u64(k.mv_data) == folder_id) {
+			uint32_t uid = db_get_u32((const unsigned char *)k.mv_data + 8);
+			if (uid > hi)
+				break;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				uint32_t *nu = realloc(uids, cap * sizeof(uint32_t));
+				if (nu == NULL) {
+					crc = ENOMEM;
+					break;
+				}
+				uids = nu;
+			}
+			uids[n++] = uid;
+			crc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+		if (crc != 0 && crc != MDB_NOTFOUND)
+			rc = crc;
+	}
+	if (c != NULL)
+		mdb_cursor_close(c);
+	if (rc != 0) {
+		free(uids);
+		return rc;
+	}
+	*uids_r = uids;
+	*n_r = n;
+	return 0;
+}
+
 void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, struct op_result *res)
 {
 	for (size_t i = 0; i < q->n_keywords; i++) {
@@ -300,6 +354,7 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 	Cpmdb__FolderRec *f = NULL;
 	if (!folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
 		return;
+	size_t kw_before = f->n_keywords;
 	if (q->mode != CPM__STORE_MODE__STORE_REMOVE && folder_learn_keywords(f, q->keywords, q->n_keywords) < 0) {
 		cpmdb__folder_rec__free_unpacked(f, NULL);
 		op_fail(res, CPM__STATUS__INVALID, "too many keywords in this mailbox");
@@ -317,41 +372,10 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 	uint32_t *changed = NULL;
 	size_t n_changed = 0, cap = 0, changed_cap = 0;
 	uint32_t flags = q->sys_flags & SYS_FLAGS_ALL;
-	MDB_cursor *c = NULL;
-	int rc = mdb_cursor_open(t, ctx->db->msgs, &c);
-	enum db_status st = DB_OK;
-	/* Collect first, write after: a cursor walk and puts into the same DB do not mix. */
 	uint32_t *uids = NULL;
-	size_t n_uids = 0, uids_cap = 0;
-	for (size_t i = 0; rc == 0 && i < q->n_uids; i++) {
-		uint32_t lo = q->uids[i]->first, hi = q->uids[i]->last;
-		if (lo > hi)
-			continue;
-		unsigned char k0[12];
-		db_key_msg(k0, q->folder_id, lo);
-		MDB_val k = {12, k0}, v;
-		int crc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		while (crc == 0 && k.mv_size == 12 && db_get_u64(k.mv_data) == q->folder_id) {
-			uint32_t uid = db_get_u32((const unsigned char *)k.mv_data + 8);
-			if (uid > hi)
-				break;
-			if (n_uids == uids_cap) {
-				uids_cap = uids_cap ? uids_cap * 2 : 256;
-				uint32_t *nu = realloc(uids, uids_cap * sizeof(uint32_t));
-				if (nu == NULL) {
-					crc = ENOMEM;
-					break;
-				}
-				uids = nu;
-			}
-			uids[n_uids++] = uid;
-			crc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-		}
-		if (crc != 0 && crc != MDB_NOTFOUND)
-			rc = crc;
-	}
-	if (c != NULL)
-		mdb_cursor_close(c);
+	size_t n_uids = 0;
+	int rc = collect_uids(ctx, t, q->folder_id, q->uids, q->n_uids, &uids, &n_uids);
+	enum db_status st = DB_OK;
 	for (size_t i = 0; rc == 0 && st == DB_OK && i < n_uids; i++) {
 		Cpmdb__MsgRec *m = NULL;
 		st = db_get_msg(t, ctx->db, q->folder_id, uids[i], &m);
@@ -424,7 +448,7 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 		cpmdb__msg_rec__free_unpacked(m, NULL);
 	}
 	free(uids);
-	if (rc == 0 && st == DB_OK && n_changed > 0)
+	if (rc == 0 && st == DB_OK && (n_changed > 0 || f->n_keywords != kw_before))
 		st = db_put_folder(t, ctx->db, q->folder_id, f);
 	if (rc == ENOMEM)
 		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
@@ -436,4 +460,161 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 		op_event(res, q->user, q->folder_id, f->highestmodseq, CPM__CHANGE_KIND__C_FLAGS, changed, n_changed);
 	free(changed);
 	cpmdb__folder_rec__free_unpacked(f, NULL);
+}
+
+/* Removes message uid of folder f (id fid): its record, its blob reference
+ * (unless keep_blob: MOVE hands it over), and leaves an expunge tombstone in
+ * the change log with the folder's next MODSEQ. */
+static enum db_status remove_message(const struct op_ctx *ctx, MDB_txn *t, uint64_t fid, Cpmdb__FolderRec *f,
+				     uint32_t uid, const Cpmdb__MsgRec *m, bool keep_blob)
+{
+	enum db_status st = DB_OK;
+	if (!keep_blob && m->blob.len == 32)
+		st = db_blob_unref(t, ctx->db, m->blob.data);
+	if (st != DB_OK && st != DB_NOTFOUND)
+		return st;
+	unsigned char k[12];
+	db_key_msg(k, fid, uid);
+	MDB_val kv = {12, k};
+	st = db_from_mdb(mdb_del(t, ctx->db->msgs, &kv, NULL), "msgs");
+	if (st != DB_OK)
+		return st;
+	uint64_t modseq = ++f->highestmodseq;
+	if (f->exists > 0)
+		f->exists--;
+	return db_put_change(t, ctx->db, fid, modseq, uid, CPM__CHANGE_KIND__C_EXPUNGE);
+}
+
+void op_expunge(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ExpungeReq *q, struct op_result *res)
+{
+	Cpmdb__FolderRec *f = NULL;
+	if (!folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+		return;
+	Cpm__ExpungeResp *r = malloc(sizeof(*r));
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	int rc = r ? collect_uids(ctx, t, q->folder_id, q->uids, q->n_uids, &uids, &n) : ENOMEM;
+	enum db_status st = DB_OK;
+	if (r != NULL) {
+		cpm__expunge_resp__init(r);
+		res->resp->result_case = CPM__RESPONSE__RESULT_EXPUNGE;
+		res->resp->expunge = r;
+		if (rc == 0 && n > 0 && (r->uids = malloc(n * sizeof(uint32_t))) == NULL)
+			rc = ENOMEM;
+	}
+	for (size_t i = 0; rc == 0 && st == DB_OK && i < n; i++) {
+		Cpmdb__MsgRec *m = NULL;
+		st = db_get_msg(t, ctx->db, q->folder_id, uids[i], &m);
+		if (st == DB_OK && (m->sys_flags & CPM__SYS_FLAG__DELETED)) {
+			st = remove_message(ctx, t, q->folder_id, f, uids[i], m, false);
+			if (st == DB_OK)
+				r->uids[r->n_uids++] = uids[i];
+		}
+		if (m != NULL)
+			cpmdb__msg_rec__free_unpacked(m, NULL);
+	}
+	free(uids);
+	if (rc == 0 && st == DB_OK && r->n_uids > 0)
+		st = db_put_folder(t, ctx->db, q->folder_id, f);
+	if (rc != 0)
+		op_fail(res, CPM__STATUS__INTERNAL, rc == ENOMEM ? "out of memory" : "storage error");
+	else if (st != DB_OK)
+		op_fail_db(res, st, "messages");
+	else if (r->n_uids > 0) {
+		r->modseq = f->highestmodseq;
+		op_event(res, q->user, q->folder_id, f->highestmodseq, CPM__CHANGE_KIND__C_EXPUNGE, r->uids, r->n_uids);
+	}
+	cpmdb__folder_rec__free_unpacked(f, NULL);
+}
+
+void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct op_result *res)
+{
+	Cpmdb__FolderRec *src = NULL, *dst = NULL;
+	uint64_t dst_id = 0;
+	if (!folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &src, res))
+		return;
+	enum db_status st = folder_by_name(ctx, t, q->user, q->dest, &dst_id, &dst);
+	if (st != DB_OK) {
+		cpmdb__folder_rec__free_unpacked(src, NULL);
+		if (st == DB_NOTFOUND)
+			op_fail(res, CPM__STATUS__NONEXISTENT, "Mailbox doesn't exist");
+		else
+			op_fail_db(res, st, "folder");
+		return;
+	}
+	bool same = dst_id == q->folder_id;
+	if (same && q->move) {
+		cpmdb__folder_rec__free_unpacked(src, NULL);
+		cpmdb__folder_rec__free_unpacked(dst, NULL);
+		op_fail(res, CPM__STATUS__INVALID, "Can't move messages within the same mailbox");
+		return;
+	}
+	/* Copying within one folder updates one record. */
+	Cpmdb__FolderRec *to = same ? src : dst;
+	Cpm__CopyResp *r = malloc(sizeof(*r));
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	int rc = r ? collect_uids(ctx, t, q->folder_id, q->uids, q->n_uids, &uids, &n) : ENOMEM;
+	if (r != NULL) {
+		cpm__copy_resp__init(r);
+		res->resp->result_case = CPM__RESPONSE__RESULT_COPY;
+		res->resp->copy = r;
+		r->dest_uidvalidity = to->uidvalidity;
+		if (rc == 0 && n > 0 &&
+		    ((r->src_uids = malloc(n * sizeof(uint32_t))) == NULL ||
+		     (r->dest_uids = malloc(n * sizeof(uint32_t))) == NULL))
+			rc = ENOMEM;
+	}
+	if (rc == 0 && (uint64_t)to->uidnext + n >= UINT32_MAX)
+		st = DB_INVALID;
+	for (size_t i = 0; rc == 0 && st == DB_OK && i < n; i++) {
+		Cpmdb__MsgRec *m = NULL;
+		st = db_get_msg(t, ctx->db, q->folder_id, uids[i], &m);
+		if (st != DB_OK)
+			break;
+		if (folder_learn_keywords(to, m->keywords, m->n_keywords) < 0) {
+			cpmdb__msg_rec__free_unpacked(m, NULL);
+			st = DB_INVALID;
+			break;
+		}
+		uint32_t nuid = to->uidnext++;
+		uint64_t modseq = ++to->highestmodseq;
+		uint64_t old_modseq = m->modseq;
+		m->modseq = modseq;
+		to->exists++;
+		if (!q->move && m->blob.len == 32)
+			st = db_blob_addref(t, ctx->db, m->blob.data);
+		if (st == DB_OK)
+			st = db_put_msg(t, ctx->db, dst_id, nuid, m);
+		if (st == DB_OK)
+			st = db_put_change(t, ctx->db, dst_id, modseq, nuid, CPM__CHANGE_KIND__C_APPEND);
+		m->modseq = old_modseq;
+		if (st == DB_OK && q->move)
+			st = remove_message(ctx, t, q->folder_id, src, uids[i], m, true);
+		cpmdb__msg_rec__free_unpacked(m, NULL);
+		if (st == DB_OK) {
+			r->src_uids[r->n_src_uids++] = uids[i];
+			r->dest_uids[r->n_dest_uids++] = nuid;
+		}
+	}
+	free(uids);
+	if (rc == 0 && st == DB_OK && n > 0) {
+		st = db_put_folder(t, ctx->db, dst_id, to);
+		if (st == DB_OK && !same)
+			st = db_put_folder(t, ctx->db, q->folder_id, src);
+	}
+	if (rc != 0)
+		op_fail(res, CPM__STATUS__INTERNAL, rc == ENOMEM ? "out of memory" : "storage error");
+	else if (st == DB_INVALID)
+		op_fail(res, CPM__STATUS__INVALID, "destination mailbox is full (UIDs or keywords)");
+	else if (st != DB_OK)
+		op_fail_db(res, st, "messages");
+	else if (n > 0) {
+		op_event(res, q->user, dst_id, to->highestmodseq, CPM__CHANGE_KIND__C_APPEND, r->dest_uids, r->n_dest_uids);
+		if (q->move)
+			op_event(res, q->user, q->folder_id, src->highestmodseq, CPM__CHANGE_KIND__C_EXPUNGE, r->src_uids,
+				 r->n_src_uids);
+	}
+	cpmdb__folder_rec__free_unpacked(src, NULL);
+	cpmdb__folder_rec__free_unpacked(dst, NULL);
 }

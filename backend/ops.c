@@ -22,6 +22,8 @@ bool op_is_write(const Cpm__Request *req)
 	case CPM__REQUEST__OP_FOLDER_SUBSCRIBE:
 	case CPM__REQUEST__OP_APPEND:
 	case CPM__REQUEST__OP_STORE:
+	case CPM__REQUEST__OP_EXPUNGE:
+	case CPM__REQUEST__OP_COPY:
 		return true;
 	case CPM__REQUEST__OP_FOLDER_SELECT:
 		return !req->folder_select->readonly; /* SELECT claims \Recent */
@@ -187,6 +189,12 @@ void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, str
 		break;
 	case CPM__REQUEST__OP_STORE:
 		op_store(ctx, txn, req->store, res);
+		break;
+	case CPM__REQUEST__OP_EXPUNGE:
+		op_expunge(ctx, txn, req->expunge, res);
+		break;
+	case CPM__REQUEST__OP_COPY:
+		op_copy(ctx, txn, req->copy, res);
 		break;
 	case CPM__REQUEST__OP_PING: {
 		Cpm__PingResp *p = malloc(sizeof(*p));

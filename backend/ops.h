@@ -95,5 +95,7 @@ void op_subscription_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__Subsc
 void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, struct op_result *res);
 void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, struct op_result *res);
 void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, struct op_result *res);
+void op_expunge(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ExpungeReq *q, struct op_result *res);
+void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct op_result *res);
 
 #endif

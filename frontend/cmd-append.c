@@ -52,9 +52,7 @@ struct append_ctx {
  * which stay valid until session_done. */
 struct append_args {
 	const struct imap_arg *mailbox;
-	uint32_t sys_flags;
-	char *keywords[FETCH_FLAGS_MAX_KEYWORDS];
-	size_t n_keywords;
+	struct flag_set flags;
 	time_t date;
 	int tz;
 	const struct imap_arg *message;
@@ -85,41 +83,6 @@ static void name_text(const char *utf8, char out[NAME_TEXT_MAX + 4])
 	buf_free(&enc);
 }
 
-/* Parses the flag list. NULL on success, else the BAD text. */
-static const char *parse_flags(const struct imap_arg *list, struct append_args *a)
-{
-	for (unsigned i = 0; i < list->list_count; i++) {
-		const struct imap_arg *f = &list->list[i];
-		uint32_t bit = 0;
-		if (f->type != IMAP_ARG_ATOM)
-			return "Invalid flag in APPEND flag list";
-		switch (fetch_flag_parse(f->str, f->len, &bit)) {
-		case FETCH_FLAG_KIND_SYSTEM:
-			a->sys_flags |= bit;
-			break;
-		case FETCH_FLAG_KIND_KEYWORD: {
-			bool dup = false;
-			for (size_t k = 0; k < a->n_keywords && !dup; k++)
-				dup = strlen(a->keywords[k]) == f->len && strncasecmp(a->keywords[k], f->str, f->len) == 0;
-			if (dup)
-				break;
-			if (a->n_keywords >= FETCH_FLAGS_MAX_KEYWORDS)
-				return "Too many keywords";
-			if (strlen(f->str) != f->len)
-				return "Invalid keyword";
-			a->keywords[a->n_keywords++] = (char *)f->str;
-			break;
-		}
-		case FETCH_FLAG_KIND_RECENT:
-			return "\\Recent flag cannot be set";
-		case FETCH_FLAG_KIND_INVALID:
-		default:
-			return "Invalid system flag or keyword";
-		}
-	}
-	return NULL;
-}
-
 /* Validates the syntax. NULL on success, else the BAD text. */
 static const char *parse_args(const struct imap_command *cmd, struct append_args *a)
 {
@@ -130,7 +93,7 @@ static const char *parse_args(const struct imap_command *cmd, struct append_args
 	if (arg_astring(a->mailbox) == NULL)
 		return "Invalid mailbox name argument";
 	if (cmd->args[i].type == IMAP_ARG_LIST) {
-		const char *err = parse_flags(&cmd->args[i], a);
+		const char *err = fetch_flags_parse_list(cmd->args[i].list, cmd->args[i].list_count, &a->flags);
 		if (err != NULL)
 			return err;
 		i++;
@@ -259,9 +222,9 @@ void cmd_append(struct session *s, const struct imap_command *cmd)
 	Cpm__AppendReq ap = CPM__APPEND_REQ__INIT;
 	ap.user = s->user;
 	ap.folder = (char *)c->name.data;
-	ap.sys_flags = a.sys_flags;
-	ap.keywords = a.keywords;
-	ap.n_keywords = a.n_keywords;
+	ap.sys_flags = a.flags.sys;
+	ap.keywords = a.flags.keywords;
+	ap.n_keywords = a.flags.n_keywords;
 	ap.internaldate = (int64_t)a.date;
 	ap.internaldate_tz = a.tz;
 	ap.body.data = (uint8_t *)a.message->str;

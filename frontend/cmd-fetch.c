@@ -144,65 +144,6 @@ static int parse_items(struct session *s, const struct imap_arg *a, struct fetch
 	return 0;
 }
 
-/* Index of the first view entry >= uid (count when none). */
-static size_t view_lower_bound(const struct selected_folder *f, uint32_t uid)
-{
-	size_t lo = 0, hi = f->count;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (f->uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* Turns the parsed set into UID ranges over the view (c->ranges). Returns 0,
- * -1 after writing a tagged BAD/NO. */
-static int resolve_set(struct session *s, struct fetch_ctx *c, struct imap_seqset *set, bool uid_mode)
-{
-	const struct selected_folder *f = &s->sel;
-	uint32_t star = uid_mode ? (f->count > 0 ? f->uids[f->count - 1] : 0) : f->count;
-	if (imap_seqset_resolve(set, star) < 0) {
-		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
-		return -1;
-	}
-	if (!uid_mode && set->count > 0 && set->ranges[set->count - 1].hi > f->count) {
-		session_tagged(s, "BAD", "Invalid messageset");
-		return -1;
-	}
-	if (set->count == 0)
-		return 0;
-	c->ranges = calloc(set->count, sizeof(*c->ranges));
-	if (c->ranges == NULL) {
-		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
-		return -1;
-	}
-	for (size_t i = 0; i < set->count; i++) {
-		uint32_t first, last;
-		if (uid_mode) {
-			size_t a = view_lower_bound(f, set->ranges[i].lo);
-			if (a >= f->count || f->uids[a] > set->ranges[i].hi)
-				continue; /* no UID of the view in this range */
-			size_t b = view_lower_bound(f, set->ranges[i].hi);
-			if (b >= f->count || f->uids[b] > set->ranges[i].hi)
-				b--; /* b > a here: f->uids[a] <= hi */
-			first = f->uids[a];
-			last = f->uids[b];
-		} else {
-			first = f->uids[set->ranges[i].lo - 1];
-			last = f->uids[set->ranges[i].hi - 1];
-		}
-		Cpm__UidRange init = CPM__UID_RANGE__INIT;
-		c->ranges[c->n_ranges] = init;
-		c->ranges[c->n_ranges].first = first;
-		c->ranges[c->n_ranges].last = last;
-		c->n_ranges++;
-	}
-	return 0;
-}
-
 /* ---- the RPC steps -------------------------------------------------------------- */
 
 static void on_fetch_page(const Cpm__Response *resp, void *ctx);
@@ -506,17 +447,7 @@ static void fetch_start(struct session *s, const struct imap_arg *args, unsigned
 	if (uid_mode)
 		c->items.uid = true;
 
-	struct imap_seqset set;
-	if (args[0].type != IMAP_ARG_ATOM || args[0].str == NULL ||
-	    imap_seqset_parse(args[0].str, args[0].len, &set) < 0) {
-		session_tagged(s, "BAD", "Invalid messageset");
-		fetch_ctx_free(c);
-		session_done(s);
-		return;
-	}
-	int rc = resolve_set(s, c, &set, uid_mode);
-	imap_seqset_free(&set);
-	if (rc < 0) {
+	if (session_uid_ranges(s, &args[0], uid_mode, &c->ranges, &c->n_ranges) < 0) {
 		fetch_ctx_free(c);
 		session_done(s);
 		return;
@@ -539,6 +470,7 @@ static void fetch_start(struct session *s, const struct imap_arg *args, unsigned
 		c->wire_items |= CPM__FETCH_ITEM__F_BODY;
 
 	session_ref(s);
+	int rc;
 	if (set_seen) {
 		c->phase = PHASE_SCAN;
 		rc = send_fetch(c);
@@ -559,11 +491,21 @@ void cmd_fetch(struct session *s, const struct imap_command *cmd)
 void cmd_uid(struct session *s, const struct imap_command *cmd)
 {
 	const struct imap_arg *sub = cmd->nargs > 0 ? &cmd->args[0] : NULL;
-	if (sub != NULL && sub->type == IMAP_ARG_ATOM && sub->str != NULL && sub->len == 5 &&
-	    strncasecmp(sub->str, "FETCH", 5) == 0) {
-		fetch_start(s, cmd->args + 1, cmd->nargs - 1, true);
-		return;
+	const char *name = sub != NULL && sub->type == IMAP_ARG_ATOM ? sub->str : "";
+	const struct imap_arg *rest = cmd->args + 1;
+	unsigned n = cmd->nargs > 0 ? cmd->nargs - 1 : 0;
+	if (strcasecmp(name, "FETCH") == 0)
+		fetch_start(s, rest, n, true);
+	else if (strcasecmp(name, "STORE") == 0)
+		store_start(s, rest, n, true);
+	else if (strcasecmp(name, "COPY") == 0)
+		copy_start(s, rest, n, true, false);
+	else if (strcasecmp(name, "MOVE") == 0)
+		copy_start(s, rest, n, true, true);
+	else if (strcasecmp(name, "EXPUNGE") == 0)
+		uid_expunge_start(s, rest, n);
+	else {
+		session_tagged(s, "BAD", "Unknown UID command");
+		session_done(s);
 	}
-	session_tagged(s, "BAD", "Unknown UID command");
-	session_done(s);
 }

@@ -45,4 +45,13 @@ void cmd_append(struct session *s, const struct imap_command *cmd);
 void cmd_fetch(struct session *s, const struct imap_command *cmd);
 void cmd_uid(struct session *s, const struct imap_command *cmd);
 
+/* cmd-store.c, cmd-expunge.c, cmd-copy.c; the *_start forms serve UID too. */
+void cmd_store(struct session *s, const struct imap_command *cmd);
+void store_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode);
+void cmd_expunge(struct session *s, const struct imap_command *cmd);
+void uid_expunge_start(struct session *s, const struct imap_arg *args, unsigned nargs);
+void cmd_close(struct session *s, const struct imap_command *cmd);
+void cmd_copy(struct session *s, const struct imap_command *cmd); /* COPY and MOVE */
+void copy_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode, bool move);
+
 #endif

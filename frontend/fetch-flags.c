@@ -4,6 +4,7 @@
  */
 #include "fetch-flags.h"
 
+#include <string.h>
 #include <strings.h>
 
 static const struct {
@@ -95,4 +96,40 @@ void fetch_flags_write(struct buf *b, uint32_t sys_flags, bool recent, char *con
 		first = false;
 	}
 	buf_append_byte(b, ')');
+}
+
+const char *fetch_flags_parse_list(const struct imap_arg *args, unsigned n, struct flag_set *set)
+{
+	set->sys = 0;
+	set->n_keywords = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const struct imap_arg *f = &args[i];
+		uint32_t bit = 0;
+		if (f->type != IMAP_ARG_ATOM)
+			return "Invalid flag in flag list";
+		switch (fetch_flag_parse(f->str, f->len, &bit)) {
+		case FETCH_FLAG_KIND_SYSTEM:
+			set->sys |= bit;
+			break;
+		case FETCH_FLAG_KIND_KEYWORD: {
+			bool dup = false;
+			for (size_t k = 0; k < set->n_keywords && !dup; k++)
+				dup = strlen(set->keywords[k]) == f->len && strncasecmp(set->keywords[k], f->str, f->len) == 0;
+			if (dup)
+				break;
+			if (set->n_keywords >= FETCH_FLAGS_MAX_KEYWORDS)
+				return "Too many keywords";
+			if (strlen(f->str) != f->len)
+				return "Invalid keyword";
+			set->keywords[set->n_keywords++] = (char *)f->str;
+			break;
+		}
+		case FETCH_FLAG_KIND_RECENT:
+			return "\\Recent flag cannot be set";
+		case FETCH_FLAG_KIND_INVALID:
+		default:
+			return "Invalid system flag or keyword";
+		}
+	}
+	return NULL;
 }

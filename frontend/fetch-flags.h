@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "imap-parser.h"
 
 #define FETCH_FLAG_SEEN 1u
 #define FETCH_FLAG_ANSWERED 2u
@@ -52,5 +53,18 @@ bool fetch_keyword_valid(const char *s, size_t len);
  * with only the flags that are set, in that order. */
 void fetch_flags_write(struct buf *b, uint32_t sys_flags, bool recent, char *const *keywords,
 		       size_t n_keywords);
+
+/* A parsed flag list (APPEND, STORE): system flag bits and keywords, which
+ * point into the parsed command (valid while it is). */
+struct flag_set {
+	uint32_t sys;
+	char *keywords[FETCH_FLAGS_MAX_KEYWORDS];
+	size_t n_keywords;
+};
+
+/* Parses n flag atoms into set (keywords de-duplicated case-insensitively).
+ * Returns NULL, or the text for a tagged BAD (\Recent, unknown \Flag,
+ * non-atom, too many keywords). */
+const char *fetch_flags_parse_list(const struct imap_arg *args, unsigned n, struct flag_set *set);
 
 #endif

@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "conn.h"
 #include "imap-quote.h"
+#include "imap-seqset.h"
 #include "imap-utf7.h"
 #include "log.h"
 #include "tls.h"
@@ -48,6 +49,11 @@ static const struct cmd_def commands[] = {
 	{"CHECK", CMD_SELECTED, cmd_check},
 	{"UNSELECT", CMD_SELECTED, cmd_unselect},
 	{"FETCH", CMD_SELECTED, cmd_fetch},
+	{"STORE", CMD_SELECTED, cmd_store},
+	{"EXPUNGE", CMD_SELECTED, cmd_expunge},
+	{"CLOSE", CMD_SELECTED, cmd_close},
+	{"COPY", CMD_SELECTED, cmd_copy},
+	{"MOVE", CMD_SELECTED, cmd_copy},
 	{"UID", CMD_SELECTED, cmd_uid},
 };
 
@@ -194,7 +200,7 @@ void session_tagged_rpc_error(struct session *s, const Cpm__Response *resp, cons
 
 void session_write_capabilities(struct session *s, struct buf *b)
 {
-	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE NAMESPACE UNSELECT STATUS=SIZE");
+	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE NAMESPACE UNSELECT UIDPLUS MOVE STATUS=SIZE");
 	if (s->state == SESSION_NOT_AUTH) {
 		if (!s->tls_active && s->w->tls != NULL)
 			buf_append_str(b, " STARTTLS");
@@ -334,17 +340,102 @@ void session_unselect(struct session *s)
 		s->state = SESSION_AUTH;
 }
 
-uint32_t session_seq_of_uid(const struct session *s, uint32_t uid)
+/* Index of the first view entry >= uid (count when none). */
+static size_t view_lower_bound(const struct selected_folder *f, uint32_t uid)
 {
-	size_t lo = 0, hi = s->sel.count;
+	size_t lo = 0, hi = f->count;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (s->sel.uids[mid] < uid)
+		if (f->uids[mid] < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return (lo < s->sel.count && s->sel.uids[lo] == uid) ? (uint32_t)lo + 1 : 0;
+	return lo;
+}
+
+uint32_t session_seq_of_uid(const struct session *s, uint32_t uid)
+{
+	size_t i = view_lower_bound(&s->sel, uid);
+	return (i < s->sel.count && s->sel.uids[i] == uid) ? (uint32_t)i + 1 : 0;
+}
+
+uint32_t session_view_remove(struct session *s, uint32_t uid)
+{
+	uint32_t seq = session_seq_of_uid(s, uid);
+	if (seq == 0)
+		return 0;
+	memmove(&s->sel.uids[seq - 1], &s->sel.uids[seq], (s->sel.count - seq) * sizeof(uint32_t));
+	s->sel.count--;
+	return seq;
+}
+
+Cpm__UidRange **session_range_ptrs(Cpm__UidRange *ranges, size_t n)
+{
+	Cpm__UidRange **p = n ? calloc(n, sizeof(*p)) : NULL;
+	for (size_t i = 0; p != NULL && i < n; i++)
+		p[i] = &ranges[i];
+	return p;
+}
+
+void session_report_expunged(struct session *s, const uint32_t *uids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t seq = session_view_remove(s, uids[i]);
+		if (seq != 0)
+			session_untagged(s, "%u EXPUNGE", seq);
+	}
+}
+
+int session_uid_ranges(struct session *s, const struct imap_arg *a, bool uid_mode, Cpm__UidRange **ranges_r,
+		       size_t *n_r)
+{
+	*ranges_r = NULL;
+	*n_r = 0;
+	struct imap_seqset set;
+	if (a->type != IMAP_ARG_ATOM || a->str == NULL || imap_seqset_parse(a->str, a->len, &set) < 0) {
+		session_tagged(s, "BAD", "Invalid messageset");
+		return -1;
+	}
+	const struct selected_folder *f = &s->sel;
+	uint32_t star = uid_mode ? (f->count > 0 ? f->uids[f->count - 1] : 0) : f->count;
+	int rc = 0;
+	if (imap_seqset_resolve(&set, star) < 0) {
+		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		rc = -1;
+	} else if (!uid_mode && set.count > 0 && set.ranges[set.count - 1].hi > f->count) {
+		session_tagged(s, "BAD", "Invalid messageset");
+		rc = -1;
+	} else if (set.count > 0 && (*ranges_r = calloc(set.count, sizeof(**ranges_r))) == NULL) {
+		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		rc = -1;
+	}
+	for (size_t i = 0; rc == 0 && i < set.count; i++) {
+		uint32_t first, last;
+		if (uid_mode) {
+			size_t lo = view_lower_bound(f, set.ranges[i].lo);
+			if (lo >= f->count || f->uids[lo] > set.ranges[i].hi)
+				continue; /* no UID of the view in this range */
+			size_t hi = view_lower_bound(f, set.ranges[i].hi);
+			if (hi >= f->count || f->uids[hi] > set.ranges[i].hi)
+				hi--; /* hi > lo here: f->uids[lo] <= set.ranges[i].hi */
+			first = f->uids[lo];
+			last = f->uids[hi];
+		} else {
+			first = f->uids[set.ranges[i].lo - 1];
+			last = f->uids[set.ranges[i].hi - 1];
+		}
+		Cpm__UidRange init = CPM__UID_RANGE__INIT;
+		init.first = first;
+		init.last = last;
+		(*ranges_r)[(*n_r)++] = init;
+	}
+	imap_seqset_free(&set);
+	if (rc == 0 && *n_r == 0) {
+		free(*ranges_r);
+		*ranges_r = NULL;
+	}
+	return rc;
 }
 
 /* ---- argument helpers ----------------------------------------------------- */

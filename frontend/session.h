@@ -133,6 +133,22 @@ void session_flush(struct session *s);
 /* Set the selected folder (takes ownership of uids); clears on NULL name. */
 void session_select(struct session *s, const char *name, const Cpm__FolderSelectResp *r, bool readonly);
 void session_unselect(struct session *s);
+/* Maps a sequence-set argument (UID set when uid_mode) onto the session's
+ * view as ascending UID ranges; "*" is the last message (or the highest
+ * UID). Sequence numbers beyond the view are an error (tagged BAD); UIDs
+ * that are not in the view are skipped. Returns 0 with *ranges_r malloc'd
+ * (free(); NULL when none matched), or -1 after writing the tagged answer. */
+int session_uid_ranges(struct session *s, const struct imap_arg *a, bool uid_mode, Cpm__UidRange **ranges_r,
+		       size_t *n_r);
+/* A pointer array over ranges, as protobuf-c's repeated fields want it
+ * (malloc'd; free() it after rpc_call). NULL when n is 0 or out of memory. */
+Cpm__UidRange **session_range_ptrs(Cpm__UidRange *ranges, size_t n);
+/* Writes "* n EXPUNGE" for each UID (ascending) that is in the view and
+ * removes it from the view. */
+void session_report_expunged(struct session *s, const uint32_t *uids, size_t n);
+/* Removes uid from the view (an expunge reported to the client); returns its
+ * former sequence number, 0 when it was not there. */
+uint32_t session_view_remove(struct session *s, uint32_t uid);
 /* UID → sequence number (0 if not in the session's view). */
 uint32_t session_seq_of_uid(const struct session *s, uint32_t uid);
 

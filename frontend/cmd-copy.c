@@ -1,0 +1,143 @@
+/*
+ * cmd-copy: COPY (RFC 3501 6.4.7) and MOVE (RFC 6851), and their UID forms,
+ * with UIDPLUS's COPYUID (RFC 4315). The back-end copies within the user's
+ * shard: new UIDs in the destination, the bodies shared (reference counted),
+ * flags kept. MOVE also expunges the sources: the client gets
+ * "* OK [COPYUID ...]", the EXPUNGE responses, then the tagged OK.
+ */
+#include "commands.h"
+
+#include "imap-seqset.h"
+#include "rpc-client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct copy_ctx {
+	struct session *s;
+	bool move;
+	struct buf dest;
+};
+
+/* "COPYUID <uidvalidity> <src-set> <dst-set>" into b. */
+static void write_copyuid(struct buf *b, const Cpm__CopyResp *r)
+{
+	struct imap_seqset src, dst;
+	imap_seqset_init(&src);
+	imap_seqset_init(&dst);
+	for (size_t i = 0; i < r->n_src_uids; i++)
+		imap_seqset_add(&src, r->src_uids[i]);
+	for (size_t i = 0; i < r->n_dest_uids; i++)
+		imap_seqset_add(&dst, r->dest_uids[i]);
+	buf_printf(b, "COPYUID %u ", r->dest_uidvalidity);
+	imap_seqset_write(b, &src);
+	buf_append_byte(b, ' ');
+	imap_seqset_write(b, &dst);
+	imap_seqset_free(&src);
+	imap_seqset_free(&dst);
+}
+
+static void on_copy(const Cpm__Response *resp, void *ctx)
+{
+	struct copy_ctx *c = ctx;
+	struct session *s = c->s;
+	const char *what = c->move ? "MOVE" : "COPY";
+	if (!session_closed(s)) {
+		const Cpm__CopyResp *r = resp->result_case == CPM__RESPONSE__RESULT_COPY ? resp->copy : NULL;
+		if (resp->status == CPM__STATUS__NONEXISTENT) {
+			session_tagged(s, "NO", "[TRYCREATE] Mailbox doesn't exist");
+		} else if (resp->status != CPM__STATUS__OK) {
+			session_tagged_rpc_error(s, resp, what);
+		} else if (r == NULL || r->n_src_uids == 0) {
+			session_tagged(s, "OK", "No messages found.");
+		} else {
+			struct buf *b = session_outbuf(s);
+			if (c->move) {
+				buf_append_str(b, "* OK [");
+				write_copyuid(b, r);
+				buf_append_str(b, "] Moved UIDs.\r\n");
+				session_report_expunged(s, r->src_uids, r->n_src_uids);
+				session_tagged(s, "OK", "Move completed.");
+			} else {
+				buf_printf(b, "%s OK [", s->tag);
+				write_copyuid(b, r);
+				buf_append_str(b, "] Copy completed.\r\n");
+			}
+		}
+		session_done(s);
+	}
+	buf_free(&c->dest);
+	free(c);
+	session_unref(s);
+}
+
+void copy_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode, bool move)
+{
+	if (nargs != 2) {
+		session_tagged(s, "BAD", "%s needs a message set and a mailbox name", move ? "MOVE" : "COPY");
+		session_done(s);
+		return;
+	}
+	if (move && s->sel.readonly) {
+		session_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		session_done(s);
+		return;
+	}
+	struct copy_ctx *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		session_done(s);
+		return;
+	}
+	c->s = s;
+	c->move = move;
+	if (arg_mailbox(&args[1], &c->dest) < 0 || c->dest.data == NULL) {
+		session_tagged(s, arg_astring(&args[1]) ? "NO" : "BAD", "Invalid mailbox name");
+		buf_free(&c->dest);
+		free(c);
+		session_done(s);
+		return;
+	}
+	Cpm__UidRange *ranges = NULL;
+	size_t n = 0;
+	if (session_uid_ranges(s, &args[0], uid_mode, &ranges, &n) < 0) {
+		buf_free(&c->dest);
+		free(c);
+		session_done(s);
+		return;
+	}
+	Cpm__UidRange **ptrs = session_range_ptrs(ranges, n);
+	if (n > 0 && ptrs == NULL) {
+		free(ranges);
+		buf_free(&c->dest);
+		free(c);
+		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		session_done(s);
+		return;
+	}
+	/* Even with no message matched, the destination must exist (TRYCREATE),
+	 * so the back-end is asked either way; an empty set copies nothing. */
+	Cpm__UidRange none = CPM__UID_RANGE__INIT, *none_p = &none;
+	none.first = 1;
+	none.last = 0;
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__CopyReq q = CPM__COPY_REQ__INIT;
+	q.user = s->user;
+	q.folder_id = s->sel.folder_id;
+	q.uidvalidity = s->sel.uidvalidity;
+	q.uids = n ? ptrs : &none_p;
+	q.n_uids = n ? n : 1;
+	q.dest = (char *)c->dest.data;
+	q.move = move;
+	req.op_case = CPM__REQUEST__OP_COPY;
+	req.copy = &q;
+	session_ref(s);
+	rpc_call(s->w->rpc, s->shard, &req, 0, on_copy, c);
+	free(ptrs);
+	free(ranges);
+}
+
+void cmd_copy(struct session *s, const struct imap_command *cmd)
+{
+	copy_start(s, cmd->args, cmd->nargs, false, strcmp(cmd->name, "MOVE") == 0);
+}
