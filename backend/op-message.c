@@ -618,3 +618,103 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 	cpmdb__folder_rec__free_unpacked(src, NULL);
 	cpmdb__folder_rec__free_unpacked(dst, NULL);
 }
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, struct op_result *res)
+{
+	Cpmdb__FolderRec *f = NULL;
+	if (!folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+		return;
+	uint64_t highest = f->highestmodseq;
+	cpmdb__folder_rec__free_unpacked(f, NULL);
+	Cpm__ChangesResp *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+		return;
+	}
+	cpm__changes_resp__init(r);
+	res->resp->result_case = CPM__RESPONSE__RESULT_CHANGES;
+	res->resp->changes = r;
+	r->highestmodseq = highest;
+	uint32_t limit = q->max_changes && q->max_changes < OP_CHANGES_PAGE ? q->max_changes : OP_CHANGES_PAGE;
+	/* The UIDs touched after since_modseq, in log order. */
+	uint32_t *uids = NULL;
+	size_t n = 0, cap = 0;
+	MDB_cursor *c = NULL;
+	int rc = mdb_cursor_open(t, ctx->db->changes, &c);
+	if (rc == 0) {
+		unsigned char k0[16];
+		db_key_change(k0, q->folder_id, q->since_modseq + 1);
+		MDB_val k = {16, k0}, v;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		while (rc == 0 && k.mv_size == 16 && db_get_u64(k.mv_data) == q->folder_id) {
+			if (n >= limit) {
+				r->next_modseq = db_get_u64((const unsigned char *)k.mv_data + 8) - 1;
+				break;
+			}
+			const unsigned char *p = v.mv_data;
+			Cpmdb__ChangeRec *ch = v.mv_size > 1 && p[0] == DB_RECORD_VERSION
+						       ? cpmdb__change_rec__unpack(NULL, v.mv_size - 1, p + 1)
+						       : NULL;
+			if (ch != NULL && ch->uid != 0) {
+				if (n == cap) {
+					cap = cap ? cap * 2 : 256;
+					uint32_t *nu = realloc(uids, cap * sizeof(uint32_t));
+					if (nu == NULL) {
+						cpmdb__change_rec__free_unpacked(ch, NULL);
+						rc = ENOMEM;
+						break;
+					}
+					uids = nu;
+				}
+				uids[n++] = ch->uid;
+			}
+			if (ch != NULL)
+				cpmdb__change_rec__free_unpacked(ch, NULL);
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(c);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		free(uids);
+		op_fail(res, CPM__STATUS__INTERNAL, rc == ENOMEM ? "out of memory" : "storage error");
+		return;
+	}
+	/* Each UID once; its present state decides: there (flags) or expunged. */
+	qsort(uids, n, sizeof(uint32_t), cmp_u32);
+	size_t ccap = 0;
+	enum db_status st = DB_OK;
+	for (size_t i = 0; st == DB_OK && i < n; i++) {
+		if (i > 0 && uids[i] == uids[i - 1])
+			continue;
+		Cpmdb__MsgRec *m = NULL;
+		st = db_get_msg(t, ctx->db, q->folder_id, uids[i], &m);
+		if (st == DB_NOTFOUND) {
+			st = DB_OK;
+			uint32_t *ne = realloc(r->expunged, (r->n_expunged + 1) * sizeof(uint32_t));
+			if (ne == NULL) {
+				st = DB_FAIL;
+				break;
+			}
+			r->expunged = ne;
+			r->expunged[r->n_expunged++] = uids[i];
+			continue;
+		}
+		if (st != DB_OK)
+			break;
+		Cpm__MessageData *d = message_data(ctx, t, uids[i], m, CPM__FETCH_ITEM__F_FLAGS, &st);
+		cpmdb__msg_rec__free_unpacked(m, NULL);
+		if (d != NULL && add_message(&r->changed, &r->n_changed, &ccap, d) < 0) {
+			cpm__message_data__free_unpacked(d, NULL);
+			st = DB_FAIL;
+		}
+	}
+	free(uids);
+	if (st != DB_OK)
+		op_fail_db(res, st, "changes");
+}

@@ -27,6 +27,7 @@
 #define OP_FETCH_MAX_MESSAGES 5000     /* messages per FetchResp page */
 #define OP_FOLDER_NAME_MAX 1000
 #define OP_MAX_KEYWORDS 256            /* per folder */
+#define OP_CHANGES_PAGE 10000          /* change-log entries per ChangesResp */
 
 struct op_ctx {
 	struct db *db;
@@ -97,5 +98,6 @@ void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, stru
 void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, struct op_result *res);
 void op_expunge(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ExpungeReq *q, struct op_result *res);
 void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct op_result *res);
+void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, struct op_result *res);
 
 #endif

@@ -27,13 +27,22 @@ void cmd_capability(struct session *s, const struct imap_command *cmd)
 	session_done(s);
 }
 
+static void noop_done(struct session *s)
+{
+	session_tagged(s, "OK", "NOOP completed.");
+	session_done(s);
+}
+
+/* NOOP is the client's poll: in the selected state it reports what other
+ * sessions changed (RFC 3501 6.1.2). */
 void cmd_noop(struct session *s, const struct imap_command *cmd)
 {
-	if (cmd->nargs != 0)
+	if (cmd->nargs != 0) {
 		session_tagged(s, "BAD", "NOOP takes no arguments");
-	else
-		session_tagged(s, "OK", "NOOP completed.");
-	session_done(s);
+		session_done(s);
+		return;
+	}
+	session_sync(s, noop_done);
 }
 
 void cmd_logout(struct session *s, const struct imap_command *cmd)

@@ -1,18 +1,25 @@
 /*
- * cmd-selected: commands about the selected state that need no storage
- * work — CHECK (RFC 3501 6.4.1: every change is already durable when it is
- * acknowledged, so a checkpoint has nothing to do) and UNSELECT (RFC 3958:
- * leave the selected state without the implicit expunge of CLOSE).
+ * cmd-selected: CHECK (RFC 3501 6.4.1: every change is already durable when
+ * it is acknowledged, so the checkpoint only reports other sessions'
+ * changes, like NOOP) and UNSELECT (RFC 3958: leave the selected state
+ * without the implicit expunge of CLOSE); also NAMESPACE.
  */
 #include "commands.h"
 
+static void check_done(struct session *s)
+{
+	session_tagged(s, "OK", "Check completed.");
+	session_done(s);
+}
+
 void cmd_check(struct session *s, const struct imap_command *cmd)
 {
-	if (cmd->nargs != 0)
+	if (cmd->nargs != 0) {
 		session_tagged(s, "BAD", "CHECK takes no arguments");
-	else
-		session_tagged(s, "OK", "Check completed.");
-	session_done(s);
+		session_done(s);
+		return;
+	}
+	session_sync(s, check_done);
 }
 
 void cmd_unselect(struct session *s, const struct imap_command *cmd)

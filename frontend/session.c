@@ -319,6 +319,7 @@ void session_select(struct session *s, const char *name, const Cpm__FolderSelect
 	f->uidnext = r->info ? r->info->uidnext : 0;
 	f->readonly = readonly;
 	f->first_recent_uid = r->first_recent_uid;
+	f->highestmodseq = r->info ? r->info->highestmodseq : 0;
 	f->count = (uint32_t)r->n_uids;
 	f->uids = NULL;
 	if (r->n_uids > 0) {

@@ -64,6 +64,7 @@ struct selected_folder {
 	uint32_t *uids;     /* sequence number n ↔ uids[n-1], ascending */
 	uint32_t count;
 	uint32_t first_recent_uid; /* 0 = none */
+	uint64_t highestmodseq;    /* the folder's state this view reflects */
 };
 
 struct session {
@@ -129,6 +130,12 @@ void session_raw_line(struct session *s, const char *line, size_t len);
 void session_set_peer_loopback(struct session *s, bool loopback);
 /* Flush what the session wrote so far (e.g. between pages of a long FETCH). */
 void session_flush(struct session *s);
+
+/* Brings the selected folder's view up to date with changes made by other
+ * sessions (any front-end): untagged EXPUNGE, FETCH (FLAGS) and EXISTS, from
+ * the back-end's change log after the view's MODSEQ. Then calls done(s).
+ * Only where RFC 3501 allows EXPUNGE responses (NOOP, CHECK, IDLE ...). */
+void session_sync(struct session *s, void (*done)(struct session *s));
 
 /* Set the selected folder (takes ownership of uids); clears on NULL name. */
 void session_select(struct session *s, const char *name, const Cpm__FolderSelectResp *r, bool readonly);
