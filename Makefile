@@ -31,7 +31,7 @@ COMMON_SRC  := $(wildcard common/*.c)
 FRONT_SRC   := $(wildcard frontend/*.c)
 # The back-end's modules are listed (add new ones here): cpm-backend links exactly these.
 BACK_SRC    := backend/db.c backend/feed.c backend/main.c backend/ops.c backend/op-folder.c \
-               backend/op-message.c backend/op-user.c backend/server.c backend/writer.c
+               backend/op-message.c backend/op-search.c backend/op-user.c backend/server.c backend/writer.c
 ADMIN_SRC   := backend/admin-main.c
 CLIENT_SRC  := $(wildcard client/*.c)
 UNIT_SRC    := $(wildcard tests/unit/test-*.c)

@@ -259,6 +259,10 @@ enum db_status db_lookup_folder(MDB_txn *t, struct db *db, const char *user, con
 	size_t kl;
 	if (folder_key(user, name, &k, &kl) < 0)
 		return DB_FAIL;
+	if (kl > (size_t)mdb_env_get_maxkeysize(db->env)) {
+		free(k);
+		return DB_NOTFOUND; /* too long to have been created */
+	}
 	MDB_val kv = {kl, k}, v;
 	int rc = mdb_get(t, db->folders, &kv, &v);
 	free(k);
@@ -273,6 +277,10 @@ enum db_status db_bind_folder(MDB_txn *t, struct db *db, const char *user, const
 	size_t kl;
 	if (folder_key(user, name, &k, &kl) < 0)
 		return DB_FAIL;
+	if (kl > (size_t)mdb_env_get_maxkeysize(db->env)) {
+		free(k);
+		return DB_INVALID; /* user + name exceed LMDB's key size */
+	}
 	unsigned char idb[8];
 	db_key_u64(idb, id);
 	MDB_val kv = {kl, k}, v = {8, idb};
@@ -301,6 +309,10 @@ enum db_status db_each_name(MDB_txn *t, MDB_dbi dbi, const char *user, const cha
 	if (folder_key(user, prefix, &start, &klen) < 0)
 		return DB_FAIL;
 	size_t ul = strlen(user);
+	if (klen > DB_MAX_KEY) {
+		free(start);
+		return DB_OK; /* no stored name can be that long */
+	}
 	MDB_cursor *c = NULL;
 	int rc = mdb_cursor_open(t, dbi, &c);
 	MDB_val k = {klen, start}, v;
@@ -324,6 +336,10 @@ enum db_status db_subscribe(MDB_txn *t, struct db *db, const char *user, const c
 	size_t kl;
 	if (folder_key(user, name, &k, &kl) < 0)
 		return DB_FAIL;
+	if (kl > (size_t)mdb_env_get_maxkeysize(db->env)) {
+		free(k);
+		return on ? DB_INVALID : DB_OK;
+	}
 	MDB_val kv = {kl, k}, v = {0, ""};
 	int rc = on ? mdb_put(t, db->subs, &kv, &v, 0) : mdb_del(t, db->subs, &kv, NULL);
 	free(k);

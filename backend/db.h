@@ -33,6 +33,8 @@
 
 #define DB_SCHEMA_VERSION 1u
 #define DB_RECORD_VERSION 1u
+/* LMDB's key size limit (Debian's build): user + 1 + folder name must fit. */
+#define DB_MAX_KEY 511
 
 enum db_status {
 	DB_OK = 0,

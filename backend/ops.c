@@ -199,6 +199,9 @@ void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, str
 	case CPM__REQUEST__OP_CHANGES:
 		op_changes(ctx, txn, req->changes, res);
 		break;
+	case CPM__REQUEST__OP_SEARCH:
+		op_search(ctx, txn, req->search, res);
+		break;
 	case CPM__REQUEST__OP_PING: {
 		Cpm__PingResp *p = malloc(sizeof(*p));
 		if (p == NULL) {

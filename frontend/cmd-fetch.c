@@ -504,6 +504,8 @@ void cmd_uid(struct session *s, const struct imap_command *cmd)
 		copy_start(s, rest, n, true, true);
 	else if (strcasecmp(name, "EXPUNGE") == 0)
 		uid_expunge_start(s, rest, n);
+	else if (strcasecmp(name, "SEARCH") == 0)
+		search_start(s, rest, n, true);
 	else {
 		session_tagged(s, "BAD", "Unknown UID command");
 		session_done(s);

@@ -54,4 +54,8 @@ void cmd_close(struct session *s, const struct imap_command *cmd);
 void cmd_copy(struct session *s, const struct imap_command *cmd); /* COPY and MOVE */
 void copy_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode, bool move);
 
+/* cmd-search.c */
+void cmd_search(struct session *s, const struct imap_command *cmd);
+void search_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode);
+
 #endif

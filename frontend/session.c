@@ -50,6 +50,7 @@ static const struct cmd_def commands[] = {
 	{"UNSELECT", CMD_SELECTED, cmd_unselect},
 	{"FETCH", CMD_SELECTED, cmd_fetch},
 	{"STORE", CMD_SELECTED, cmd_store},
+	{"SEARCH", CMD_SELECTED, cmd_search},
 	{"EXPUNGE", CMD_SELECTED, cmd_expunge},
 	{"CLOSE", CMD_SELECTED, cmd_close},
 	{"COPY", CMD_SELECTED, cmd_copy},

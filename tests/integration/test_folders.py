@@ -157,3 +157,18 @@ class Status(ClusterTest):
         self.assertEqual(status(w.cmd("STATUS S")[1]), "BAD")
         self.assertTrue(sel)
         w.close()
+
+
+class LongNames(ClusterTest):
+    def test_name_length_limits(self):
+        w = self.cluster.login_raw("del")
+        ok = "L" * 400
+        self.assertEqual(status(w.cmd("CREATE " + ok)[1]), "OK")
+        self.assertEqual(status(w.cmd("SELECT " + ok)[1]), "OK")
+        # Beyond what the store's keys can hold: a clean NO, never SERVERBUG.
+        for name in ("M" * 600, "N" * 1000):
+            _, tagged = w.cmd("CREATE " + name)
+            self.assertRegex(tagged, rb"^a\d+ NO \[CANNOT\] ", tagged)
+            self.assertRegex(w.cmd("SELECT " + name)[1], rb"^a\d+ NO \[NONEXISTENT\] ")
+        self.assertRegex(w.cmd("RENAME %s %s" % (ok, "R" * 700))[1], rb"^a\d+ NO \[CANNOT\] ")
+        w.close()

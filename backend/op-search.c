@@ -1,0 +1,280 @@
+/*
+ * op-search: evaluating a search program (proto SearchKey) over a folder.
+ *
+ * The front-end has already turned sequence numbers and \Recent into UID
+ * ranges, so everything here depends on stored data only: flags, keywords,
+ * internal date, size, and the message bytes for header, body and sent-date
+ * keys. Message bytes are read from the LMDB map without a copy, and only
+ * for messages that reach a key that needs them.
+ *
+ * Text matching is case-insensitive over the raw bytes (header field values
+ * including folded lines; BODY: after the header; TEXT: all). Decoding of
+ * MIME transfer encodings and charsets before matching comes with the MIME
+ * parser (issue 3).
+ */
+#include "ops.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define SEARCH_MAX_DEPTH 64
+
+struct msg_view {
+	const struct op_ctx *ctx;
+	MDB_txn *t;
+	uint32_t uid;
+	const Cpmdb__MsgRec *rec;
+	const unsigned char *data; /* the message, loaded on first need */
+	size_t len;
+	bool loaded;
+};
+
+static bool load(struct msg_view *m)
+{
+	if (!m->loaded) {
+		m->loaded = true;
+		if (m->rec->blob.len != 32 ||
+		    db_blob_get(m->t, m->ctx->db, m->rec->blob.data, &m->data, &m->len, NULL) != DB_OK) {
+			m->data = NULL;
+			m->len = 0;
+		}
+	}
+	return m->data != NULL;
+}
+
+/* Case-insensitive (ASCII) substring search; an empty needle matches. */
+static bool ci_contains(const unsigned char *h, size_t hl, const char *needle)
+{
+	size_t nl = strlen(needle);
+	if (nl == 0)
+		return true;
+	if (nl > hl)
+		return false;
+	unsigned char first = (unsigned char)needle[0];
+	unsigned char lo = (unsigned char)(first | 0x20), up = (unsigned char)(first & ~0x20);
+	bool alpha = (lo >= 'a' && lo <= 'z');
+	for (size_t i = 0; i + nl <= hl; i++) {
+		unsigned char c = h[i];
+		if (alpha ? (c != lo && c != up) : c != first)
+			continue;
+		if (strncasecmp((const char *)h + i, needle, nl) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Length of the header block (through the empty line), or the whole message. */
+static size_t header_len(const unsigned char *d, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (d[i] != '\n')
+			continue;
+		if (i + 1 < len && d[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < len && d[i + 1] == '\r' && d[i + 2] == '\n')
+			return i + 3;
+	}
+	return len;
+}
+
+/* Calls back for each occurrence of field name: value start and length
+ * (folded continuation lines included). Returns true when fn did. */
+static bool each_field(const unsigned char *h, size_t hl, const char *name,
+		       bool (*fn)(const unsigned char *v, size_t vl, const void *arg), const void *arg)
+{
+	size_t nl = strlen(name);
+	size_t i = 0;
+	while (i < hl) {
+		size_t line = i;
+		/* The field's extent: up to a line end not followed by white space. */
+		size_t end = i;
+		while (end < hl) {
+			if (h[end] == '\n' && !(end + 1 < hl && (h[end + 1] == ' ' || h[end + 1] == '\t')))
+				break;
+			end++;
+		}
+		if (end - line > nl && h[line + nl] == ':' && strncasecmp((const char *)h + line, name, nl) == 0 &&
+		    fn(h + line + nl + 1, end - line - nl - 1, arg))
+			return true;
+		i = end + 1;
+	}
+	return false;
+}
+
+static bool value_contains(const unsigned char *v, size_t vl, const void *arg)
+{
+	return ci_contains(v, vl, arg);
+}
+
+/* The Date: header's day (as written, zone disregarded), 00:00 UTC. */
+static bool value_date(const unsigned char *v, size_t vl, const void *arg)
+{
+	char tmp[128];
+	size_t n = vl < sizeof(tmp) - 1 ? vl : sizeof(tmp) - 1;
+	memcpy(tmp, v, n);
+	tmp[n] = '\0';
+	const char *p = tmp;
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	const char *comma = strchr(p, ',');
+	if (comma != NULL)
+		p = comma + 1;
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(p, " %d %b %Y", &tm) == NULL)
+		return false;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	*(int64_t *)arg = (int64_t)timegm(&tm);
+	return true;
+}
+
+static int64_t internal_day(const Cpmdb__MsgRec *r)
+{
+	int64_t local = r->internaldate + (int64_t)r->internaldate_tz * 60;
+	int64_t day = local / 86400;
+	if (local < 0 && local % 86400 != 0)
+		day--;
+	return day * 86400;
+}
+
+static bool has_keyword(const Cpmdb__MsgRec *r, const char *k)
+{
+	for (size_t i = 0; i < r->n_keywords; i++)
+		if (strcasecmp(r->keywords[i], k) == 0)
+			return true;
+	return false;
+}
+
+static bool in_ranges(const Cpm__SearchKey *k, uint32_t uid)
+{
+	for (size_t i = 0; i < k->n_uids; i++)
+		if (uid >= k->uids[i]->first && uid <= k->uids[i]->last)
+			return true;
+	return false;
+}
+
+static bool eval(const Cpm__SearchKey *k, struct msg_view *m, unsigned depth)
+{
+	if (k == NULL || depth > SEARCH_MAX_DEPTH)
+		return false;
+	const Cpmdb__MsgRec *r = m->rec;
+	switch (k->op) {
+	case CPM__SEARCH_OP__S_ALL:
+		return true;
+	case CPM__SEARCH_OP__S_AND:
+		for (size_t i = 0; i < k->n_sub; i++)
+			if (!eval(k->sub[i], m, depth + 1))
+				return false;
+		return true;
+	case CPM__SEARCH_OP__S_OR:
+		return k->n_sub == 2 && (eval(k->sub[0], m, depth + 1) || eval(k->sub[1], m, depth + 1));
+	case CPM__SEARCH_OP__S_NOT:
+		return k->n_sub == 1 && !eval(k->sub[0], m, depth + 1);
+	case CPM__SEARCH_OP__S_UIDS:
+		return in_ranges(k, m->uid);
+	case CPM__SEARCH_OP__S_FLAG_SET:
+		return (r->sys_flags & k->flag) == k->flag;
+	case CPM__SEARCH_OP__S_FLAG_UNSET:
+		return (r->sys_flags & k->flag) == 0;
+	case CPM__SEARCH_OP__S_KEYWORD:
+		return has_keyword(r, k->text);
+	case CPM__SEARCH_OP__S_UNKEYWORD:
+		return !has_keyword(r, k->text);
+	case CPM__SEARCH_OP__S_BEFORE:
+		return internal_day(r) < k->date;
+	case CPM__SEARCH_OP__S_ON:
+		return internal_day(r) == k->date;
+	case CPM__SEARCH_OP__S_SINCE:
+		return internal_day(r) >= k->date;
+	case CPM__SEARCH_OP__S_SENTBEFORE:
+	case CPM__SEARCH_OP__S_SENTON:
+	case CPM__SEARCH_OP__S_SENTSINCE: {
+		int64_t day = 0;
+		if (!load(m) || !each_field(m->data, header_len(m->data, m->len), "Date", value_date, &day))
+			return false;
+		return k->op == CPM__SEARCH_OP__S_SENTBEFORE ? day < k->date
+		       : k->op == CPM__SEARCH_OP__S_SENTON   ? day == k->date
+							     : day >= k->date;
+	}
+	case CPM__SEARCH_OP__S_LARGER:
+		return r->size > k->size;
+	case CPM__SEARCH_OP__S_SMALLER:
+		return r->size < k->size;
+	case CPM__SEARCH_OP__S_HEADER:
+		return load(m) && each_field(m->data, header_len(m->data, m->len), k->header, value_contains, k->text);
+	case CPM__SEARCH_OP__S_BODY: {
+		if (!load(m))
+			return false;
+		size_t hl = header_len(m->data, m->len);
+		return ci_contains(m->data + hl, m->len - hl, k->text);
+	}
+	case CPM__SEARCH_OP__S_TEXT:
+		return load(m) && ci_contains(m->data, m->len, k->text);
+	default:
+		return false;
+	}
+}
+
+void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, struct op_result *res)
+{
+	Cpmdb__FolderRec *f = NULL;
+	enum db_status st = db_get_folder(t, ctx->db, q->folder_id, &f);
+	if (st != DB_OK || f->uidvalidity != q->uidvalidity || strcmp(f->owner, q->user) != 0) {
+		if (f != NULL)
+			cpmdb__folder_rec__free_unpacked(f, NULL);
+		op_fail(res, CPM__STATUS__UIDVALIDITY_CHANGED, "mailbox was deleted or recreated");
+		return;
+	}
+	cpmdb__folder_rec__free_unpacked(f, NULL);
+	Cpm__SearchResp *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+		return;
+	}
+	cpm__search_resp__init(r);
+	res->resp->result_case = CPM__RESPONSE__RESULT_SEARCH;
+	res->resp->search = r;
+	size_t cap = 0;
+	MDB_cursor *c = NULL;
+	int rc = mdb_cursor_open(t, ctx->db->msgs, &c);
+	if (rc == 0) {
+		unsigned char k0[12];
+		db_key_msg(k0, q->folder_id, 1);
+		MDB_val k = {12, k0}, v;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		while (rc == 0 && k.mv_size == 12 && db_get_u64(k.mv_data) == q->folder_id) {
+			uint32_t uid = db_get_u32((const unsigned char *)k.mv_data + 8);
+			if (q->max_uid != 0 && uid > q->max_uid)
+				break;
+			Cpmdb__MsgRec *m = db_decode_msg(&v);
+			if (m != NULL) {
+				struct msg_view mv = {.ctx = ctx, .t = t, .uid = uid, .rec = m};
+				bool hit = eval(q->key, &mv, 0);
+				cpmdb__msg_rec__free_unpacked(m, NULL);
+				if (hit) {
+					if (r->n_uids == cap) {
+						cap = cap ? cap * 2 : 256;
+						uint32_t *nu = realloc(r->uids, cap * sizeof(uint32_t));
+						if (nu == NULL) {
+							rc = ENOMEM;
+							break;
+						}
+						r->uids = nu;
+					}
+					r->uids[r->n_uids++] = uid;
+				}
+			}
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(c);
+	}
+	if (rc == ENOMEM)
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		op_fail_db(res, db_from_mdb(rc, "msgs"), "messages");
+}

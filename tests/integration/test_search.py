@@ -1,0 +1,78 @@
+"""SEARCH and UID SEARCH (RFC 3501 6.4.4): flag, keyword, size, date, UID,
+sequence, header and text keys with NOT/OR/parentheses; CHARSET."""
+
+import re
+
+import cluster
+from cluster import ClusterTest
+from imapwire import status
+
+cluster.module_fixtures(globals())
+
+PW = "search-pw"
+
+MSGS = [
+    (b"Date: Mon, 7 Feb 1994 21:52:25 -0800\r\nFrom: Alice <alice@example.org>\r\nTo: bob@example.org\r\n"
+     b"Subject: Lunch plans\r\nConversation-ID: f81d4fae-7dec\r\nContent-Type: Message/CPIM\r\n\r\n"
+     b"Let's meet at noon.\r\n", "(\\Seen)", "01-Feb-2020 10:00:00 +0000"),
+    (b"Date: Tue, 8 Feb 1994 08:00:00 +0000\r\nFrom: carol@example.org\r\nTo: alice@example.org\r\n"
+     b"Subject: Re: lunch\r\n\r\nI am in. NOON works.\r\n", "(\\Flagged $Work)", "05-Feb-2020 10:00:00 +0000"),
+    (b"From: dave@example.org\r\nSubject: report\r\nX-Long: a\r\n folded-value here\r\n\r\n" + b"x" * 3000 + b"\r\n",
+     "()", "10-Feb-2020 23:30:00 -0500"),
+]
+
+
+def populate(c):
+    c.add_user("srch", PW)
+
+
+class Search(ClusterTest):
+    @classmethod
+    def setUpClass(cls):
+        w = cls.cluster.login_raw("srch")
+        w.cmd("CREATE Q")
+        cls.uids = []
+        for body, flags, date in MSGS:
+            _, tagged = w.cmd_literal(('APPEND Q %s "%s"' % (flags, date)).encode(), body)
+            assert status(tagged) == "OK", tagged
+            cls.uids.append(int(re.search(rb"APPENDUID \d+ (\d+)", tagged).group(1)))
+        w.close()
+
+    def search(self, w, prog):
+        untagged, tagged = w.cmd("SEARCH " + prog)
+        self.assertEqual(status(tagged), "OK", (prog, tagged))
+        self.assertEqual(len(untagged), 1, untagged)
+        self.assertTrue(untagged[0].startswith(b"* SEARCH"), untagged)
+        return [int(x) for x in untagged[0].split()[2:]]
+
+    def test_keys(self):
+        w = self.cluster.login_raw("srch")
+        w.cmd("SELECT Q")
+        cases = {
+            "ALL": [1, 2, 3], "SEEN": [1], "UNSEEN": [2, 3], "FLAGGED": [2], "NOT FLAGGED": [1, 3],
+            "KEYWORD $Work": [2], "UNKEYWORD $work": [1, 3], "OR SEEN FLAGGED": [1, 2],
+            "LARGER 1000": [3], "SMALLER 1000": [1, 2], "SUBJECT lunch": [1, 2], "FROM alice": [1],
+            "TO alice": [2], 'HEADER Conversation-ID "f81d4fae"': [1], "HEADER X-Long folded-value": [3],
+            'BODY "noon"': [1, 2], "TEXT carol": [2], "BODY carol": [], "2:*": [2, 3], "1,3": [1, 3],
+            "SINCE 5-Feb-2020": [2, 3], "BEFORE 5-Feb-2020": [1], "ON 10-Feb-2020": [3],
+            "SENTON 7-Feb-1994": [1], "SENTSINCE 8-Feb-1994": [2], "SENTBEFORE 8-Feb-1994": [1],
+            "(SEEN) (SUBJECT lunch)": [1], "NOT (OR SEEN FLAGGED)": [3], "RECENT": [1, 2, 3], "NEW": [2, 3],
+            "OLD": [], "CHARSET UTF-8 SUBJECT report": [3], "UID %d:*" % self.uids[1]: [2, 3],
+            "DELETED": [], "UNDELETED": [1, 2, 3],
+        }
+        for prog, want in cases.items():
+            self.assertEqual(self.search(w, prog), want, prog)
+        untagged, _ = w.cmd("UID SEARCH FLAGGED")
+        self.assertEqual(untagged, [b"* SEARCH %d" % self.uids[1]])
+        w.close()
+
+    def test_errors(self):
+        w = self.cluster.login_raw("srch", fe=1)
+        w.cmd("EXAMINE Q")
+        for bad in ("", "BOGUS", "OR SEEN", "LARGER x", "BEFORE 1994", "HEADER Subject", "9", "NOT",
+                    "(" * 30 + "SEEN" + ")" * 30 if False else "KEYWORD"):
+            _, tagged = w.cmd("SEARCH " + bad)
+            self.assertEqual(status(tagged), "BAD", (bad, tagged))
+        self.assertRegex(w.cmd("SEARCH CHARSET KOI8-R SEEN")[1], rb"^a\d+ NO \[BADCHARSET \(UTF-8 US-ASCII\)\] ")
+        self.assertEqual(status(w.cmd("SEARCH " + "NOT " * 100 + "SEEN")[1]), "BAD")
+        w.close()
