@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 enum db_status db_from_mdb(int rc, const char *what)
@@ -73,11 +76,24 @@ struct db *db_open(const char *dir, uint64_t map_size_mb, char *err, size_t errl
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		return NULL;
 	}
+	/* One process per data directory: LMDB would let a second one open the
+	 * environment, and two writers of one shard break every invariant. */
+	char lockpath[4096];
+	snprintf(lockpath, sizeof(lockpath), "%s/backend.lock", dir);
+	int lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "%s is in use by another cpm-backend (%s)", dir, strerror(errno));
+		if (lockfd >= 0)
+			close(lockfd);
+		return NULL;
+	}
 	struct db *db = calloc(1, sizeof(*db));
 	if (db == NULL) {
+		close(lockfd);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	db->lockfd = lockfd;
 	db->path = strdup(dir);
 	MDB_txn *t = NULL;
 	int rc = mdb_env_create(&db->env);
@@ -110,6 +126,7 @@ struct db *db_open(const char *dir, uint64_t map_size_mb, char *err, size_t errl
 			snprintf(err, errlen, "%s: unknown schema version", dir);
 			mdb_txn_abort(t);
 			mdb_env_close(db->env);
+			close(db->lockfd);
 			free(db->path);
 			free(db);
 			return NULL;
@@ -125,6 +142,7 @@ struct db *db_open(const char *dir, uint64_t map_size_mb, char *err, size_t errl
 			mdb_txn_abort(t);
 		if (db->env != NULL)
 			mdb_env_close(db->env);
+		close(db->lockfd);
 		free(db->path);
 		free(db);
 		return NULL;
@@ -139,6 +157,7 @@ void db_close(struct db **dbp)
 		return;
 	*dbp = NULL;
 	mdb_env_close(db->env);
+	close(db->lockfd);
 	free(db->path);
 	free(db);
 }

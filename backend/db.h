@@ -49,6 +49,7 @@ struct db {
 	MDB_env *env;
 	MDB_dbi meta, users, folders, subs, finfo, msgs, changes, blobs, blobrefs;
 	char *path;
+	int lockfd; /* flock on data_dir/backend.lock: one process per shard */
 };
 
 /* Opens (creating if needed) the environment in dir. NULL with reason in err. */

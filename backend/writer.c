@@ -1,6 +1,7 @@
 /* writer: group-commit writer thread. See writer.h for the contract. */
 #include "writer.h"
 
+#include "clock.h"
 #include "log.h"
 
 #include <pthread.h>
@@ -32,8 +33,16 @@ static void run_batch(struct writer *w, struct writer_job *batch)
 {
 	MDB_txn *parent = NULL;
 	int rc = mdb_txn_begin(w->ctx.db->env, NULL, 0, &parent);
+	uint64_t now = clock_unix_ms();
 	for (struct writer_job *j = batch; j != NULL; j = j->next) {
 		MDB_txn *child = NULL;
+		/* Nobody waits for a write whose deadline passed: the caller has
+		 * answered NO [UNAVAILABLE] and may retry. Applying it now could
+		 * apply it twice, so it is not applied. */
+		if (j->req->deadline_ms != 0 && j->req->deadline_ms < now) {
+			op_result_error(&j->res, CPM__STATUS__UNAVAILABLE, "deadline passed before the write ran");
+			continue;
+		}
 		if (rc == 0 && mdb_txn_begin(w->ctx.db->env, parent, 0, &child) == 0) {
 			op_run(&w->ctx, child, j->req, &j->res);
 			if (j->res.resp != NULL && j->res.resp->status == CPM__STATUS__OK) {

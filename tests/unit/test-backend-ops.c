@@ -436,6 +436,39 @@ static void test_group_commit(void **state)
 	assert_string_equal(names_out, "Default,INBOX,one,two");
 }
 
+/* A write nobody waits for any more is not applied (a retry must not double it). */
+static void test_expired_write_not_applied(void **state)
+{
+	struct fx *f = *state;
+	user_put(f, "alice", true);
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	char err[128];
+	done_count = 0;
+	struct writer *w = writer_start(&loop, &f->ctx, on_done, NULL, err, sizeof(err));
+	assert_non_null(w);
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FolderCreateReq q = CPM__FOLDER_CREATE_REQ__INIT;
+	q.user = "alice";
+	q.name = "late";
+	req.op_case = CPM__REQUEST__OP_FOLDER_CREATE;
+	req.folder_create = &q;
+	req.deadline_ms = 1000; /* 1970 */
+	struct writer_job job;
+	memset(&job, 0, sizeof(job));
+	job.req = &req;
+	writer_submit(w, &job);
+	while (done_count < 1)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(done_status[0], CPM__STATUS__UNAVAILABLE);
+	writer_stop(&w);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	char names_out[256];
+	folder_names(f, "alice", names_out, sizeof(names_out));
+	assert_string_equal(names_out, "Default,INBOX");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -444,6 +477,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persistence_and_uidvalidity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expired_write_not_applied, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
