@@ -224,3 +224,14 @@ class Unavailable(ClusterTest):
         for sid in ("s1", "s2"):
             self.assertIn(sid, r.stdout)
 
+
+
+class OneWriterPerShard(ClusterTest):
+    def test_second_backend_on_same_data_dir_refused(self):
+        import subprocess
+        r = subprocess.run([cluster.binary("cpm-backend"), "-c", self.cluster.configs[0], "-s", "s1"],
+                           cwd=self.cluster.dir, capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("in use by another cpm-backend", r.stderr)
+        # The running back-end still serves.
+        self.assertEqual(self.cluster.admin("ping").returncode, 0)
