@@ -54,6 +54,11 @@ void cmd_close(struct session *s, const struct imap_command *cmd);
 void cmd_copy(struct session *s, const struct imap_command *cmd); /* COPY and MOVE */
 void copy_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode, bool move);
 
+/* cmd-idle.c */
+void cmd_idle(struct session *s, const struct imap_command *cmd);
+/* Report the selected folder's changes now, if idling (feed events call it). */
+void idle_sync(struct session *s);
+
 /* cmd-search.c */
 void cmd_search(struct session *s, const struct imap_command *cmd);
 void search_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode);

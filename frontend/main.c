@@ -14,7 +14,9 @@
 #include "commands.h"
 #include "config.h"
 #include "conn.h"
+#include "feed-sub.h"
 #include "listener.h"
+#include "session.h"
 #include "log.h"
 #include "rpc-client.h"
 #include "tls.h"
@@ -98,6 +100,11 @@ static int worker_main(const struct cpm_config *cfg, unsigned index)
 	gsasl_callback_set(w->gsasl, sasl_callback);
 	w->rpc = rpc_client_new(&loop, cfg, err, sizeof(err));
 	if (w->rpc == NULL) {
+		log_error("event=worker_failed worker=%u reason=%s", index, log_quote(err, strlen(err)));
+		return 1;
+	}
+	w->feed = feed_sub_new(&loop, cfg, session_feed_event, err, sizeof(err));
+	if (w->feed == NULL) {
 		log_error("event=worker_failed worker=%u reason=%s", index, log_quote(err, strlen(err)));
 		return 1;
 	}

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "conn.h"
+#include "feed-sub.h"
 #include "imap-quote.h"
 #include "imap-seqset.h"
 #include "imap-utf7.h"
@@ -47,6 +48,7 @@ static const struct cmd_def commands[] = {
 	{"APPEND", CMD_AUTH | CMD_SELECTED, cmd_append},
 	{"NAMESPACE", CMD_AUTH | CMD_SELECTED, cmd_namespace},
 	{"CHECK", CMD_SELECTED, cmd_check},
+	{"IDLE", CMD_AUTH | CMD_SELECTED, cmd_idle},
 	{"UNSELECT", CMD_SELECTED, cmd_unselect},
 	{"FETCH", CMD_SELECTED, cmd_fetch},
 	{"STORE", CMD_SELECTED, cmd_store},
@@ -201,7 +203,7 @@ void session_tagged_rpc_error(struct session *s, const Cpm__Response *resp, cons
 
 void session_write_capabilities(struct session *s, struct buf *b)
 {
-	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE NAMESPACE UNSELECT UIDPLUS MOVE STATUS=SIZE");
+	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE STATUS=SIZE");
 	if (s->state == SESSION_NOT_AUTH) {
 		if (!s->tls_active && s->w->tls != NULL)
 			buf_append_str(b, " STARTTLS");
@@ -321,6 +323,9 @@ void session_select(struct session *s, const char *name, const Cpm__FolderSelect
 	f->readonly = readonly;
 	f->first_recent_uid = r->first_recent_uid;
 	f->highestmodseq = r->info ? r->info->highestmodseq : 0;
+	s->sel_changed = false;
+	if (s->w->feed != NULL && f->folder_id != 0)
+		feed_sub_watch(s->w->feed, s->shard, f->folder_id, s);
 	f->count = (uint32_t)r->n_uids;
 	f->uids = NULL;
 	if (r->n_uids > 0) {
@@ -335,6 +340,8 @@ void session_select(struct session *s, const char *name, const Cpm__FolderSelect
 
 void session_unselect(struct session *s)
 {
+	if (s->sel.folder_id != 0 && s->w->feed != NULL)
+		feed_sub_unwatch(s->w->feed, s->shard, s->sel.folder_id, s);
 	free(s->sel.name);
 	free(s->sel.uids);
 	memset(&s->sel, 0, sizeof(s->sel));

@@ -85,6 +85,11 @@ struct session {
 	void *cmd_state;         /* handler-private state of the running command */
 	void (*cmd_state_free)(void *);
 	session_line_cb *line_cb;
+	bool sel_changed;        /* the change feed said the selected folder changed */
+	bool idling;             /* IDLE is running: report changes as they come */
+	bool syncing;            /* a sync (sync.c) is in flight */
+	bool idle_done_pending;  /* DONE came during a sync: finish IDLE after it */
+	bool idle_bad;           /* IDLE ended with something other than DONE */
 };
 
 struct session *session_new(struct fe_worker *w, struct conn *c, bool tls_active, bool loopback);
@@ -136,6 +141,10 @@ void session_flush(struct session *s);
  * the back-end's change log after the view's MODSEQ. Then calls done(s).
  * Only where RFC 3501 allows EXPUNGE responses (NOOP, CHECK, IDLE ...). */
 void session_sync(struct session *s, void (*done)(struct session *s));
+
+/* The change feed reports a change of the session's selected folder
+ * (installed as the worker's feed callback). */
+void session_feed_event(void *session, const Cpm__FeedEvent *ev);
 
 /* Set the selected folder (takes ownership of uids); clears on NULL name. */
 void session_select(struct session *s, const char *name, const Cpm__FolderSelectResp *r, bool readonly);

@@ -12,6 +12,8 @@
  */
 #include "session.h"
 
+#include "commands.h"
+
 #include "fetch-flags.h"
 #include "rpc-client.h"
 
@@ -117,6 +119,15 @@ void session_sync(struct session *s, void (*done)(struct session *s))
 	}
 	c->s = s;
 	c->done = done;
+	s->sel_changed = false;
 	session_ref(s);
 	sync_request(c);
+}
+
+void session_feed_event(void *session, const Cpm__FeedEvent *ev)
+{
+	struct session *s = session;
+	s->sel_changed = true;
+	if (s->idling && !s->syncing)
+		idle_sync(s);
 }

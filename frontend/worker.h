@@ -19,11 +19,13 @@ struct rpc_client;
 struct tls_ctx;
 struct Gsasl;
 struct conn;
+struct feed_sub;
 
 struct fe_worker {
 	uv_loop_t *loop;
 	const struct cpm_config *cfg;
 	struct rpc_client *rpc;
+	struct feed_sub *feed;      /* change-feed subscriptions (feed-sub.h) */
 	struct tls_ctx *tls;        /* NULL when no certificate is configured */
 	struct Gsasl *gsasl;
 	struct imap_parser_limits limits;
