@@ -201,6 +201,10 @@ static bool eval(const Cpm__SearchKey *k, struct msg_view *m, unsigned depth)
 		       : k->op == CPM__SEARCH_OP__S_SENTON   ? day == k->date
 							     : day >= k->date;
 	}
+	case CPM__SEARCH_OP__S_INTERNAL_BEFORE:
+		return r->internaldate < k->date;
+	case CPM__SEARCH_OP__S_INTERNAL_SINCE:
+		return r->internaldate >= k->date;
 	case CPM__SEARCH_OP__S_LARGER:
 		return r->size > k->size;
 	case CPM__SEARCH_OP__S_SMALLER:

@@ -10,12 +10,14 @@
 #include "commands.h"
 
 #include "imap-date.h"
+#include "imap-seqset.h"
 #include "rpc-client.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define SEARCH_MAX_DEPTH 64
 
@@ -233,6 +235,21 @@ static Cpm__SearchKey *parse_key(struct sparse *p, const struct imap_arg *args, 
 			key_free(k);
 			k = NULL;
 		}
+	} else if (strcasecmp(name, "OLDER") == 0 || strcasecmp(name, "YOUNGER") == 0) {
+		/* WITHIN (RFC 5032): interval in seconds, against the internal date. */
+		char *end;
+		errno = 0;
+		unsigned long v = next && next->type == IMAP_ARG_ATOM ? strtoul(next->str, &end, 10) : 0;
+		if (next == NULL || next->type != IMAP_ARG_ATOM || errno != 0 || *end != '\0' || v == 0 ||
+		    v > 100ul * 365 * 86400) {
+			p->err = "OLDER/YOUNGER need a positive number of seconds";
+			return NULL;
+		}
+		(*i)++;
+		k = key_new(strcasecmp(name, "OLDER") == 0 ? CPM__SEARCH_OP__S_INTERNAL_BEFORE
+							    : CPM__SEARCH_OP__S_INTERNAL_SINCE);
+		if (k != NULL)
+			k->date = (int64_t)time(NULL) - (int64_t)v;
 	} else if (strcasecmp(name, "LARGER") == 0 || strcasecmp(name, "SMALLER") == 0) {
 		char *end;
 		errno = 0;
@@ -324,10 +341,39 @@ done:
 	return k;
 }
 
+/* ESEARCH (RFC 4731) result options. */
+#define RET_MIN 1u
+#define RET_MAX 2u
+#define RET_ALL 4u
+#define RET_COUNT 8u
+
 struct search_ctx {
 	struct session *s;
 	bool uid_mode;
+	unsigned ret; /* 0: classic "* SEARCH" */
 };
+
+static void write_esearch(struct session *s, struct search_ctx *c, const uint32_t *vals, size_t n)
+{
+	struct buf *b = session_outbuf(s);
+	buf_printf(b, "* ESEARCH (TAG \"%s\")%s", s->tag, c->uid_mode ? " UID" : "");
+	if (n > 0 && (c->ret & RET_MIN))
+		buf_printf(b, " MIN %u", vals[0]);
+	if (n > 0 && (c->ret & RET_MAX))
+		buf_printf(b, " MAX %u", vals[n - 1]);
+	if (c->ret & RET_COUNT)
+		buf_printf(b, " COUNT %zu", n);
+	if (n > 0 && (c->ret & RET_ALL)) {
+		struct imap_seqset set;
+		imap_seqset_init(&set);
+		for (size_t i = 0; i < n; i++)
+			imap_seqset_add(&set, vals[i]);
+		buf_append_str(b, " ALL ");
+		imap_seqset_write(b, &set);
+		imap_seqset_free(&set);
+	}
+	buf_append_str(b, "\r\n");
+}
 
 static void on_search(const Cpm__Response *resp, void *ctx)
 {
@@ -337,16 +383,30 @@ static void on_search(const Cpm__Response *resp, void *ctx)
 		if (resp->status != CPM__STATUS__OK || resp->result_case != CPM__RESPONSE__RESULT_SEARCH) {
 			session_tagged_rpc_error(s, resp, "SEARCH");
 		} else {
-			struct buf *b = session_outbuf(s);
-			buf_append_str(b, "* SEARCH");
-			for (size_t i = 0; i < resp->search->n_uids; i++) {
+			/* Matches in the view, as UIDs or sequence numbers (both ascend). */
+			uint32_t *vals = resp->search->n_uids ? malloc(resp->search->n_uids * sizeof(uint32_t)) : NULL;
+			size_t n = 0;
+			for (size_t i = 0; vals != NULL && i < resp->search->n_uids; i++) {
 				uint32_t uid = resp->search->uids[i];
 				uint32_t seq = session_seq_of_uid(s, uid);
 				if (seq != 0)
-					buf_printf(b, " %u", c->uid_mode ? uid : seq);
+					vals[n++] = c->uid_mode ? uid : seq;
 			}
-			buf_append_str(b, "\r\n");
-			session_tagged(s, "OK", "Search completed.");
+			if (resp->search->n_uids > 0 && vals == NULL) {
+				session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+			} else {
+				if (c->ret != 0) {
+					write_esearch(s, c, vals, n);
+				} else {
+					struct buf *b = session_outbuf(s);
+					buf_append_str(b, "* SEARCH");
+					for (size_t i = 0; i < n; i++)
+						buf_printf(b, " %u", vals[i]);
+					buf_append_str(b, "\r\n");
+				}
+				session_tagged(s, "OK", "Search completed.");
+			}
+			free(vals);
 		}
 		session_done(s);
 	}
@@ -356,6 +416,33 @@ static void on_search(const Cpm__Response *resp, void *ctx)
 
 void search_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode)
 {
+	unsigned ret = 0;
+	if (nargs >= 2 && args[0].type == IMAP_ARG_ATOM && strcasecmp(args[0].str, "RETURN") == 0) {
+		const struct imap_arg *l = &args[1];
+		if (l->type != IMAP_ARG_LIST) {
+			session_tagged(s, "BAD", "RETURN needs a list of options");
+			session_done(s);
+			return;
+		}
+		for (unsigned i = 0; i < l->list_count; i++) {
+			const char *o = l->list[i].type == IMAP_ARG_ATOM ? l->list[i].str : "";
+			unsigned bit = strcasecmp(o, "MIN") == 0	 ? RET_MIN
+				       : strcasecmp(o, "MAX") == 0   ? RET_MAX
+				       : strcasecmp(o, "ALL") == 0   ? RET_ALL
+				       : strcasecmp(o, "COUNT") == 0 ? RET_COUNT
+								     : 0;
+			if (bit == 0) {
+				session_tagged(s, "BAD", "Unknown RETURN option");
+				session_done(s);
+				return;
+			}
+			ret |= bit;
+		}
+		if (ret == 0)
+			ret = RET_ALL; /* RETURN () means ALL */
+		args += 2;
+		nargs -= 2;
+	}
 	/* CHARSET: UTF-8 and US-ASCII (a subset) are what we match in. */
 	if (nargs >= 1 && args[0].type == IMAP_ARG_ATOM && strcasecmp(args[0].str, "CHARSET") == 0) {
 		const char *cs = nargs >= 2 ? arg_astring(&args[1]) : NULL;
@@ -389,6 +476,7 @@ void search_start(struct session *s, const struct imap_arg *args, unsigned nargs
 	}
 	c->s = s;
 	c->uid_mode = uid_mode;
+	c->ret = ret;
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__SearchReq q = CPM__SEARCH_REQ__INIT;
 	q.user = s->user;
@@ -400,7 +488,10 @@ void search_start(struct session *s, const struct imap_arg *args, unsigned nargs
 	req.search = &q;
 	if (s->sel.count == 0) {
 		/* Nothing to search: answer without asking. */
-		session_untagged(s, "SEARCH");
+		if (ret != 0)
+			write_esearch(s, c, NULL, 0);
+		else
+			session_untagged(s, "SEARCH");
 		session_tagged(s, "OK", "Search completed.");
 		key_free(key);
 		free(c);

@@ -26,17 +26,27 @@ def populate(c):
     c.add_user("srch", PW)
 
 
+UIDS = []
+
+
+def fill_q(c):
+    """Folder Q with MSGS, once per module (every class here uses it)."""
+    if UIDS:
+        return
+    w = c.login_raw("srch")
+    w.cmd("CREATE Q")
+    for body, flags, date in MSGS:
+        _, tagged = w.cmd_literal(('APPEND Q %s "%s"' % (flags, date)).encode(), body)
+        assert status(tagged) == "OK", tagged
+        UIDS.append(int(re.search(rb"APPENDUID \d+ (\d+)", tagged).group(1)))
+    w.close()
+
+
 class Search(ClusterTest):
     @classmethod
     def setUpClass(cls):
-        w = cls.cluster.login_raw("srch")
-        w.cmd("CREATE Q")
-        cls.uids = []
-        for body, flags, date in MSGS:
-            _, tagged = w.cmd_literal(('APPEND Q %s "%s"' % (flags, date)).encode(), body)
-            assert status(tagged) == "OK", tagged
-            cls.uids.append(int(re.search(rb"APPENDUID \d+ (\d+)", tagged).group(1)))
-        w.close()
+        fill_q(cls.cluster)
+        cls.uids = UIDS
 
     def search(self, w, prog):
         untagged, tagged = w.cmd("SEARCH " + prog)
@@ -56,14 +66,30 @@ class Search(ClusterTest):
             'BODY "noon"': [1, 2], "TEXT carol": [2], "BODY carol": [], "2:*": [2, 3], "1,3": [1, 3],
             "SINCE 5-Feb-2020": [2, 3], "BEFORE 5-Feb-2020": [1], "ON 10-Feb-2020": [3],
             "SENTON 7-Feb-1994": [1], "SENTSINCE 8-Feb-1994": [2], "SENTBEFORE 8-Feb-1994": [1],
-            "(SEEN) (SUBJECT lunch)": [1], "NOT (OR SEEN FLAGGED)": [3], "RECENT": [1, 2, 3], "NEW": [2, 3],
-            "OLD": [], "CHARSET UTF-8 SUBJECT report": [3], "UID %d:*" % self.uids[1]: [2, 3],
+            "(SEEN) (SUBJECT lunch)": [1], "NOT (OR SEEN FLAGGED)": [3], "CHARSET UTF-8 SUBJECT report": [3], "UID %d:*" % self.uids[1]: [2, 3],
             "DELETED": [], "UNDELETED": [1, 2, 3],
         }
         for prog, want in cases.items():
             self.assertEqual(self.search(w, prog), want, prog)
         untagged, _ = w.cmd("UID SEARCH FLAGGED")
         self.assertEqual(untagged, [b"* SEARCH %d" % self.uids[1]])
+        w.close()
+
+    def test_recent_new_old(self):
+        w = self.cluster.login_raw("srch")
+        w.cmd("CREATE R")
+        for flags in ("(\\Seen)", "()"):
+            _, tagged = w.cmd_literal(("APPEND R %s" % flags).encode(), b"Subject: r\r\n\r\nr\r\n")
+            self.assertEqual(status(tagged), "OK", tagged)
+        w.cmd("SELECT R")  # this session claims both as \Recent
+        self.assertEqual(self.search(w, "RECENT"), [1, 2])
+        self.assertEqual(self.search(w, "NEW"), [2])
+        self.assertEqual(self.search(w, "OLD"), [])
+        w2 = self.cluster.login_raw("srch", fe=1)
+        w2.cmd("SELECT R")  # nothing is recent for a later session
+        self.assertEqual(self.search(w2, "RECENT"), [])
+        self.assertEqual(self.search(w2, "OLD"), [1, 2])
+        w2.close()
         w.close()
 
     def test_errors(self):
@@ -76,3 +102,37 @@ class Search(ClusterTest):
         self.assertRegex(w.cmd("SEARCH CHARSET KOI8-R SEEN")[1], rb"^a\d+ NO \[BADCHARSET \(UTF-8 US-ASCII\)\] ")
         self.assertEqual(status(w.cmd("SEARCH " + "NOT " * 100 + "SEEN")[1]), "BAD")
         w.close()
+
+
+class ESearchWithin(ClusterTest):
+    @classmethod
+    def setUpClass(cls):
+        fill_q(cls.cluster)
+    def test_esearch_return_options(self):
+        w = self.cluster.login_raw("srch")
+        w.cmd("SELECT Q")
+        untagged, tagged = w.cmd("SEARCH RETURN (MIN MAX COUNT ALL) NOT SEEN", tag="e1")
+        self.assertEqual(status(tagged), "OK", tagged)
+        self.assertEqual(untagged, [b'* ESEARCH (TAG "e1") MIN 2 MAX 3 COUNT 2 ALL 2:3'])
+        untagged, _ = w.cmd("UID SEARCH RETURN () FLAGGED", tag="e2")
+        self.assertEqual(untagged, [b'* ESEARCH (TAG "e2") UID ALL %d' % UIDS[1]])
+        untagged, _ = w.cmd("SEARCH RETURN (COUNT) DELETED", tag="e3")
+        self.assertEqual(untagged, [b'* ESEARCH (TAG "e3") COUNT 0'])
+        untagged, _ = w.cmd("SEARCH RETURN (MIN) CHARSET UTF-8 SUBJECT lunch", tag="e4")
+        self.assertEqual(untagged, [b'* ESEARCH (TAG "e4") MIN 1'])
+        self.assertEqual(status(w.cmd("SEARCH RETURN (BOGUS) ALL")[1]), "BAD")
+        w.close()
+
+    def test_within(self):
+        w = self.cluster.login_raw("srch", fe=1)
+        w.cmd("EXAMINE Q")
+        # The messages carry 2020 internal dates: all are older than a day.
+        self.assertEqual(self.search_list(w, "OLDER 86400"), [1, 2, 3])
+        self.assertEqual(self.search_list(w, "YOUNGER 86400"), [])
+        self.assertEqual(status(w.cmd("SEARCH YOUNGER 0")[1]), "BAD")
+        w.close()
+
+    def search_list(self, w, prog):
+        untagged, tagged = w.cmd("SEARCH " + prog)
+        self.assertEqual(status(tagged), "OK", tagged)
+        return [int(x) for x in untagged[0].split()[2:]]
