@@ -686,7 +686,8 @@ void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, 
 		return;
 	}
 	/* Each UID once; its present state decides: there (flags) or expunged. */
-	qsort(uids, n, sizeof(uint32_t), cmp_u32);
+	if (n > 1)
+		qsort(uids, n, sizeof(uint32_t), cmp_u32);
 	size_t ccap = 0;
 	enum db_status st = DB_OK;
 	for (size_t i = 0; st == DB_OK && i < n; i++) {
