@@ -208,7 +208,8 @@ int main(int argc, char **argv)
 				rpc_call(a.rpc, i, &req, 0, on_list, &a);
 			}
 			run(&a);
-			qsort(a.names, a.n_names, sizeof(*a.names), cmp_str);
+			if (a.n_names > 1)
+				qsort(a.names, a.n_names, sizeof(*a.names), cmp_str);
 			for (size_t i = 0; i < a.n_names; i++) {
 				printf("%s\n", a.names[i]);
 				free(a.names[i]);

@@ -212,6 +212,27 @@ static bool name_exists(const struct name_ref *sorted, size_t n, const char *nam
 	return bsearch(&key, sorted, n, sizeof(*sorted), name_ref_cmp) != NULL;
 }
 
+/* Whether some name in sorted[] lies below name (name + "/" ...). */
+static bool has_child(const struct name_ref *sorted, size_t n, const char *name, size_t len)
+{
+	/* Children sort after name + "/"; find the first entry >= that. */
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct name_ref *r = &sorted[mid];
+		size_t m = r->len < len ? r->len : len;
+		int c = memcmp(r->name, name, m);
+		if (c == 0)
+			c = r->len <= len ? -1 : ((unsigned char)r->name[len] < DELIM ? -1 : 1);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && sorted[lo].len > len && memcmp(sorted[lo].name, name, len) == 0 &&
+	       sorted[lo].name[len] == DELIM;
+}
+
 static int push_ref(struct name_ref **arr, size_t *n, size_t *cap, const char *name, size_t len, bool noselect)
 {
 	if (*n == *cap) {
@@ -279,7 +300,10 @@ static int list_write(struct session *s, const struct list_match *m, char *const
 			buf_free(&tmp);
 			goto out;
 		}
-		buf_printf(b, "* %s (%s) \"/\" ", word, out[i].noselect ? "\\Noselect" : "");
+		/* LIST says whether a name has children (RFC 3348, as Dovecot does). */
+		const char *kids = lsub ? "" : has_child(all, n_all, out[i].name, out[i].len) ? "\\HasChildren" : "\\HasNoChildren";
+		const char *sep = out[i].noselect && kids[0] ? " " : "";
+		buf_printf(b, "* %s (%s%s%s) \"/\" ", word, out[i].noselect ? "\\Noselect" : "", sep, kids);
 		write_mailbox(b, (const char *)tmp.data);
 		buf_append_str(b, "\r\n");
 	}

@@ -15,7 +15,7 @@ MSG = b"From: a@example.org\r\nSubject: t\r\n\r\nhello\r\n"
 
 
 def populate(c):
-    for name in ("del", "ren", "sub", "stat", "inboxren"):
+    for name in ("del", "ren", "sub", "stat", "inboxren", "kids"):
         c.add_user(name, PW)
 
 
@@ -171,4 +171,21 @@ class LongNames(ClusterTest):
             self.assertRegex(tagged, rb"^a\d+ NO \[CANNOT\] ", tagged)
             self.assertRegex(w.cmd("SELECT " + name)[1], rb"^a\d+ NO \[NONEXISTENT\] ")
         self.assertRegex(w.cmd("RENAME %s %s" % (ok, "R" * 700))[1], rb"^a\d+ NO \[CANNOT\] ")
+        w.close()
+
+
+class Children(ClusterTest):
+    def test_list_children_attributes(self):
+        w = self.cluster.login_raw("kids", fe=1)
+        w.cmd("CREATE Fam/Kid")
+        w.cmd("CREATE Fam-ily")
+        got = names(w)
+        self.assertEqual(got["Fam"], {"\\HasChildren"})
+        self.assertEqual(got["Fam/Kid"], {"\\HasNoChildren"})
+        self.assertEqual(got["Fam-ily"], {"\\HasNoChildren"})
+        # LSUB carries no child attributes.
+        w.cmd("SUBSCRIBE Fam")
+        self.assertEqual(names(w, "Fam", "LSUB"), {"Fam": set()})
+        untagged, _ = w.cmd("CAPABILITY")
+        self.assertIn(b"CHILDREN", untagged[0].split())
         w.close()
