@@ -108,6 +108,25 @@ void op_folder_create_req(const struct op_ctx *ctx, MDB_txn *t, const Cpm__Folde
 	res->resp->folder_create = r;
 }
 
+/* Messages from the folder's \\Recent watermark on (usually none: one seek). */
+static uint32_t count_recent(const struct op_ctx *ctx, MDB_txn *t, uint64_t id, const Cpmdb__FolderRec *f)
+{
+	uint32_t n = 0;
+	MDB_cursor *c = NULL;
+	if (f->recent_uid >= f->uidnext || mdb_cursor_open(t, ctx->db->msgs, &c) != 0)
+		return 0;
+	unsigned char k0[12];
+	db_key_msg(k0, id, f->recent_uid);
+	MDB_val k = {12, k0}, v;
+	int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size == 12 && db_get_u64(k.mv_data) == id) {
+		n++;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	return n;
+}
+
 static Cpm__FolderInfo *folder_info(uint64_t id, const Cpmdb__FolderRec *f)
 {
 	Cpm__FolderInfo *i = malloc(sizeof(*i));
@@ -121,6 +140,8 @@ static Cpm__FolderInfo *folder_info(uint64_t id, const Cpmdb__FolderRec *f)
 	i->exists = f->exists;
 	i->highestmodseq = f->highestmodseq;
 	i->subscribed = f->subscribed;
+	i->unseen = f->unseen;
+	i->size = f->size;
 	return i;
 }
 
@@ -219,6 +240,8 @@ void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListR
 		if (db_get_folder(t, ctx->db, all.ids[i], &f) != DB_OK)
 			continue; /* a name without info is skipped, never fatal for LIST */
 		Cpm__FolderInfo *fi = folder_info(all.ids[i], f);
+		if (fi != NULL)
+			fi->recent = count_recent(ctx, t, all.ids[i], f);
 		cpmdb__folder_rec__free_unpacked(f, NULL);
 		if (fi == NULL) {
 			st = DB_FAIL;
@@ -599,33 +622,16 @@ void op_folder_status(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSta
 	cpm__folder_status_resp__init(r);
 	res->resp->result_case = CPM__RESPONSE__RESULT_FOLDER_STATUS;
 	res->resp->folder_status = r;
-	MDB_cursor *c = NULL;
-	int rc = mdb_cursor_open(t, ctx->db->msgs, &c);
-	if (rc == 0) {
-		unsigned char k0[12];
-		db_key_msg(k0, id, 0);
-		MDB_val k = {12, k0}, v;
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		while (rc == 0 && k.mv_size == 12 && db_get_u64(k.mv_data) == id) {
-			Cpmdb__MsgRec *m = db_decode_msg(&v);
-			if (m != NULL) {
-				if (!(m->sys_flags & CPM__SYS_FLAG__SEEN))
-					r->unseen++;
-				r->size += m->size;
-				cpmdb__msg_rec__free_unpacked(m, NULL);
-			}
-			if (db_get_u32((const unsigned char *)k.mv_data + 8) >= f->recent_uid)
-				r->recent++;
-			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-		}
-		mdb_cursor_close(c);
-	}
+	/* O(1): the counters are kept current by every change. */
+	r->unseen = f->unseen;
+	r->size = f->size;
+	r->recent = count_recent(ctx, t, id, f);
 	r->info = folder_info(id, f);
+	if (r->info != NULL)
+		r->info->recent = r->recent;
 	cpmdb__folder_rec__free_unpacked(f, NULL);
 	if (r->info == NULL)
 		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
-	else if (rc != 0 && rc != MDB_NOTFOUND)
-		op_fail_db(res, db_from_mdb(rc, "msgs"), "messages");
 }
 
 void op_subscription_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SubscriptionListReq *q,

@@ -125,6 +125,9 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 	uint32_t uid = f->uidnext++;
 	uint64_t modseq = ++f->highestmodseq;
 	f->exists++;
+	f->size += q->body.len;
+	if (!(q->sys_flags & CPM__SYS_FLAG__SEEN))
+		f->unseen++;
 	unsigned char hash[32];
 	Cpmdb__MsgRec m = CPMDB__MSG_REC__INIT;
 	m.blob.data = hash;
@@ -406,6 +409,11 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 			kw_changed = !has_keyword(m->keywords, m->n_keywords, nk[j]);
 		if (nf != m->sys_flags || kw_changed) {
 			uint64_t modseq = ++f->highestmodseq;
+			bool was_seen = m->sys_flags & CPM__SYS_FLAG__SEEN, now_seen = nf & CPM__SYS_FLAG__SEEN;
+			if (was_seen && !now_seen)
+				f->unseen++;
+			else if (!was_seen && now_seen && f->unseen > 0)
+				f->unseen--;
 			char **old_kw = m->keywords;
 			size_t old_n = m->n_keywords;
 			m->sys_flags = nf;
@@ -482,6 +490,9 @@ static enum db_status remove_message(const struct op_ctx *ctx, MDB_txn *t, uint6
 	uint64_t modseq = ++f->highestmodseq;
 	if (f->exists > 0)
 		f->exists--;
+	f->size = f->size >= m->size ? f->size - m->size : 0;
+	if (!(m->sys_flags & CPM__SYS_FLAG__SEEN) && f->unseen > 0)
+		f->unseen--;
 	return db_put_change(t, ctx->db, fid, modseq, uid, CPM__CHANGE_KIND__C_EXPUNGE);
 }
 
@@ -582,6 +593,9 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 		uint64_t old_modseq = m->modseq;
 		m->modseq = modseq;
 		to->exists++;
+		to->size += m->size;
+		if (!(m->sys_flags & CPM__SYS_FLAG__SEEN))
+			to->unseen++;
 		if (!q->move && m->blob.len == 32)
 			st = db_blob_addref(t, ctx->db, m->blob.data);
 		if (st == DB_OK)

@@ -39,6 +39,11 @@
 /* Longest name shown in a human-readable response text. */
 #define NAME_TEXT_MAX 200
 
+/* STATUS items (RFC 3501, RFC 8438 SIZE), shared by STATUS and LIST-STATUS. */
+enum status_item { ST_MESSAGES, ST_RECENT, ST_UIDNEXT, ST_UIDVALIDITY, ST_UNSEEN, ST_SIZE, ST_MAX };
+#define ST_MAX_ITEMS ST_MAX
+static const char *const status_names[ST_MAX] = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE"};
+
 /* ---- helpers shared by the commands of this file ------------------------- */
 
 /* name as the client spells it (modified UTF-7: printable ASCII only),
@@ -180,20 +185,28 @@ void cmd_create(struct session *s, const struct imap_command *cmd)
 	rpc_call(s->w->rpc, s->shard, &req, 0, on_create, c);
 }
 
-/* ---- LIST ------------------------------------------------------------------ */
+/* ---- LIST, LSUB (RFC 3501), LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819) ---- */
 
-/* LIST and LSUB differ only in the names they match (folders or
- * subscriptions) and the response word. */
+#define LIST_MAX_PATTERNS 64
+
+/* What one LIST or LSUB command asks for. */
 struct list_ctx {
 	struct session *s;
-	struct list_match *match;
 	bool lsub;
+	bool extended;          /* LIST-EXTENDED syntax: attributes follow RFC 5258 */
+	bool sel_subscribed;    /* selection SUBSCRIBED: only subscribed names */
+	bool ret_subscribed;    /* \Subscribed attribute */
+	unsigned status[ST_MAX_ITEMS];
+	unsigned n_status;      /* RETURN (STATUS (...)) items */
+	struct list_match *match[LIST_MAX_PATTERNS];
+	unsigned n_match;
 };
 
 struct name_ref {
 	const char *name;
 	size_t len;
 	bool noselect;
+	const Cpm__FolderInfo *info; /* NULL: not an existing folder */
 };
 
 static int name_ref_cmp(const void *pa, const void *pb)
@@ -206,10 +219,10 @@ static int name_ref_cmp(const void *pa, const void *pb)
 	return a->len < b->len ? -1 : a->len > b->len ? 1 : 0;
 }
 
-static bool name_exists(const struct name_ref *sorted, size_t n, const char *name, size_t len)
+static const struct name_ref *name_find(const struct name_ref *sorted, size_t n, const char *name, size_t len)
 {
 	struct name_ref key = {.name = name, .len = len};
-	return bsearch(&key, sorted, n, sizeof(*sorted), name_ref_cmp) != NULL;
+	return bsearch(&key, sorted, n, sizeof(*sorted), name_ref_cmp);
 }
 
 /* Whether some name in sorted[] lies below name (name + "/" ...). */
@@ -233,7 +246,7 @@ static bool has_child(const struct name_ref *sorted, size_t n, const char *name,
 	       sorted[lo].name[len] == DELIM;
 }
 
-static int push_ref(struct name_ref **arr, size_t *n, size_t *cap, const char *name, size_t len, bool noselect)
+static int push_ref(struct name_ref **arr, size_t *n, size_t *cap, struct name_ref r)
 {
 	if (*n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 64;
@@ -243,24 +256,52 @@ static int push_ref(struct name_ref **arr, size_t *n, size_t *cap, const char *n
 		*arr = p;
 		*cap = ncap;
 	}
-	(*arr)[(*n)++] = (struct name_ref){.name = name, .len = len, .noselect = noselect};
+	(*arr)[(*n)++] = r;
 	return 0;
 }
 
-/* Writes the LIST (or LSUB) responses for the names that match. -1 when out of memory. */
-static int list_write(struct session *s, const struct list_match *m, char *const *names, size_t n_names,
-		      const char *word)
+static bool matches(const struct list_ctx *c, const char *name, size_t len)
+{
+	for (unsigned i = 0; i < c->n_match; i++)
+		if (list_match_name(c->match[i], name, len))
+			return true;
+	return false;
+}
+
+static bool in_sorted_names(char *const *subs, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) /* subscriptions are few; a linear scan is fine */
+		if (strcmp(subs[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void write_status_line(struct session *s, const struct list_ctx *c, const char *name,
+			      const Cpm__FolderInfo *fi);
+
+/* Writes the responses for the names that match. -1 when out of memory.
+ * folders: LIST's existing folders (infos); subs: LSUB's subscriptions,
+ * or for LIST (SUBSCRIBED) the subscription list. */
+static int list_write(struct session *s, struct list_ctx *c, Cpm__FolderInfo *const *folders, size_t n_folders,
+		      char *const *subs, size_t n_subs)
 {
 	struct name_ref *all = NULL, *out = NULL;
 	size_t n_all = 0, cap_all = 0, n_out = 0, cap_out = 0;
-	bool lsub = strcmp(word, "LSUB") == 0;
 	int ret = -1;
+	const char *word = c->lsub ? "LSUB" : "LIST";
 
-	for (size_t i = 0; i < n_names; i++) {
-		if (names[i] == NULL || names[i][0] == '\0')
-			continue;
-		if (push_ref(&all, &n_all, &cap_all, names[i], strlen(names[i]), false) < 0)
-			goto out;
+	if (c->lsub) {
+		for (size_t i = 0; i < n_subs; i++)
+			if (subs[i] != NULL && subs[i][0] != '\0' &&
+			    push_ref(&all, &n_all, &cap_all, (struct name_ref){subs[i], strlen(subs[i]), false, NULL}) < 0)
+				goto out;
+	} else {
+		for (size_t i = 0; i < n_folders; i++) {
+			const Cpm__FolderInfo *f = folders[i];
+			if (f != NULL && f->name != NULL && f->name[0] != '\0' &&
+			    push_ref(&all, &n_all, &cap_all, (struct name_ref){f->name, strlen(f->name), false, f}) < 0)
+				goto out;
+		}
 	}
 	if (n_all > 0)
 		qsort(all, n_all, sizeof(*all), name_ref_cmp);
@@ -270,20 +311,29 @@ static int list_write(struct session *s, const struct list_match *m, char *const
 		size_t len = all[i].len;
 		if (i > 0 && name_ref_cmp(&all[i - 1], &all[i]) == 0)
 			continue;
-		bool matched = list_match_name(m, name, len);
-		if (matched && push_ref(&out, &n_out, &cap_out, name, len, false) < 0)
+		bool matched = matches(c, name, len);
+		if (matched && push_ref(&out, &n_out, &cap_out, all[i]) < 0)
 			goto out;
 		/* Missing parents that match are listed as \Noselect. LSUB lists an
 		 * unsubscribed parent only when "%" stopped the match above the
 		 * subscribed name (RFC 3501 6.3.9). */
-		if (matched && lsub)
+		if (matched && c->lsub)
 			continue;
 		for (size_t j = 1; j < len; j++) {
 			if (name[j] != DELIM || name[j - 1] == DELIM)
 				continue;
-			if (name_exists(all, n_all, name, j) || !list_match_name(m, name, j))
+			if (name_find(all, n_all, name, j) != NULL || !matches(c, name, j))
 				continue;
-			if (push_ref(&out, &n_out, &cap_out, name, j, true) < 0)
+			if (push_ref(&out, &n_out, &cap_out, (struct name_ref){name, j, true, NULL}) < 0)
+				goto out;
+		}
+	}
+	/* LIST (SUBSCRIBED): subscriptions whose folder is gone are \NonExistent. */
+	if (c->sel_subscribed) {
+		for (size_t i = 0; i < n_subs; i++) {
+			size_t len = strlen(subs[i]);
+			if (len > 0 && name_find(all, n_all, subs[i], len) == NULL && matches(c, subs[i], len) &&
+			    push_ref(&out, &n_out, &cap_out, (struct name_ref){subs[i], len, true, NULL}) < 0)
 				goto out;
 		}
 	}
@@ -300,12 +350,28 @@ static int list_write(struct session *s, const struct list_match *m, char *const
 			buf_free(&tmp);
 			goto out;
 		}
-		/* LIST says whether a name has children (RFC 3348, as Dovecot does). */
-		const char *kids = lsub ? "" : has_child(all, n_all, out[i].name, out[i].len) ? "\\HasChildren" : "\\HasNoChildren";
-		const char *sep = out[i].noselect && kids[0] ? " " : "";
-		buf_printf(b, "* %s (%s%s%s) \"/\" ", word, out[i].noselect ? "\\Noselect" : "", sep, kids);
-		write_mailbox(b, (const char *)tmp.data);
+		const char *name = (const char *)tmp.data;
+		bool subscribed = (c->sel_subscribed || c->ret_subscribed) && in_sorted_names(subs, n_subs, name);
+		if (c->sel_subscribed && !subscribed)
+			continue;
+		/* Attributes: \Noselect / \NonExistent, children (RFC 3348, as
+		 * Dovecot does), \Subscribed (LIST-EXTENDED). */
+		struct buf attrs = {0};
+		if (out[i].noselect)
+			buf_append_str(&attrs, c->extended && out[i].info == NULL && !has_child(all, n_all, name, out[i].len)
+						       ? " \\NonExistent"
+						       : " \\Noselect");
+		if (!c->lsub)
+			buf_append_str(&attrs, has_child(all, n_all, out[i].name, out[i].len) ? " \\HasChildren"
+											    : " \\HasNoChildren");
+		if (subscribed && !c->lsub)
+			buf_append_str(&attrs, " \\Subscribed");
+		buf_printf(b, "* %s (%s) \"/\" ", word, attrs.len ? (const char *)attrs.data + 1 : "");
+		buf_free(&attrs);
+		write_mailbox(b, name);
 		buf_append_str(b, "\r\n");
+		if (c->n_status > 0 && out[i].info != NULL)
+			write_status_line(s, c, name, out[i].info);
 	}
 	buf_free(&tmp);
 	ret = 0;
@@ -315,114 +381,67 @@ out:
 	return ret;
 }
 
-static int list_write_folders(struct session *s, const struct list_match *m, const Cpm__FolderListResp *r)
+static void list_ctx_free(struct list_ctx *c)
 {
-	char **names = r->n_folders ? calloc(r->n_folders, sizeof(char *)) : NULL;
-	if (r->n_folders > 0 && names == NULL)
-		return -1;
-	for (size_t i = 0; i < r->n_folders; i++)
-		names[i] = r->folders[i] ? r->folders[i]->name : NULL;
-	int rc = list_write(s, m, names, r->n_folders, "LIST");
-	free(names);
-	return rc;
+	for (unsigned i = 0; i < c->n_match; i++)
+		list_match_free(&c->match[i]);
+	free(c);
 }
+
+static void list_call(struct session *s, struct list_ctx *c, bool subscriptions);
 
 static void on_list(const Cpm__Response *resp, void *ctx)
 {
 	struct list_ctx *c = ctx;
 	struct session *s = c->s;
 	const char *what = c->lsub ? "LSUB" : "LIST";
-	if (!session_closed(s)) {
-		int rc = 0;
-		if (resp->status != CPM__STATUS__OK)
-			session_tagged_rpc_error(s, resp, what);
-		else if (!c->lsub && resp->result_case == CPM__RESPONSE__RESULT_FOLDER_LIST && resp->folder_list)
-			rc = list_write_folders(s, c->match, resp->folder_list);
-		else if (c->lsub && resp->result_case == CPM__RESPONSE__RESULT_SUBSCRIPTION_LIST &&
-			 resp->subscription_list)
-			rc = list_write(s, c->match, resp->subscription_list->names, resp->subscription_list->n_names,
-					"LSUB");
-		else
-			rc = -2;
-		if (resp->status == CPM__STATUS__OK) {
-			if (rc == -2)
-				session_tagged(s, "NO", "[SERVERBUG] %s: bad back-end response", what);
-			else if (rc < 0)
-				session_tagged(s, "NO", "[SERVERBUG] %s: out of memory", what);
-			else
-				session_tagged(s, "OK", "%s completed.", c->lsub ? "Lsub" : "List");
-		}
-		session_done(s);
+	if (session_closed(s)) {
+		list_ctx_free(c);
+		session_unref(s);
+		return;
 	}
-	list_match_free(&c->match);
-	free(c);
+	int rc = -2;
+	if (resp->status != CPM__STATUS__OK) {
+		session_tagged_rpc_error(s, resp, what);
+		rc = 0;
+	} else if (c->lsub && resp->result_case == CPM__RESPONSE__RESULT_SUBSCRIPTION_LIST) {
+		rc = list_write(s, c, NULL, 0, resp->subscription_list->names, resp->subscription_list->n_names);
+	} else if (!c->lsub && resp->result_case == CPM__RESPONSE__RESULT_FOLDER_LIST) {
+		/* The subscriptions too, when asked: FolderInfo carries the flag. */
+		const Cpm__FolderListResp *r = resp->folder_list;
+		char **subs = NULL;
+		size_t n_subs = 0;
+		if (c->sel_subscribed || c->ret_subscribed) {
+			subs = calloc(r->n_folders + 1, sizeof(char *));
+			for (size_t i = 0; subs != NULL && i < r->n_folders; i++)
+				if (r->folders[i]->subscribed)
+					subs[n_subs++] = r->folders[i]->name;
+		}
+		rc = (c->sel_subscribed || c->ret_subscribed) && subs == NULL
+			     ? -1
+			     : list_write(s, c, r->folders, r->n_folders, subs, n_subs);
+		free(subs);
+	}
+	if (resp->status == CPM__STATUS__OK) {
+		if (rc == -2)
+			session_tagged(s, "NO", "[SERVERBUG] %s: bad back-end response", what);
+		else if (rc < 0)
+			session_tagged(s, "NO", "[SERVERBUG] %s: out of memory", what);
+		else
+			session_tagged(s, "OK", "%s completed.", c->lsub ? "Lsub" : "List");
+	}
+	session_done(s);
+	list_ctx_free(c);
 	session_unref(s);
 }
 
-void cmd_list(struct session *s, const struct imap_command *cmd)
+static void list_call(struct session *s, struct list_ctx *c, bool subscriptions)
 {
-	bool lsub = strcmp(cmd->name, "LSUB") == 0;
-	if (cmd->nargs != 2) {
-		session_tagged(s, "BAD", "%s needs a reference and a mailbox pattern", cmd->name);
-		session_done(s);
-		return;
-	}
-	if (arg_astring(&cmd->args[0]) == NULL || arg_astring(&cmd->args[1]) == NULL) {
-		session_tagged(s, "BAD", "Invalid %s arguments", cmd->name);
-		session_done(s);
-		return;
-	}
-	struct buf ref = {0}, pat = {0};
-	if (arg_mailbox(&cmd->args[0], &ref) < 0 || arg_mailbox(&cmd->args[1], &pat) < 0) {
-		buf_free(&ref);
-		buf_free(&pat);
-		session_tagged(s, "BAD", "Invalid modified UTF-7 in %s arguments", cmd->name);
-		session_done(s);
-		return;
-	}
-	if (pat.len == 0) {
-		/* RFC 3501: an empty LIST pattern asks for the delimiter and the
-		 * root of the reference; our names have no root prefix. For LSUB
-		 * an empty pattern matches no subscription. */
-		buf_free(&ref);
-		buf_free(&pat);
-		if (!lsub)
-			session_untagged(s, "LIST (\\Noselect) \"/\" \"\"");
-		session_tagged(s, "OK", "%s completed.", lsub ? "Lsub" : "List");
-		session_done(s);
-		return;
-	}
-	/* The reference and the pattern are simply concatenated. */
-	int rc = buf_append(&ref, pat.data, pat.len);
-	buf_free(&pat);
-	struct list_ctx *c = NULL;
-	struct list_match *m = NULL;
-	if (rc == 0 && ref.len > LIST_MATCH_MAX_PATTERN) {
-		buf_free(&ref);
-		session_tagged(s, "BAD", "%s pattern too long", cmd->name);
-		session_done(s);
-		return;
-	}
-	if (rc == 0)
-		m = list_match_new((const char *)ref.data, ref.len, DELIM);
-	buf_free(&ref);
-	if (m != NULL)
-		c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		list_match_free(&m);
-		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
-		session_done(s);
-		return;
-	}
-	c->s = s;
-	c->match = m;
-	c->lsub = lsub;
-
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__FolderListReq fl = CPM__FOLDER_LIST_REQ__INIT;
 	Cpm__SubscriptionListReq sl = CPM__SUBSCRIPTION_LIST_REQ__INIT;
 	fl.user = sl.user = s->user;
-	if (lsub) {
+	if (subscriptions) {
 		req.op_case = CPM__REQUEST__OP_SUBSCRIPTION_LIST;
 		req.subscription_list = &sl;
 	} else {
@@ -431,6 +450,122 @@ void cmd_list(struct session *s, const struct imap_command *cmd)
 	}
 	session_ref(s);
 	rpc_call(s->w->rpc, s->shard, &req, 0, on_list, c);
+}
+
+static int parse_status_items(const struct imap_arg *l, unsigned *items, unsigned *n);
+
+/* Parses LIST-EXTENDED options. NULL, or the BAD text. */
+static const char *list_options(struct list_ctx *c, const struct imap_arg *sel, const struct imap_arg *ret)
+{
+	for (unsigned i = 0; sel != NULL && i < sel->list_count; i++) {
+		const char *o = sel->list[i].type == IMAP_ARG_ATOM ? sel->list[i].str : "";
+		if (strcasecmp(o, "SUBSCRIBED") == 0)
+			c->sel_subscribed = true;
+		else if (strcasecmp(o, "RECURSIVEMATCH") == 0 || strcasecmp(o, "REMOTE") == 0)
+			; /* no remote mailboxes; RECURSIVEMATCH only refines SUBSCRIBED */
+		else
+			return "Unknown LIST selection option";
+	}
+	for (unsigned i = 0; ret != NULL && i < ret->list_count; i++) {
+		const struct imap_arg *a = &ret->list[i];
+		const char *o = a->type == IMAP_ARG_ATOM ? a->str : "";
+		if (strcasecmp(o, "SUBSCRIBED") == 0) {
+			c->ret_subscribed = true;
+		} else if (strcasecmp(o, "CHILDREN") == 0) {
+			; /* always returned */
+		} else if (strcasecmp(o, "STATUS") == 0) {
+			if (i + 1 >= ret->list_count || ret->list[i + 1].type != IMAP_ARG_LIST ||
+			    parse_status_items(&ret->list[i + 1], c->status, &c->n_status) < 0)
+				return "Invalid STATUS return option";
+			i++;
+		} else {
+			return "Unknown LIST return option";
+		}
+	}
+	return NULL;
+}
+
+void cmd_list(struct session *s, const struct imap_command *cmd)
+{
+	bool lsub = strcmp(cmd->name, "LSUB") == 0;
+	const struct imap_arg *args = cmd->args, *sel = NULL, *ret = NULL;
+	unsigned n = cmd->nargs;
+	/* LIST [(selection)] reference patterns [RETURN (options)] */
+	if (!lsub && n >= 1 && args[0].type == IMAP_ARG_LIST) {
+		sel = &args[0];
+		args++;
+		n--;
+	}
+	if (!lsub && n == 4 && args[2].type == IMAP_ARG_ATOM && strcasecmp(args[2].str, "RETURN") == 0 &&
+	    args[3].type == IMAP_ARG_LIST) {
+		ret = &args[3];
+		n = 2;
+	}
+	if (n != 2 || arg_astring(&args[0]) == NULL ||
+	    (args[1].type != IMAP_ARG_LIST && arg_astring(&args[1]) == NULL) ||
+	    (lsub && args[1].type == IMAP_ARG_LIST)) {
+		session_tagged(s, "BAD", "%s needs a reference and a mailbox pattern", cmd->name);
+		session_done(s);
+		return;
+	}
+	struct list_ctx *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		session_done(s);
+		return;
+	}
+	c->s = s;
+	c->lsub = lsub;
+	c->extended = sel != NULL || ret != NULL || args[1].type == IMAP_ARG_LIST;
+	const char *err = list_options(c, sel, ret);
+	const struct imap_arg *pats = args[1].type == IMAP_ARG_LIST ? args[1].list : &args[1];
+	unsigned n_pats = args[1].type == IMAP_ARG_LIST ? args[1].list_count : 1;
+	if (err == NULL && (n_pats == 0 || n_pats > LIST_MAX_PATTERNS))
+		err = "Invalid number of patterns";
+	struct buf ref = {0}, pat = {0};
+	if (err == NULL && arg_mailbox(&args[0], &ref) < 0)
+		err = "Invalid modified UTF-7 in the reference";
+	bool empty_only = true;
+	for (unsigned i = 0; err == NULL && i < n_pats; i++) {
+		if (arg_astring(&pats[i]) == NULL || arg_mailbox(&pats[i], &pat) < 0) {
+			err = "Invalid mailbox pattern";
+			break;
+		}
+		if (pat.len == 0)
+			continue;
+		empty_only = false;
+		/* The reference and the pattern are simply concatenated. */
+		struct buf full = {0};
+		if (buf_append(&full, ref.data ? ref.data : (const unsigned char *)"", ref.len) < 0 ||
+		    buf_append(&full, pat.data, pat.len) < 0 || full.len > LIST_MATCH_MAX_PATTERN ||
+		    (c->match[c->n_match] = list_match_new((const char *)full.data, full.len, DELIM)) == NULL) {
+			err = full.len > LIST_MATCH_MAX_PATTERN ? "Pattern too long" : "Out of memory";
+			buf_free(&full);
+			break;
+		}
+		c->n_match++;
+		buf_free(&full);
+	}
+	buf_free(&ref);
+	buf_free(&pat);
+	if (err != NULL) {
+		session_tagged(s, "BAD", "%s", err);
+		list_ctx_free(c);
+		session_done(s);
+		return;
+	}
+	if (empty_only) {
+		/* RFC 3501: an empty LIST pattern asks for the delimiter and the
+		 * root of the reference; our names have no root prefix. For LSUB
+		 * an empty pattern matches no subscription. */
+		if (!lsub)
+			session_untagged(s, "LIST (\\Noselect) \"/\" \"\"");
+		session_tagged(s, "OK", "%s completed.", lsub ? "Lsub" : "List");
+		list_ctx_free(c);
+		session_done(s);
+		return;
+	}
+	list_call(s, c, lsub);
 }
 
 /* ---- SELECT / EXAMINE -------------------------------------------------------- */
@@ -741,13 +876,64 @@ void cmd_subscribe(struct session *s, const struct imap_command *cmd)
 
 /* ---- STATUS ------------------------------------------------------------------ */
 
-enum status_item { ST_MESSAGES, ST_RECENT, ST_UIDNEXT, ST_UIDVALIDITY, ST_UNSEEN, ST_SIZE, ST_MAX };
-static const char *const status_names[ST_MAX] = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE"};
+
+/* Parses a STATUS item list into items (deduplicated, in order). 0, or -1 on an unknown item. */
+static int parse_status_items(const struct imap_arg *l, unsigned *items, unsigned *n)
+{
+	*n = 0;
+	if (l->list_count == 0)
+		return -1;
+	for (unsigned i = 0; i < l->list_count; i++) {
+		const struct imap_arg *it = &l->list[i];
+		unsigned k = ST_MAX;
+		for (unsigned j = 0; it->type == IMAP_ARG_ATOM && j < ST_MAX; j++)
+			if (strcasecmp(it->str, status_names[j]) == 0)
+				k = j;
+		if (k == ST_MAX)
+			return -1;
+		bool dup = false;
+		for (unsigned j = 0; j < *n; j++)
+			dup |= items[j] == k;
+		if (!dup)
+			items[(*n)++] = k;
+	}
+	return 0;
+}
+
+/* "* STATUS name (ITEM n ...)" from a folder's info. */
+static void write_status(struct session *s, const char *name, const unsigned *items, unsigned n,
+			 const Cpm__FolderInfo *fi)
+{
+	struct buf *b = session_outbuf(s);
+	buf_append_str(b, "* STATUS ");
+	write_mailbox(b, name);
+	buf_append_str(b, " (");
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t v = 0;
+		switch (items[i]) {
+		case ST_MESSAGES: v = fi->exists; break;
+		case ST_RECENT: v = fi->recent; break;
+		case ST_UIDNEXT: v = fi->uidnext; break;
+		case ST_UIDVALIDITY: v = fi->uidvalidity; break;
+		case ST_UNSEEN: v = fi->unseen; break;
+		case ST_SIZE: v = fi->size; break;
+		default: break;
+		}
+		buf_printf(b, "%s%s %llu", i ? " " : "", status_names[items[i]], (unsigned long long)v);
+	}
+	buf_append_str(b, ")\r\n");
+}
+
+static void write_status_line(struct session *s, const struct list_ctx *c, const char *name,
+			      const Cpm__FolderInfo *fi)
+{
+	write_status(s, name, c->status, c->n_status, fi);
+}
 
 struct status_ctx {
 	struct session *s;
 	struct buf name;
-	enum status_item items[ST_MAX];
+	unsigned items[ST_MAX];
 	unsigned n_items;
 };
 
@@ -761,25 +947,7 @@ static void on_status(const Cpm__Response *resp, void *ctx)
 		} else if (resp->result_case != CPM__RESPONSE__RESULT_FOLDER_STATUS || resp->folder_status->info == NULL) {
 			session_tagged(s, "NO", "[SERVERBUG] STATUS: bad back-end response");
 		} else {
-			const Cpm__FolderStatusResp *r = resp->folder_status;
-			struct buf *b = session_outbuf(s);
-			buf_append_str(b, "* STATUS ");
-			write_mailbox(b, (const char *)c->name.data);
-			buf_append_str(b, " (");
-			for (unsigned i = 0; i < c->n_items; i++) {
-				uint64_t v = 0;
-				switch (c->items[i]) {
-				case ST_MESSAGES: v = r->info->exists; break;
-				case ST_RECENT: v = r->recent; break;
-				case ST_UIDNEXT: v = r->info->uidnext; break;
-				case ST_UIDVALIDITY: v = r->info->uidvalidity; break;
-				case ST_UNSEEN: v = r->unseen; break;
-				case ST_SIZE: v = r->size; break;
-				case ST_MAX: break;
-				}
-				buf_printf(b, "%s%s %llu", i ? " " : "", status_names[c->items[i]], (unsigned long long)v);
-			}
-			buf_append_str(b, ")\r\n");
+			write_status(s, (const char *)c->name.data, c->items, c->n_items, resp->folder_status->info);
 			session_tagged(s, "OK", "Status completed.");
 		}
 		session_done(s);
@@ -803,24 +971,11 @@ void cmd_status(struct session *s, const struct imap_command *cmd)
 		return;
 	}
 	c->s = s;
-	const struct imap_arg *l = &cmd->args[1];
-	for (unsigned i = 0; i < l->list_count; i++) {
-		const struct imap_arg *it = &l->list[i];
-		unsigned k = ST_MAX;
-		for (unsigned j = 0; it->type == IMAP_ARG_ATOM && j < ST_MAX; j++)
-			if (strcasecmp(it->str, status_names[j]) == 0)
-				k = j;
-		if (k == ST_MAX) {
-			session_tagged(s, "BAD", "Unknown STATUS item");
-			free(c);
-			session_done(s);
-			return;
-		}
-		bool dup = false;
-		for (unsigned j = 0; j < c->n_items; j++)
-			dup |= c->items[j] == (enum status_item)k;
-		if (!dup)
-			c->items[c->n_items++] = (enum status_item)k;
+	if (parse_status_items(&cmd->args[1], c->items, &c->n_items) < 0) {
+		session_tagged(s, "BAD", "Unknown STATUS item");
+		free(c);
+		session_done(s);
+		return;
 	}
 	if (mailbox_arg(s, &cmd->args[0], &c->name) < 0) {
 		buf_free(&c->name);

@@ -15,7 +15,7 @@ MSG = b"From: a@example.org\r\nSubject: t\r\n\r\nhello\r\n"
 
 
 def populate(c):
-    for name in ("del", "ren", "sub", "stat", "inboxren", "kids"):
+    for name in ("del", "ren", "sub", "stat", "inboxren", "kids", "lext"):
         c.add_user(name, PW)
 
 
@@ -188,4 +188,27 @@ class Children(ClusterTest):
         self.assertEqual(names(w, "Fam", "LSUB"), {"Fam": set()})
         untagged, _ = w.cmd("CAPABILITY")
         self.assertIn(b"CHILDREN", untagged[0].split())
+        w.close()
+
+
+class ListExtended(ClusterTest):
+    def test_list_status_and_selection(self):
+        w = self.cluster.login_raw("lext")
+        w.cmd("CREATE Work/Chat")
+        append(w, "Work", flags="(\\Seen)")
+        append(w, "Work")
+        w.cmd("SUBSCRIBE Work")
+        untagged, tagged = w.cmd('LIST "" "Work*" RETURN (STATUS (MESSAGES UNSEEN UIDNEXT))')
+        self.assertEqual(status(tagged), "OK", tagged)
+        self.assertEqual(untagged, [b'* LIST (\\HasChildren) "/" Work',
+                                    b"* STATUS Work (MESSAGES 2 UNSEEN 1 UIDNEXT 3)",
+                                    b'* LIST (\\HasNoChildren) "/" Work/Chat',
+                                    b"* STATUS Work/Chat (MESSAGES 0 UNSEEN 0 UIDNEXT 1)"])
+        untagged, _ = w.cmd('LIST (SUBSCRIBED) "" "*"')
+        self.assertEqual(untagged, [b'* LIST (\\HasChildren \\Subscribed) "/" Work'])
+        untagged, _ = w.cmd('LIST "" ("INBOX" "Work/%") RETURN (SUBSCRIBED CHILDREN)')
+        self.assertEqual(untagged, [b'* LIST (\\HasNoChildren) "/" INBOX',
+                                    b'* LIST (\\HasNoChildren) "/" Work/Chat'])
+        self.assertEqual(status(w.cmd('LIST (BOGUS) "" "*"')[1]), "BAD")
+        self.assertEqual(status(w.cmd('LIST "" "*" RETURN (STATUS (NOPE))')[1]), "BAD")
         w.close()

@@ -73,7 +73,6 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	uv_loop_init(&f->loop);
-	snprintf(f->endpoint, sizeof(f->endpoint), "tcp://127.0.0.1:%d", 23000 + (getpid() % 2000) * 10 + port_seq++);
 	f->shard.id = "s1";
 	f->shard.rpc = f->endpoint;
 	f->cfg.secret = (unsigned char *)SECRET;
@@ -82,8 +81,13 @@ static int setup(void **state)
 	f->cfg.n_shards = 1;
 	f->cfg.rpc_timeout_ms = 400;
 	char err[256];
-	f->srv = rpc_server_new(&f->loop, f->endpoint, f->cfg.secret, f->cfg.secret_len, on_request, f, err,
-				sizeof(err));
+	/* A free port: try a few (another test run may hold one). */
+	for (int attempt = 0; attempt < 50 && f->srv == NULL; attempt++) {
+		snprintf(f->endpoint, sizeof(f->endpoint), "tcp://127.0.0.1:%d",
+			 20000 + (int)((getpid() * 7919u + (unsigned)port_seq++ * 104729u) % 20000u));
+		f->srv = rpc_server_new(&f->loop, f->endpoint, f->cfg.secret, f->cfg.secret_len, on_request, f, err,
+					sizeof(err));
+	}
 	assert_non_null(f->srv);
 	f->cli = rpc_client_new(&f->loop, &f->cfg, err, sizeof(err));
 	assert_non_null(f->cli);
