@@ -6,6 +6,7 @@
  *   cpm-admin -c CONF user del NAME
  *   cpm-admin -c CONF user list
  *   cpm-admin -c CONF user where NAME    prints the shard id that owns NAME
+ *   cpm-admin -c CONF user quota NAME MB storage quota in MiB (0 = unlimited)
  *   cpm-admin -c CONF ping               one line per shard; exit 1 if any is down
  *
  * It talks to the back-ends over the same authenticated RPC as the
@@ -38,6 +39,7 @@ struct admin {
 static void usage(void)
 {
 	fprintf(stderr, "usage: cpm-admin -c CONFIG user add|passwd|del|where NAME\n"
+			"       cpm-admin -c CONFIG user quota NAME MB\n"
 			"       cpm-admin -c CONFIG user list\n"
 			"       cpm-admin -c CONFIG ping\n");
 	exit(2);
@@ -215,6 +217,21 @@ int main(int argc, char **argv)
 				free(a.names[i]);
 			}
 			free(a.names);
+			rc = a.exit_code;
+		} else if (name != NULL && strcmp(sub, "quota") == 0 && optind + 4 == argc) {
+			char *end;
+			unsigned long long mb = strtoull(argv[optind + 3], &end, 10);
+			if (*end != '\0' || argv[optind + 3][0] == '-' || mb > (1ull << 30))
+				usage();
+			Cpm__Request req = CPM__REQUEST__INIT;
+			Cpm__QuotaSetReq qs = CPM__QUOTA_SET_REQ__INIT;
+			qs.user = (char *)name;
+			qs.limit = mb << 20;
+			req.op_case = CPM__REQUEST__OP_QUOTA_SET;
+			req.quota_set = &qs;
+			a.outstanding++;
+			rpc_call(a.rpc, rpc_shard_for_user(a.rpc, name), &req, 0, on_simple, &a);
+			run(&a);
 			rc = a.exit_code;
 		} else if (name != NULL && optind + 3 == argc) {
 			if (strcmp(sub, "add") == 0) {

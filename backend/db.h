@@ -42,6 +42,7 @@ enum db_status {
 	DB_EXISTS,
 	DB_INVALID,
 	DB_FULL,   /* map full: the operator must grow map_size_mb */
+	DB_OVERQUOTA, /* the user's storage quota would be exceeded */
 	DB_FAIL,
 };
 

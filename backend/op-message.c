@@ -122,6 +122,11 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 		op_fail(res, CPM__STATUS__INVALID, "too many keywords in this mailbox");
 		return;
 	}
+	if ((st = op_quota_charge(ctx, t, q->user, (int64_t)q->body.len)) != DB_OK) {
+		cpmdb__folder_rec__free_unpacked(f, NULL);
+		op_fail_db(res, st, "message");
+		return;
+	}
 	uint32_t uid = f->uidnext++;
 	uint64_t modseq = ++f->highestmodseq;
 	f->exists++;
@@ -506,6 +511,7 @@ void op_expunge(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ExpungeReq *q, 
 	size_t n = 0;
 	int rc = r ? collect_uids(ctx, t, q->folder_id, q->uids, q->n_uids, &uids, &n) : ENOMEM;
 	enum db_status st = DB_OK;
+	uint64_t freed = 0;
 	if (r != NULL) {
 		cpm__expunge_resp__init(r);
 		res->resp->result_case = CPM__RESPONSE__RESULT_EXPUNGE;
@@ -518,8 +524,10 @@ void op_expunge(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ExpungeReq *q, 
 		st = db_get_msg(t, ctx->db, q->folder_id, uids[i], &m);
 		if (st == DB_OK && (m->sys_flags & CPM__SYS_FLAG__DELETED)) {
 			st = remove_message(ctx, t, q->folder_id, f, uids[i], m, false);
-			if (st == DB_OK)
+			if (st == DB_OK) {
 				r->uids[r->n_uids++] = uids[i];
+				freed += m->size;
+			}
 		}
 		if (m != NULL)
 			cpmdb__msg_rec__free_unpacked(m, NULL);
@@ -527,6 +535,8 @@ void op_expunge(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ExpungeReq *q, 
 	free(uids);
 	if (rc == 0 && st == DB_OK && r->n_uids > 0)
 		st = db_put_folder(t, ctx->db, q->folder_id, f);
+	if (rc == 0 && st == DB_OK && freed > 0)
+		st = op_quota_charge(ctx, t, q->user, -(int64_t)freed);
 	if (rc != 0)
 		op_fail(res, CPM__STATUS__INTERNAL, rc == ENOMEM ? "out of memory" : "storage error");
 	else if (st != DB_OK)
@@ -565,6 +575,7 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 	Cpm__CopyResp *r = malloc(sizeof(*r));
 	uint32_t *uids = NULL;
 	size_t n = 0;
+	uint64_t copied = 0;
 	int rc = r ? collect_uids(ctx, t, q->folder_id, q->uids, q->n_uids, &uids, &n) : ENOMEM;
 	if (r != NULL) {
 		cpm__copy_resp__init(r);
@@ -594,6 +605,7 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 		m->modseq = modseq;
 		to->exists++;
 		to->size += m->size;
+		copied += m->size;
 		if (!(m->sys_flags & CPM__SYS_FLAG__SEEN))
 			to->unseen++;
 		if (!q->move && m->blob.len == 32)
@@ -612,6 +624,8 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 		}
 	}
 	free(uids);
+	if (rc == 0 && st == DB_OK && n > 0 && !q->move)
+		st = op_quota_charge(ctx, t, q->user, (int64_t)copied);
 	if (rc == 0 && st == DB_OK && n > 0) {
 		st = db_put_folder(t, ctx->db, dst_id, to);
 		if (st == DB_OK && !same)
@@ -621,6 +635,8 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 		op_fail(res, CPM__STATUS__INTERNAL, rc == ENOMEM ? "out of memory" : "storage error");
 	else if (st == DB_INVALID)
 		op_fail(res, CPM__STATUS__INVALID, "destination mailbox is full (UIDs or keywords)");
+	else if (st == DB_OVERQUOTA)
+		op_fail(res, CPM__STATUS__OVERQUOTA, "Quota exceeded");
 	else if (st != DB_OK)
 		op_fail_db(res, st, "messages");
 	else if (n > 0) {

@@ -70,6 +70,12 @@ void op_user_put(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserPutReq *q,
 	Cpmdb__UserRec rec = CPMDB__USER_REC__INIT;
 	rec.scram_secret = q->scram_secret;
 	rec.created = exists ? old->created : (int64_t)time(NULL);
+	if (exists) {
+		/* A new secret keeps the account's accounting and quota. */
+		rec.storage_used = old->storage_used;
+		rec.quota_bytes = old->quota_bytes;
+		rec.quota_set = old->quota_set;
+	}
 	if (old != NULL)
 		cpmdb__user_rec__free_unpacked(old, NULL);
 	st = db_put_user(t, ctx->db, q->user, &rec);
@@ -157,4 +163,67 @@ void op_user_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserListReq *
 		mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		op_fail_db(res, db_from_mdb(rc, "users"), "users");
+}
+
+/* ---- QUOTA -------------------------------------------------------------------- */
+
+static uint64_t quota_limit(const struct op_ctx *ctx, const Cpmdb__UserRec *u)
+{
+	return u->quota_set ? u->quota_bytes : ctx->cfg->default_quota_mb << 20;
+}
+
+enum db_status op_quota_charge(const struct op_ctx *ctx, MDB_txn *t, const char *user, int64_t delta)
+{
+	Cpmdb__UserRec *u = NULL;
+	enum db_status st = db_get_user(t, ctx->db, user, &u);
+	if (st != DB_OK)
+		return st;
+	uint64_t limit = quota_limit(ctx, u);
+	if (delta > 0 && limit != 0 && u->storage_used + (uint64_t)delta > limit) {
+		cpmdb__user_rec__free_unpacked(u, NULL);
+		return DB_OVERQUOTA;
+	}
+	if (delta < 0)
+		u->storage_used = u->storage_used >= (uint64_t)-delta ? u->storage_used - (uint64_t)-delta : 0;
+	else
+		u->storage_used += (uint64_t)delta;
+	st = db_put_user(t, ctx->db, user, u);
+	cpmdb__user_rec__free_unpacked(u, NULL);
+	return st;
+}
+
+void op_quota_get(const struct op_ctx *ctx, MDB_txn *t, const Cpm__QuotaGetReq *q, struct op_result *res)
+{
+	Cpmdb__UserRec *u = NULL;
+	enum db_status st = db_get_user(t, ctx->db, q->user, &u);
+	if (st != DB_OK) {
+		op_fail_db(res, st, "user");
+		return;
+	}
+	Cpm__QuotaGetResp *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		cpmdb__user_rec__free_unpacked(u, NULL);
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+		return;
+	}
+	cpm__quota_get_resp__init(r);
+	r->used = u->storage_used;
+	r->limit = quota_limit(ctx, u);
+	cpmdb__user_rec__free_unpacked(u, NULL);
+	res->resp->result_case = CPM__RESPONSE__RESULT_QUOTA_GET;
+	res->resp->quota_get = r;
+}
+
+void op_quota_set(const struct op_ctx *ctx, MDB_txn *t, const Cpm__QuotaSetReq *q, struct op_result *res)
+{
+	Cpmdb__UserRec *u = NULL;
+	enum db_status st = db_get_user(t, ctx->db, q->user, &u);
+	if (st == DB_OK) {
+		u->quota_bytes = q->limit;
+		u->quota_set = true;
+		st = db_put_user(t, ctx->db, q->user, u);
+		cpmdb__user_rec__free_unpacked(u, NULL);
+	}
+	if (st != DB_OK)
+		op_fail_db(res, st, "user");
 }

@@ -24,6 +24,7 @@ bool op_is_write(const Cpm__Request *req)
 	case CPM__REQUEST__OP_STORE:
 	case CPM__REQUEST__OP_EXPUNGE:
 	case CPM__REQUEST__OP_COPY:
+	case CPM__REQUEST__OP_QUOTA_SET:
 		return true;
 	case CPM__REQUEST__OP_FOLDER_SELECT:
 		return !req->folder_select->readonly; /* SELECT claims \Recent */
@@ -73,6 +74,9 @@ void op_fail_db(struct op_result *res, enum db_status st, const char *what)
 		break;
 	case DB_FULL:
 		op_fail(res, CPM__STATUS__INTERNAL, "%s: storage full", what);
+		break;
+	case DB_OVERQUOTA:
+		op_fail(res, CPM__STATUS__OVERQUOTA, "Quota exceeded");
 		break;
 	default:
 		op_fail(res, CPM__STATUS__INTERNAL, "%s: storage error", what);
@@ -201,6 +205,12 @@ void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, str
 		break;
 	case CPM__REQUEST__OP_SEARCH:
 		op_search(ctx, txn, req->search, res);
+		break;
+	case CPM__REQUEST__OP_QUOTA_GET:
+		op_quota_get(ctx, txn, req->quota_get, res);
+		break;
+	case CPM__REQUEST__OP_QUOTA_SET:
+		op_quota_set(ctx, txn, req->quota_set, res);
 		break;
 	case CPM__REQUEST__OP_PING: {
 		Cpm__PingResp *p = malloc(sizeof(*p));

@@ -98,6 +98,11 @@ void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, stru
 void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, struct op_result *res);
 void op_expunge(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ExpungeReq *q, struct op_result *res);
 void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct op_result *res);
+/* Adds delta octets to user's storage; DB_OVERQUOTA (nothing changed) when a
+ * positive delta would pass the quota. */
+enum db_status op_quota_charge(const struct op_ctx *ctx, MDB_txn *t, const char *user, int64_t delta);
+void op_quota_get(const struct op_ctx *ctx, MDB_txn *t, const Cpm__QuotaGetReq *q, struct op_result *res);
+void op_quota_set(const struct op_ctx *ctx, MDB_txn *t, const Cpm__QuotaSetReq *q, struct op_result *res);
 void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, struct op_result *res);
 void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, struct op_result *res);
 

@@ -189,6 +189,9 @@ static int config_handler(void *user, const char *section, const char *name, con
 		} else if (!strcmp(name, "scram_iterations")) {
 			bad = parse_uint(value, 1000000, &u) < 0 || u < 1;
 			cfg->scram_iterations = (unsigned)u;
+		} else if (!strcmp(name, "default_quota_mb")) {
+			bad = parse_uint(value, 1ull << 30, &u) < 0;
+			cfg->default_quota_mb = u;
 		} else if (!strcmp(name, "log_level")) {
 			bad = set_str(&cfg->log_level, value) < 0;
 		} else {

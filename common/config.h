@@ -8,6 +8,7 @@
  *   rpc_timeout_ms = 5000                ; deadline of each RPC
  *   default_folders = INBOX, Default     ; created for every new user
  *   scram_iterations = 4096
+ *   default_quota_mb = 0                 ; per-user storage quota (0 = unlimited)
  *   log_level = info                     ; debug|info|warn|error
  *
  *   [shard.s1]                           ; one section per back-end shard
@@ -68,6 +69,7 @@ struct cpm_config {
 	char **default_folders;
 	size_t n_default_folders;
 	unsigned scram_iterations;
+	uint64_t default_quota_mb;
 	char *log_level;
 
 	struct cfg_shard *shards;

@@ -54,6 +54,11 @@ void cmd_close(struct session *s, const struct imap_command *cmd);
 void cmd_copy(struct session *s, const struct imap_command *cmd); /* COPY and MOVE */
 void copy_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode, bool move);
 
+/* cmd-quota.c */
+void cmd_getquotaroot(struct session *s, const struct imap_command *cmd);
+void cmd_getquota(struct session *s, const struct imap_command *cmd);
+void cmd_setquota(struct session *s, const struct imap_command *cmd);
+
 /* cmd-idle.c */
 void cmd_idle(struct session *s, const struct imap_command *cmd);
 /* Report the selected folder's changes now, if idling (feed events call it). */

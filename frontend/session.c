@@ -43,6 +43,9 @@ static const struct cmd_def commands[] = {
 	{"SUBSCRIBE", CMD_AUTH | CMD_SELECTED, cmd_subscribe},
 	{"UNSUBSCRIBE", CMD_AUTH | CMD_SELECTED, cmd_subscribe},
 	{"STATUS", CMD_AUTH | CMD_SELECTED, cmd_status},
+	{"GETQUOTAROOT", CMD_AUTH | CMD_SELECTED, cmd_getquotaroot},
+	{"GETQUOTA", CMD_AUTH | CMD_SELECTED, cmd_getquota},
+	{"SETQUOTA", CMD_AUTH | CMD_SELECTED, cmd_setquota},
 	{"SELECT", CMD_AUTH | CMD_SELECTED, cmd_select},
 	{"EXAMINE", CMD_AUTH | CMD_SELECTED, cmd_select},
 	{"APPEND", CMD_AUTH | CMD_SELECTED, cmd_append},
@@ -203,7 +206,7 @@ void session_tagged_rpc_error(struct session *s, const Cpm__Response *resp, cons
 
 void session_write_capabilities(struct session *s, struct buf *b)
 {
-	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE ESEARCH WITHIN CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE");
+	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE ESEARCH WITHIN CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE");
 	if (s->state == SESSION_NOT_AUTH) {
 		if (!s->tls_active && s->w->tls != NULL)
 			buf_append_str(b, " STARTTLS");
