@@ -749,3 +749,56 @@ void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, 
 	if (st != DB_OK)
 		op_fail_db(res, st, "changes");
 }
+
+void op_multi_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__MultiAppendReq *q, struct op_result *res)
+{
+	if (q->n_messages == 0) {
+		op_fail(res, CPM__STATUS__INVALID, "no message");
+		return;
+	}
+	Cpm__AppendResp *r = malloc(sizeof(*r));
+	if (r != NULL) {
+		cpm__append_resp__init(r);
+		r->uids = malloc(q->n_messages * sizeof(uint32_t));
+	}
+	if (r == NULL || r->uids == NULL) {
+		if (r != NULL)
+			cpm__append_resp__free_unpacked(r, NULL);
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+		return;
+	}
+	/* Each message as a single APPEND; the first failure fails them all
+	 * (the writer then rolls back this operation's nested transaction). */
+	for (size_t i = 0; i < q->n_messages; i++) {
+		struct op_result one = {0};
+		one.resp = malloc(sizeof(*one.resp));
+		if (one.resp == NULL) {
+			cpm__append_resp__free_unpacked(r, NULL);
+			op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+			return;
+		}
+		cpm__response__init(one.resp);
+		op_append(ctx, t, q->messages[i], &one);
+		if (one.resp->status != CPM__STATUS__OK) {
+			res->resp->status = one.resp->status;
+			res->resp->error = one.resp->error;
+			one.resp->error = NULL;
+			op_result_clear(&one);
+			cpm__append_resp__free_unpacked(r, NULL);
+			return;
+		}
+		r->uidvalidity = one.resp->append->uidvalidity;
+		r->modseq = one.resp->append->modseq;
+		if (i == 0)
+			r->uid = one.resp->append->uid;
+		r->uids[r->n_uids++] = one.resp->append->uid;
+		/* Keep the change events for publication. */
+		for (size_t e = 0; e < one.n_events; e++) {
+			op_event(res, one.events[e]->user, one.events[e]->folder_id, one.events[e]->modseq,
+				 one.events[e]->kind, one.events[e]->uids, one.events[e]->n_uids);
+		}
+		op_result_clear(&one);
+	}
+	res->resp->result_case = CPM__RESPONSE__RESULT_APPEND;
+	res->resp->append = r;
+}

@@ -25,6 +25,7 @@ bool op_is_write(const Cpm__Request *req)
 	case CPM__REQUEST__OP_EXPUNGE:
 	case CPM__REQUEST__OP_COPY:
 	case CPM__REQUEST__OP_QUOTA_SET:
+	case CPM__REQUEST__OP_MULTI_APPEND:
 		return true;
 	case CPM__REQUEST__OP_FOLDER_SELECT:
 		return !req->folder_select->readonly; /* SELECT claims \Recent */
@@ -211,6 +212,9 @@ void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, str
 		break;
 	case CPM__REQUEST__OP_QUOTA_SET:
 		op_quota_set(ctx, txn, req->quota_set, res);
+		break;
+	case CPM__REQUEST__OP_MULTI_APPEND:
+		op_multi_append(ctx, txn, req->multi_append, res);
 		break;
 	case CPM__REQUEST__OP_PING: {
 		Cpm__PingResp *p = malloc(sizeof(*p));

@@ -94,6 +94,7 @@ void op_folder_status(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSta
 void op_subscription_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SubscriptionListReq *q,
 			  struct op_result *res);
 void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, struct op_result *res);
+void op_multi_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__MultiAppendReq *q, struct op_result *res);
 void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, struct op_result *res);
 void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, struct op_result *res);
 void op_expunge(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ExpungeReq *q, struct op_result *res);

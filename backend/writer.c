@@ -26,7 +26,13 @@ struct writer {
 
 static size_t job_bytes(const struct writer_job *j)
 {
-	return j->req->op_case == CPM__REQUEST__OP_APPEND ? j->req->append->body.len : 0;
+	size_t n = 0;
+	if (j->req->op_case == CPM__REQUEST__OP_APPEND)
+		n = j->req->append->body.len;
+	else if (j->req->op_case == CPM__REQUEST__OP_MULTI_APPEND)
+		for (size_t i = 0; i < j->req->multi_append->n_messages; i++)
+			n += j->req->multi_append->messages[i]->body.len;
+	return n;
 }
 
 static void run_batch(struct writer *w, struct writer_job *batch)

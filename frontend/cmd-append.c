@@ -1,31 +1,33 @@
 /*
- * cmd-append: APPEND (RFC 3501 6.3.11) with APPENDUID (RFC 4315).
+ * cmd-append: APPEND (RFC 3501 6.3.11) with APPENDUID (RFC 4315), and
+ * MULTIAPPEND (RFC 3502).
  *
  *   APPEND mailbox [(flags)] ["dd-Mon-yyyy hh:mm:ss +zzzz"] {literal}
+ *                 [[(flags)] ["date"] {literal} ...]
  *
- * The parser has already received the whole literal (size-checked against
+ * The parser has already received the whole literals (size-checked against
  * the configured maximum before the "+" continuation), so the handler only
- * validates the arguments and makes one AppendReq to the user's shard. The
- * back-end acknowledges only after its commit is durable, and dedupes by
- * request id, so a resent request never stores the message twice.
+ * validates the arguments and makes one AppendReq (or one MultiAppendReq:
+ * all messages or none) to the user's shard. The back-end acknowledges only
+ * after its commit is durable, and dedupes by request id, so a resent
+ * request never stores a message twice.
  *
  * Flags: \Seen \Answered \Flagged \Deleted \Draft (any case) and keywords
  * (atoms without "\"); \Recent and unknown \Flags are a BAD, as Dovecot
  * does. Keywords are deduplicated case-insensitively and bounded in number
  * and length. The date-time defaults to now in UTC.
  *
- * When the target is the selected folder, the new UID joins the session's
- * view at once (UIDs only grow, so it goes at the end) and the client gets
- * "* n EXISTS" before the tagged OK, as RFC 3501 asks of a server that
- * knows about the new message.
+ * When the target is the selected folder, the session syncs its view
+ * (sync.c) before the tagged OK, so the client gets "* n EXISTS" with the
+ * new messages in UID order, whoever else appended meanwhile.
  *
- * Not yet (later issues): MULTIAPPEND (several messages), CATENATE, and
- * BINARY's literal8; they get a BAD instead of being half-done.
+ * Not yet: CATENATE and BINARY's literal8; they get a BAD.
  */
 #include "commands.h"
 
 #include "fetch-flags.h"
 #include "imap-date.h"
+#include "imap-seqset.h"
 #include "imap-utf7.h"
 #include "log.h"
 #include "rpc-client.h"
@@ -43,15 +45,18 @@ _Static_assert(FETCH_FLAG_SEEN == CPM__SYS_FLAG__SEEN && FETCH_FLAG_ANSWERED == 
 		       FETCH_FLAG_DRAFT == CPM__SYS_FLAG__DRAFT,
 	       "fetch-flags bits must equal proto SysFlag");
 
+/* Messages in one MULTIAPPEND at most. */
+#define APPEND_MAX_MESSAGES 1000
+
 struct append_ctx {
 	struct session *s;
 	struct buf name; /* UTF-8 folder name */
+	char *tagline;   /* the tagged OK, written after the sync */
 };
 
-/* What the parsed arguments say. Pointers go into the command's args,
- * which stay valid until session_done. */
-struct append_args {
-	const struct imap_arg *mailbox;
+/* One message of the command. Pointers go into the command's args, which
+ * stay valid until session_done. */
+struct append_msg {
 	struct flag_set flags;
 	time_t date;
 	int tz;
@@ -61,6 +66,7 @@ struct append_args {
 static void append_ctx_free(struct append_ctx *c)
 {
 	buf_free(&c->name);
+	free(c->tagline);
 	free(c);
 }
 
@@ -83,73 +89,46 @@ static void name_text(const char *utf8, char out[NAME_TEXT_MAX + 4])
 	buf_free(&enc);
 }
 
-/* Validates the syntax. NULL on success, else the BAD text. */
-static const char *parse_args(const struct imap_command *cmd, struct append_args *a)
+/* Parses one message group at args[*i]. NULL on success, else the BAD text. */
+static const char *parse_message(const struct imap_command *cmd, unsigned *i, struct append_msg *m)
 {
-	unsigned i = 1;
-	if (cmd->nargs < 2)
-		return "APPEND needs a mailbox and a message";
-	a->mailbox = &cmd->args[0];
-	if (arg_astring(a->mailbox) == NULL)
-		return "Invalid mailbox name argument";
-	if (cmd->args[i].type == IMAP_ARG_LIST) {
-		const char *err = fetch_flags_parse_list(cmd->args[i].list, cmd->args[i].list_count, &a->flags);
+	if (*i < cmd->nargs && cmd->args[*i].type == IMAP_ARG_LIST) {
+		const char *err = fetch_flags_parse_list(cmd->args[*i].list, cmd->args[*i].list_count, &m->flags);
 		if (err != NULL)
 			return err;
-		i++;
+		(*i)++;
 	}
-	a->date = time(NULL);
-	a->tz = 0;
-	if (i + 1 < cmd->nargs && cmd->args[i].type == IMAP_ARG_QUOTED) {
+	m->date = time(NULL);
+	m->tz = 0;
+	if (*i + 1 < cmd->nargs && cmd->args[*i].type == IMAP_ARG_QUOTED) {
 		time_t t;
 		int tz;
-		if (imap_datetime_parse(cmd->args[i].str, cmd->args[i].len, &t, &tz) < 0)
+		if (imap_datetime_parse(cmd->args[*i].str, cmd->args[*i].len, &t, &tz) < 0)
 			return "Invalid date-time";
-		a->date = t;
-		a->tz = tz;
-		i++;
+		m->date = t;
+		m->tz = tz;
+		(*i)++;
 	}
-	if (i >= cmd->nargs)
+	if (*i >= cmd->nargs)
 		return "APPEND: missing message literal";
-	const struct imap_arg *m = &cmd->args[i];
-	if (m->type == IMAP_ARG_ATOM && m->len == 8 && strncasecmp(m->str, "CATENATE", 8) == 0)
+	const struct imap_arg *a = &cmd->args[*i];
+	if (a->type == IMAP_ARG_ATOM && a->len == 8 && strncasecmp(a->str, "CATENATE", 8) == 0)
 		return "CATENATE is not supported";
-	if (m->type != IMAP_ARG_LITERAL)
+	if (a->type != IMAP_ARG_LITERAL)
 		return "APPEND: the message must be a literal";
-	if (m->literal8)
+	if (a->literal8)
 		return "APPEND: literal8 (BINARY) is not supported";
-	a->message = m;
-	if (i + 1 != cmd->nargs)
-		return "APPEND: one message per command (MULTIAPPEND is not supported)";
+	m->message = a;
+	(*i)++;
 	return NULL;
 }
 
-/* Adds uid to the session's view of the selected folder, keeping it sorted.
- * Returns the new message's sequence number, or 0 when it was not added. */
-static uint32_t view_add_uid(struct selected_folder *f, uint32_t uid)
+static void append_tagged(struct session *s)
 {
-	if (uid == 0 || f->count == UINT32_MAX)
-		return 0;
-	size_t lo = 0, hi = f->count;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (f->uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < f->count && f->uids[lo] == uid)
-		return 0; /* already known */
-	uint32_t *p = reallocarray(f->uids, (size_t)f->count + 1, sizeof(*p));
-	if (p == NULL)
-		return 0;
-	memmove(p + lo + 1, p + lo, (f->count - lo) * sizeof(*p));
-	p[lo] = uid;
-	f->uids = p;
-	f->count++;
-	if (f->uidnext <= uid && uid < UINT32_MAX)
-		f->uidnext = uid + 1;
-	return (uint32_t)lo + 1;
+	struct append_ctx *c = s->cmd_state;
+	if (c != NULL && c->tagline != NULL)
+		session_write(s, c->tagline, strlen(c->tagline));
+	session_done(s);
 }
 
 static void on_append(const Cpm__Response *resp, void *ctx)
@@ -165,14 +144,32 @@ static void on_append(const Cpm__Response *resp, void *ctx)
 	if (resp->status == CPM__STATUS__OK && resp->result_case == CPM__RESPONSE__RESULT_APPEND &&
 	    resp->append != NULL) {
 		const Cpm__AppendResp *r = resp->append;
-		struct selected_folder *f = &s->sel;
-		if (s->state == SESSION_SELECTED && f->name != NULL && strcmp(f->name, name) == 0 &&
-		    f->uidvalidity == r->uidvalidity) {
-			if (view_add_uid(f, r->uid) > 0)
-				session_untagged(s, "%u EXISTS", (unsigned)f->count);
+		struct buf line = {0};
+		buf_printf(&line, "%s OK [APPENDUID %u ", s->tag, (unsigned)r->uidvalidity);
+		if (r->n_uids > 1) {
+			struct imap_seqset set;
+			imap_seqset_init(&set);
+			for (size_t i = 0; i < r->n_uids; i++)
+				imap_seqset_add(&set, r->uids[i]);
+			imap_seqset_write(&line, &set);
+			imap_seqset_free(&set);
+		} else {
+			buf_printf(&line, "%u", (unsigned)r->uid);
 		}
-		session_tagged(s, "OK", "[APPENDUID %u %u] Append completed.", (unsigned)r->uidvalidity,
-			       (unsigned)r->uid);
+		buf_append_str(&line, "] Append completed.\r\n");
+		c->tagline = (char *)buf_steal(&line, NULL);
+		/* The rest happens after the sync; the ctx lives as cmd_state. */
+		s->cmd_state = c;
+		s->cmd_state_free = (void (*)(void *))append_ctx_free;
+		struct selected_folder *f = &s->sel;
+		bool selected = s->state == SESSION_SELECTED && f->name != NULL && strcmp(f->name, name) == 0 &&
+				f->uidvalidity == r->uidvalidity;
+		if (selected)
+			session_sync(s, append_tagged);
+		else
+			append_tagged(s);
+		session_unref(s);
+		return;
 	} else if (resp->status == CPM__STATUS__OK) {
 		log_error("event=bad_rpc_response cmd=APPEND");
 		session_tagged(s, "NO", "[SERVERBUG] APPEND: bad back-end response");
@@ -188,49 +185,90 @@ static void on_append(const Cpm__Response *resp, void *ctx)
 	session_unref(s);
 }
 
+static void fill_req(struct session *s, Cpm__AppendReq *ap, const char *folder, const struct append_msg *m)
+{
+	cpm__append_req__init(ap);
+	ap->user = s->user;
+	ap->folder = (char *)folder;
+	ap->sys_flags = m->flags.sys;
+	ap->keywords = (char **)m->flags.keywords;
+	ap->n_keywords = m->flags.n_keywords;
+	ap->internaldate = (int64_t)m->date;
+	ap->internaldate_tz = m->tz;
+	ap->body.data = (uint8_t *)m->message->str;
+	ap->body.len = m->message->len;
+}
+
 void cmd_append(struct session *s, const struct imap_command *cmd)
 {
-	struct append_args a;
-	memset(&a, 0, sizeof(a));
-	const char *err = parse_args(cmd, &a);
-	if (err != NULL) {
-		session_tagged(s, "BAD", "%s", err);
+	if (cmd->nargs < 2 || arg_astring(&cmd->args[0]) == NULL) {
+		session_tagged(s, "BAD", cmd->nargs < 2 ? "APPEND needs a mailbox and a message"
+						       : "Invalid mailbox name argument");
 		session_done(s);
 		return;
 	}
+	struct append_msg *msgs = calloc(APPEND_MAX_MESSAGES, sizeof(*msgs));
 	struct append_ctx *c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
-		session_done(s);
-		return;
+	Cpm__AppendReq *reqs = NULL;
+	Cpm__AppendReq **ptrs = NULL;
+	const char *err = msgs && c ? NULL : "out of memory";
+	unsigned n = 0, i = 1;
+	while (err == NULL && i < cmd->nargs) {
+		if (n == APPEND_MAX_MESSAGES)
+			err = "Too many messages in one APPEND";
+		else
+			err = parse_message(cmd, &i, &msgs[n++]);
+	}
+	if (err != NULL) {
+		session_tagged(s, msgs && c ? "BAD" : "NO", "%s", msgs && c ? err : "[SERVERBUG] Out of memory");
+		goto fail;
 	}
 	c->s = s;
-	if (arg_mailbox(a.mailbox, &c->name) < 0 || c->name.len == 0) {
+	if (arg_mailbox(&cmd->args[0], &c->name) < 0 || c->name.len == 0) {
 		session_tagged(s, "NO", "[CANNOT] Invalid mailbox name");
-		append_ctx_free(c);
-		session_done(s);
-		return;
+		goto fail;
 	}
-	if (a.message->len == 0) {
-		session_tagged(s, "NO", "Can't save an empty message");
-		append_ctx_free(c);
-		session_done(s);
-		return;
+	for (unsigned k = 0; k < n; k++) {
+		if (msgs[k].message->len == 0) {
+			session_tagged(s, "NO", "Can't save an empty message");
+			goto fail;
+		}
 	}
-
 	Cpm__Request req = CPM__REQUEST__INIT;
-	Cpm__AppendReq ap = CPM__APPEND_REQ__INIT;
-	ap.user = s->user;
-	ap.folder = (char *)c->name.data;
-	ap.sys_flags = a.flags.sys;
-	ap.keywords = a.flags.keywords;
-	ap.n_keywords = a.flags.n_keywords;
-	ap.internaldate = (int64_t)a.date;
-	ap.internaldate_tz = a.tz;
-	ap.body.data = (uint8_t *)a.message->str;
-	ap.body.len = a.message->len;
-	req.op_case = CPM__REQUEST__OP_APPEND;
-	req.append = &ap;
+	Cpm__AppendReq one;
+	Cpm__MultiAppendReq multi = CPM__MULTI_APPEND_REQ__INIT;
+	const char *folder = (const char *)c->name.data;
+	if (n == 1) {
+		fill_req(s, &one, folder, &msgs[0]);
+		req.op_case = CPM__REQUEST__OP_APPEND;
+		req.append = &one;
+	} else {
+		reqs = calloc(n, sizeof(*reqs));
+		ptrs = calloc(n, sizeof(*ptrs));
+		if (reqs == NULL || ptrs == NULL) {
+			session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+			goto fail;
+		}
+		for (unsigned k = 0; k < n; k++) {
+			fill_req(s, &reqs[k], folder, &msgs[k]);
+			ptrs[k] = &reqs[k];
+		}
+		multi.messages = ptrs;
+		multi.n_messages = n;
+		req.op_case = CPM__REQUEST__OP_MULTI_APPEND;
+		req.multi_append = &multi;
+	}
 	session_ref(s);
 	rpc_call(s->w->rpc, s->shard, &req, 0, on_append, c);
+	free(reqs);
+	free(ptrs);
+	free(msgs);
+	return;
+fail:
+	free(reqs);
+	free(ptrs);
+	free(msgs);
+	if (c != NULL)
+		append_ctx_free(c);
+	session_done(s);
 }

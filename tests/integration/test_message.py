@@ -3,6 +3,7 @@ UID, RFC822.SIZE, INTERNALDATE, BODY[] and BODY.PEEK[] (RFC 3501 6.4.5), byte-ex
 and 8-bit clean."""
 
 import datetime
+import re
 import random
 import time
 
@@ -17,7 +18,7 @@ PW = "msg-pw"
 
 
 def populate(c):
-    for name in ("appender", "peeker", "bigmail", "libuser", "ranger"):
+    for name in ("appender", "peeker", "bigmail", "libuser", "ranger", "multi"):
         c.add_user(name, PW)
 
 
@@ -223,3 +224,36 @@ class ThirdPartyClient(ClusterTest):
         meta = b" ".join(x[0] if isinstance(x, tuple) else x for x in data)
         self.assertIn(b"\\Draft", meta)
         m.logout()
+
+
+class MultiAppend(ClusterTest):
+    """MULTIAPPEND (RFC 3502): several messages in one APPEND, all or none."""
+
+    def test_multiappend(self):
+        w = self.cluster.login_raw("multi")
+        w.cmd("CREATE Many")
+        w.cmd("SELECT Many")
+        tag = w.next_tag()
+        w.send(b"%s APPEND Many (\\Seen) {3}\r\n" % tag.encode())
+        self.assertTrue(w.readline().startswith(b"+"))
+        w.send(b"one {5+}\r\ntwo!! \"01-Jan-2021 00:00:00 +0000\" {5}\r\n")
+        self.assertTrue(w.readline().startswith(b"+"))
+        w.send(b"three\r\n")
+        untagged, tagged = w.read_until_tagged(tag)
+        m = re.match(rb"^%s OK \[APPENDUID (\d+) (\d+):(\d+)\] " % tag.encode(), tagged)
+        self.assertTrue(m, tagged)
+        self.assertEqual(int(m.group(3)) - int(m.group(2)), 2)
+        self.assertEqual(untagged, [b"* 3 EXISTS"])
+        untagged, _ = w.cmd("FETCH 1:3 (FLAGS RFC822.SIZE)")
+        self.assertEqual(len(untagged), 3)
+        self.assertIn(b"\\Seen", untagged[0])
+        # One bad message refuses them all: nothing is stored.
+        tag = w.next_tag()
+        w.send(b"%s APPEND Nope {1}\r\n" % tag.encode())
+        self.assertTrue(w.readline().startswith(b"+"))
+        w.send(b"a {1+}\r\nb\r\n")
+        _, tagged = w.read_until_tagged(tag)
+        self.assertRegex(tagged, rb"NO \[TRYCREATE\]")
+        untagged, _ = w.cmd("STATUS Many (MESSAGES)")
+        self.assertEqual(untagged, [b"* STATUS Many (MESSAGES 3)"])
+        w.close()
