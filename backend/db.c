@@ -258,6 +258,23 @@ enum db_status db_put_change(MDB_txn *t, struct db *db, uint64_t folder_id, uint
 
 /* ---- folder names -------------------------------------------------------------- */
 
+static int folder_key(const char *user, const char *name, unsigned char **k_r, size_t *len_r);
+
+/* The key of (user, name) in folders/subs: DB_OK, DB_INVALID when it is
+ * longer than LMDB's key limit (no such name can be stored), DB_FAIL. */
+static enum db_status name_key(struct db *db, const char *user, const char *name, unsigned char **k_r,
+			       size_t *len_r)
+{
+	if (folder_key(user, name, k_r, len_r) < 0)
+		return DB_FAIL;
+	if (*len_r > (size_t)mdb_env_get_maxkeysize(db->env)) {
+		free(*k_r);
+		*k_r = NULL;
+		return DB_INVALID;
+	}
+	return DB_OK;
+}
+
 static int folder_key(const char *user, const char *name, unsigned char **k_r, size_t *len_r)
 {
 	size_t ul = strlen(user), nl = strlen(name);
@@ -276,12 +293,9 @@ enum db_status db_lookup_folder(MDB_txn *t, struct db *db, const char *user, con
 {
 	unsigned char *k;
 	size_t kl;
-	if (folder_key(user, name, &k, &kl) < 0)
-		return DB_FAIL;
-	if (kl > (size_t)mdb_env_get_maxkeysize(db->env)) {
-		free(k);
-		return DB_NOTFOUND; /* too long to have been created */
-	}
+	enum db_status kst = name_key(db, user, name, &k, &kl);
+	if (kst != DB_OK)
+		return kst == DB_INVALID ? DB_NOTFOUND : kst; /* too long to have been created */
 	MDB_val kv = {kl, k}, v;
 	int rc = mdb_get(t, db->folders, &kv, &v);
 	free(k);
@@ -294,12 +308,9 @@ enum db_status db_bind_folder(MDB_txn *t, struct db *db, const char *user, const
 {
 	unsigned char *k;
 	size_t kl;
-	if (folder_key(user, name, &k, &kl) < 0)
-		return DB_FAIL;
-	if (kl > (size_t)mdb_env_get_maxkeysize(db->env)) {
-		free(k);
-		return DB_INVALID; /* user + name exceed LMDB's key size */
-	}
+	enum db_status kst = name_key(db, user, name, &k, &kl);
+	if (kst != DB_OK)
+		return kst;
 	unsigned char idb[8];
 	db_key_u64(idb, id);
 	MDB_val kv = {kl, k}, v = {8, idb};
@@ -353,12 +364,9 @@ enum db_status db_subscribe(MDB_txn *t, struct db *db, const char *user, const c
 {
 	unsigned char *k;
 	size_t kl;
-	if (folder_key(user, name, &k, &kl) < 0)
-		return DB_FAIL;
-	if (kl > (size_t)mdb_env_get_maxkeysize(db->env)) {
-		free(k);
-		return on ? DB_INVALID : DB_OK;
-	}
+	enum db_status kst = name_key(db, user, name, &k, &kl);
+	if (kst != DB_OK)
+		return kst == DB_INVALID && !on ? DB_OK : kst;
 	MDB_val kv = {kl, k}, v = {0, ""};
 	int rc = on ? mdb_put(t, db->subs, &kv, &v, 0) : mdb_del(t, db->subs, &kv, NULL);
 	free(k);

@@ -266,10 +266,7 @@ void op_folder_select(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSel
 	if (st == DB_OK)
 		st = db_get_folder(t, ctx->db, id, &f);
 	if (st != DB_OK) {
-		if (st == DB_NOTFOUND)
-			op_fail(res, CPM__STATUS__NONEXISTENT, "Mailbox doesn't exist");
-		else
-			op_fail_db(res, st, "folder");
+		op_fail_folder(res, st);
 		return;
 	}
 	Cpm__FolderSelectResp *r = malloc(sizeof(*r));
@@ -430,21 +427,13 @@ static enum db_status named_folder(const struct op_ctx *ctx, MDB_txn *t, const c
 	return DB_OK;
 }
 
-static void fail_missing(struct op_result *res, enum db_status st)
-{
-	if (st == DB_NOTFOUND)
-		op_fail(res, CPM__STATUS__NONEXISTENT, "Mailbox doesn't exist");
-	else
-		op_fail_db(res, st, "folder");
-}
-
 void op_folder_delete(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderDeleteReq *q, struct op_result *res)
 {
 	char *name = NULL;
 	uint64_t id = 0;
 	enum db_status st = named_folder(ctx, t, q->user, q->name, &name, &id);
 	if (st != DB_OK) {
-		fail_missing(res, st);
+		op_fail_folder(res, st);
 		return;
 	}
 	if (strcmp(name, "INBOX") == 0) {
@@ -502,7 +491,7 @@ void op_folder_rename(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderRen
 	uint64_t id = 0, other;
 	enum db_status st = named_folder(ctx, t, q->user, q->from, &from, &id);
 	if (st != DB_OK) {
-		fail_missing(res, st);
+		op_fail_folder(res, st);
 		return;
 	}
 	char *to = op_strdup(q->to);
@@ -591,12 +580,10 @@ void op_folder_subscribe(const struct op_ctx *ctx, MDB_txn *t, const Cpm__Folder
 		st = db_lookup_folder(t, ctx->db, q->user, name, &id);
 	if (st == DB_OK)
 		st = db_subscribe(t, ctx->db, q->user, name, q->subscribe);
-	if (st == DB_NOTFOUND)
-		op_fail(res, CPM__STATUS__NONEXISTENT, "Mailbox doesn't exist");
-	else if (st == DB_INVALID)
+	if (st == DB_INVALID)
 		op_fail(res, CPM__STATUS__INVALID, "invalid mailbox name");
 	else if (st != DB_OK)
-		op_fail_db(res, st, "subscription");
+		op_fail_folder(res, st);
 	free(name);
 }
 
@@ -610,7 +597,7 @@ void op_folder_status(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSta
 	if (st == DB_OK)
 		st = db_get_folder(t, ctx->db, id, &f);
 	if (st != DB_OK) {
-		fail_missing(res, st);
+		op_fail_folder(res, st);
 		return;
 	}
 	Cpm__FolderStatusResp *r = malloc(sizeof(*r));

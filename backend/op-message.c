@@ -106,10 +106,7 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 	Cpmdb__FolderRec *f = NULL;
 	enum db_status st = folder_by_name(ctx, t, q->user, q->folder, &fid, &f);
 	if (st != DB_OK) {
-		if (st == DB_NOTFOUND)
-			op_fail(res, CPM__STATUS__NONEXISTENT, "Mailbox doesn't exist");
-		else
-			op_fail_db(res, st, "folder");
+		op_fail_folder(res, st);
 		return;
 	}
 	if (f->uidnext == 0 || f->uidnext == UINT32_MAX) {
@@ -557,10 +554,7 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 	enum db_status st = folder_by_name(ctx, t, q->user, q->dest, &dst_id, &dst);
 	if (st != DB_OK) {
 		cpmdb__folder_rec__free_unpacked(src, NULL);
-		if (st == DB_NOTFOUND)
-			op_fail(res, CPM__STATUS__NONEXISTENT, "Mailbox doesn't exist");
-		else
-			op_fail_db(res, st, "folder");
+		op_fail_folder(res, st);
 		return;
 	}
 	bool same = dst_id == q->folder_id;

@@ -61,6 +61,14 @@ void op_fail(struct op_result *res, Cpm__Status st, const char *fmt, ...)
 	}
 }
 
+void op_fail_folder(struct op_result *res, enum db_status st)
+{
+	if (st == DB_NOTFOUND)
+		op_fail(res, CPM__STATUS__NONEXISTENT, "Mailbox doesn't exist");
+	else
+		op_fail_db(res, st, "folder");
+}
+
 void op_fail_db(struct op_result *res, enum db_status st, const char *what)
 {
 	switch (st) {

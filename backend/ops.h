@@ -51,6 +51,8 @@ void op_result_error(struct op_result *res, Cpm__Status st, const char *msg);
 /* ---- shared by op-*.c -------------------------------------------------- */
 /* Sets status and a formatted error text on res->resp. */
 void op_fail(struct op_result *res, Cpm__Status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A folder lookup failed: NONEXISTENT when it is not there, else as op_fail_db. */
+void op_fail_folder(struct op_result *res, enum db_status st);
 /* Maps a db status (not OK) to a response. */
 void op_fail_db(struct op_result *res, enum db_status st, const char *what);
 /* Records a change event for publication after commit; uids may be NULL. */

@@ -85,22 +85,10 @@ void uid_expunge_start(struct session *s, const struct imap_arg *args, unsigned 
 		session_done(s);
 		return;
 	}
-	if (s->sel.readonly) {
-		session_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
-		session_done(s);
-		return;
-	}
 	Cpm__UidRange *ranges = NULL;
 	size_t n = 0;
-	if (session_uid_ranges(s, &args[0], true, &ranges, &n) < 0) {
-		session_done(s);
+	if (!session_write_set(s, &args[0], true, "Expunge completed.", &ranges, &n))
 		return;
-	}
-	if (n == 0) {
-		session_tagged(s, "OK", "Expunge completed.");
-		session_done(s);
-		return;
-	}
 	expunge_start(s, ranges, n, false);
 	free(ranges);
 }

@@ -79,22 +79,10 @@ void store_start(struct session *s, const struct imap_arg *args, unsigned nargs,
 		session_done(s);
 		return;
 	}
-	if (s->sel.readonly) {
-		session_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
-		session_done(s);
-		return;
-	}
 	Cpm__UidRange *ranges = NULL;
 	size_t n = 0;
-	if (session_uid_ranges(s, &args[0], uid_mode, &ranges, &n) < 0) {
-		session_done(s);
+	if (!session_write_set(s, &args[0], uid_mode, "Store completed.", &ranges, &n))
 		return;
-	}
-	if (n == 0) {
-		session_tagged(s, "OK", "Store completed.");
-		session_done(s);
-		return;
-	}
 	struct store_ctx *c = calloc(1, sizeof(*c));
 	Cpm__UidRange **ptrs = session_range_ptrs(ranges, n);
 	if (c == NULL || ptrs == NULL) {

@@ -399,6 +399,19 @@ void session_report_expunged(struct session *s, const uint32_t *uids, size_t n)
 	}
 }
 
+int session_write_set(struct session *s, const struct imap_arg *a, bool uid_mode, const char *done_text,
+		      Cpm__UidRange **ranges_r, size_t *n_r)
+{
+	if (s->sel.readonly)
+		session_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
+	else if (session_uid_ranges(s, a, uid_mode, ranges_r, n_r) == 0 && *n_r == 0)
+		session_tagged(s, "OK", "%s", done_text);
+	else if (*n_r > 0)
+		return 1;
+	session_done(s);
+	return 0;
+}
+
 int session_uid_ranges(struct session *s, const struct imap_arg *a, bool uid_mode, Cpm__UidRange **ranges_r,
 		       size_t *n_r)
 {

@@ -156,6 +156,13 @@ void session_unselect(struct session *s);
  * (free(); NULL when none matched), or -1 after writing the tagged answer. */
 int session_uid_ranges(struct session *s, const struct imap_arg *a, bool uid_mode, Cpm__UidRange **ranges_r,
 		       size_t *n_r);
+/* The message set of a command that changes messages (STORE, UID EXPUNGE):
+ * refuses a read-only selection (NO [READ-ONLY]), maps the set like
+ * session_uid_ranges, and when nothing matched answers "OK done_text"
+ * itself. Returns 1 with ranges to act on (free() them), or 0 when the
+ * command has been answered and finished. */
+int session_write_set(struct session *s, const struct imap_arg *a, bool uid_mode, const char *done_text,
+		      Cpm__UidRange **ranges_r, size_t *n_r);
 /* A pointer array over ranges, as protobuf-c's repeated fields want it
  * (malloc'd; free() it after rpc_call). NULL when n is 0 or out of memory. */
 Cpm__UidRange **session_range_ptrs(Cpm__UidRange *ranges, size_t n);
