@@ -89,6 +89,15 @@ void op_folder_create_req(const struct op_ctx *ctx, MDB_txn *t, const Cpm__Folde
 	uint32_t uv = 0;
 	st = op_folder_create(ctx, t, q->user, name, &id, &uv, res);
 	free(name);
+	if (st == DB_OK && q->special_use != NULL && q->special_use[0] != '\0') {
+		Cpmdb__FolderRec *f = NULL;
+		st = db_get_folder(t, ctx->db, id, &f);
+		if (st == DB_OK) {
+			f->special_use = op_strdup(q->special_use); /* the record owns it now */
+			st = f->special_use ? db_put_folder(t, ctx->db, id, f) : DB_FAIL;
+			cpmdb__folder_rec__free_unpacked(f, NULL);
+		}
+	}
 	if (st != DB_OK) {
 		if (st == DB_EXISTS)
 			op_fail(res, CPM__STATUS__EXISTS, "Mailbox already exists");
@@ -142,6 +151,7 @@ static Cpm__FolderInfo *folder_info(uint64_t id, const Cpmdb__FolderRec *f)
 	i->subscribed = f->subscribed;
 	i->unseen = f->unseen;
 	i->size = f->size;
+	i->special_use = op_strdup(f->special_use);
 	return i;
 }
 

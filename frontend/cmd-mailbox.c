@@ -138,10 +138,41 @@ static void on_create(const Cpm__Response *resp, void *ctx)
 	session_unref(s);
 }
 
+/* RFC 6154 special-use attributes a folder may carry. */
+static const char *const special_uses[] = {"\\All", "\\Archive", "\\Drafts", "\\Flagged",
+					   "\\Junk", "\\Sent", "\\Trash"};
+
+/* CREATE's optional (USE (\Attr)) parameter (RFC 6154 CREATE-SPECIAL-USE):
+ * the canonical attribute, "" when absent, NULL when invalid (*err_r set). */
+static const char *create_use(const struct imap_command *cmd, const char **err_r)
+{
+	if (cmd->nargs == 1)
+		return "";
+	const struct imap_arg *p = &cmd->args[1];
+	*err_r = "BAD";
+	if (cmd->nargs != 2 || p->type != IMAP_ARG_LIST || p->list_count != 2 || p->list[0].type != IMAP_ARG_ATOM ||
+	    strcasecmp(p->list[0].str, "USE") != 0 || p->list[1].type != IMAP_ARG_LIST)
+		return NULL;
+	*err_r = "NO";
+	if (p->list[1].list_count != 1 || p->list[1].list[0].type != IMAP_ARG_ATOM)
+		return NULL; /* one attribute per folder */
+	for (size_t i = 0; i < sizeof(special_uses) / sizeof(special_uses[0]); i++)
+		if (strcasecmp(p->list[1].list[0].str, special_uses[i]) == 0)
+			return special_uses[i];
+	return NULL;
+}
+
 void cmd_create(struct session *s, const struct imap_command *cmd)
 {
-	if (cmd->nargs != 1) {
-		session_tagged(s, "BAD", "CREATE needs exactly one mailbox name");
+	const char *use_err = NULL;
+	const char *use = cmd->nargs >= 1 ? create_use(cmd, &use_err) : NULL;
+	if (cmd->nargs < 1 || (use == NULL && strcmp(use_err, "BAD") == 0)) {
+		session_tagged(s, "BAD", "CREATE needs a mailbox name and optionally (USE (\\Attribute))");
+		session_done(s);
+		return;
+	}
+	if (use == NULL) {
+		session_tagged(s, "NO", "[USEATTR] Unsupported special-use attribute");
 		session_done(s);
 		return;
 	}
@@ -179,6 +210,7 @@ void cmd_create(struct session *s, const struct imap_command *cmd)
 	Cpm__FolderCreateReq fc = CPM__FOLDER_CREATE_REQ__INIT;
 	fc.user = s->user;
 	fc.name = (char *)c->name.data;
+	fc.special_use = (char *)use;
 	req.op_case = CPM__REQUEST__OP_FOLDER_CREATE;
 	req.folder_create = &fc;
 	session_ref(s);
@@ -195,6 +227,7 @@ struct list_ctx {
 	bool lsub;
 	bool extended;          /* LIST-EXTENDED syntax: attributes follow RFC 5258 */
 	bool sel_subscribed;    /* selection SUBSCRIBED: only subscribed names */
+	bool sel_special_use;   /* selection SPECIAL-USE: only folders with one (RFC 6154) */
 	bool ret_subscribed;    /* \Subscribed attribute */
 	unsigned status[ST_MAX_ITEMS];
 	unsigned n_status;      /* RETURN (STATUS (...)) items */
@@ -366,6 +399,16 @@ static int list_write(struct session *s, struct list_ctx *c, Cpm__FolderInfo *co
 											    : " \\HasNoChildren");
 		if (subscribed && !c->lsub)
 			buf_append_str(&attrs, " \\Subscribed");
+		const char *use = out[i].info != NULL ? out[i].info->special_use : NULL;
+		bool has_use = use != NULL && use[0] != '\0';
+		if (c->sel_special_use && !has_use) {
+			buf_free(&attrs);
+			continue;
+		}
+		if (has_use && !c->lsub) {
+			buf_append_byte(&attrs, ' ');
+			buf_append_str(&attrs, use);
+		}
 		buf_printf(b, "* %s (%s) \"/\" ", word, attrs.len ? (const char *)attrs.data + 1 : "");
 		buf_free(&attrs);
 		write_mailbox(b, name);
@@ -461,6 +504,8 @@ static const char *list_options(struct list_ctx *c, const struct imap_arg *sel, 
 		const char *o = sel->list[i].type == IMAP_ARG_ATOM ? sel->list[i].str : "";
 		if (strcasecmp(o, "SUBSCRIBED") == 0)
 			c->sel_subscribed = true;
+		else if (strcasecmp(o, "SPECIAL-USE") == 0)
+			c->sel_special_use = true;
 		else if (strcasecmp(o, "RECURSIVEMATCH") == 0 || strcasecmp(o, "REMOTE") == 0)
 			; /* no remote mailboxes; RECURSIVEMATCH only refines SUBSCRIBED */
 		else
@@ -471,7 +516,7 @@ static const char *list_options(struct list_ctx *c, const struct imap_arg *sel, 
 		const char *o = a->type == IMAP_ARG_ATOM ? a->str : "";
 		if (strcasecmp(o, "SUBSCRIBED") == 0) {
 			c->ret_subscribed = true;
-		} else if (strcasecmp(o, "CHILDREN") == 0) {
+		} else if (strcasecmp(o, "CHILDREN") == 0 || strcasecmp(o, "SPECIAL-USE") == 0) {
 			; /* always returned */
 		} else if (strcasecmp(o, "STATUS") == 0) {
 			if (i + 1 >= ret->list_count || ret->list[i + 1].type != IMAP_ARG_LIST ||

@@ -206,7 +206,7 @@ void session_tagged_rpc_error(struct session *s, const Cpm__Response *resp, cons
 
 void session_write_capabilities(struct session *s, struct buf *b)
 {
-	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE ESEARCH WITHIN CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE MULTIAPPEND");
+	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE ESEARCH WITHIN CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE MULTIAPPEND SPECIAL-USE CREATE-SPECIAL-USE");
 	if (s->state == SESSION_NOT_AUTH) {
 		if (!s->tls_active && s->w->tls != NULL)
 			buf_append_str(b, " STARTTLS");

@@ -212,3 +212,21 @@ class ListExtended(ClusterTest):
         self.assertEqual(status(w.cmd('LIST (BOGUS) "" "*"')[1]), "BAD")
         self.assertEqual(status(w.cmd('LIST "" "*" RETURN (STATUS (NOPE))')[1]), "BAD")
         w.close()
+
+
+class SpecialUse(ClusterTest):
+    def test_create_special_use_and_list(self):
+        w = self.cluster.login_raw("lext", fe=1)
+        self.assertEqual(status(w.cmd("CREATE Sent (USE (\\Sent))")[1]), "OK")
+        self.assertEqual(status(w.cmd("CREATE Bin (USE (\\trash))")[1]), "OK")
+        got = names(w)
+        self.assertEqual(got["Sent"], {"\\HasNoChildren", "\\Sent"})
+        self.assertEqual(got["Bin"], {"\\HasNoChildren", "\\Trash"})
+        untagged, _ = w.cmd('LIST (SPECIAL-USE) "" "*"')
+        self.assertEqual(untagged, [b'* LIST (\\HasNoChildren \\Trash) "/" Bin',
+                                    b'* LIST (\\HasNoChildren \\Sent) "/" Sent'])
+        self.assertRegex(w.cmd("CREATE X (USE (\\Bogus))")[1], rb"^a\d+ NO \[USEATTR\] ")
+        self.assertEqual(status(w.cmd("CREATE X (USE)")[1]), "BAD")
+        untagged, _ = w.cmd('LIST "" "*" RETURN (SPECIAL-USE)')
+        self.assertIn(b'* LIST (\\HasNoChildren \\Sent) "/" Sent', untagged)
+        w.close()
