@@ -127,6 +127,8 @@ void session_sync(struct session *s, void (*done)(struct session *s))
 void session_feed_event(void *session, const Cpm__FeedEvent *ev)
 {
 	struct session *s = session;
+	if (session_closed(s))
+		return; /* freed when its last callback returns; nothing to tell */
 	s->sel_changed = true;
 	if (s->idling && !s->syncing)
 		idle_sync(s);
