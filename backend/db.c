@@ -8,6 +8,7 @@
 #include "db.h"
 
 #include "log.h"
+#include "mime-parse.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -111,7 +112,7 @@ struct db *db_open(const char *dir, uint64_t map_size_mb, char *err, size_t errl
 		const char *name;
 		MDB_dbi *dbi;
 	} dbs[] = {{"meta", &db->meta},	  {"users", &db->users},     {"folders", &db->folders}, {"subs", &db->subs}, {"finfo", &db->finfo},
-		   {"msgs", &db->msgs},	  {"changes", &db->changes}, {"blobs", &db->blobs}, {"blobrefs", &db->blobrefs}};
+		   {"msgs", &db->msgs},	  {"changes", &db->changes}, {"blobs", &db->blobs}, {"blobrefs", &db->blobrefs}, {"parsed", &db->parsed}};
 	for (size_t i = 0; rc == 0 && i < sizeof(dbs) / sizeof(dbs[0]); i++)
 		rc = mdb_dbi_open(t, dbs[i].name, MDB_CREATE, dbs[i].dbi);
 	if (rc == 0) {
@@ -463,6 +464,18 @@ enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body,
 		return db_from_mdb(rc, "blob_put");
 	if (len > 0)
 		memcpy(v.mv_data, body, len);
+	/* A new body: its MIME structure, once (FETCH never parses again). A
+	 * tree that cannot be made is left out; readers parse on the fly. */
+	struct mime_tree *tree = NULL;
+	struct buf ser = {0};
+	if (mime_parse(body, len, &tree) == 0 && mime_tree_serialize(tree, &ser) == 0) {
+		MDB_val pv = {ser.len, ser.data};
+		rc = mdb_put(t, db->parsed, &k, &pv, 0);
+	}
+	mime_tree_free(&tree);
+	buf_free(&ser);
+	if (rc != 0)
+		return db_from_mdb(rc, "parsed_put");
 	return refs_put(t, db, hash_r, 1);
 }
 
@@ -483,7 +496,23 @@ enum db_status db_blob_unref(MDB_txn *t, struct db *db, const unsigned char hash
 		return refs_put(t, db, hash, refs - 1);
 	MDB_val k = {32, (void *)hash};
 	st = db_from_mdb(mdb_del(t, db->blobrefs, &k, NULL), "blobrefs");
+	if (st == DB_OK) {
+		int rc = mdb_del(t, db->parsed, &k, NULL);
+		st = rc == MDB_NOTFOUND ? DB_OK : db_from_mdb(rc, "parsed_del");
+	}
 	return st != DB_OK ? st : db_from_mdb(mdb_del(t, db->blobs, &k, NULL), "blob_del");
+}
+
+enum db_status db_parsed_get(MDB_txn *t, struct db *db, const unsigned char hash[32], const unsigned char **p_r,
+			     size_t *len_r)
+{
+	MDB_val k = {32, (void *)hash}, v;
+	int rc = mdb_get(t, db->parsed, &k, &v);
+	if (rc != 0)
+		return db_from_mdb(rc, "parsed_get");
+	*p_r = v.mv_data;
+	*len_r = v.mv_size;
+	return DB_OK;
 }
 
 enum db_status db_blob_get(MDB_txn *t, struct db *db, const unsigned char hash[32], const unsigned char **body_r,

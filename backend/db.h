@@ -15,6 +15,8 @@
  *            expunges will stay as tombstones for VANISHED)
  *   blobs    SHA-256 of the body (32 bytes)    → body bytes (immutable)
  *   blobrefs SHA-256 of the body               → reference count (u64 BE)
+ *   parsed   SHA-256 of the body               → its MIME tree (mime-parse.h serialised),
+ *            computed once when the body is first stored
  *
  * Values are one version byte then a protobuf message of proto/store.proto.
  * The environment is opened with MDB_NOTLS so that read transactions may
@@ -48,7 +50,7 @@ enum db_status {
 
 struct db {
 	MDB_env *env;
-	MDB_dbi meta, users, folders, subs, finfo, msgs, changes, blobs, blobrefs;
+	MDB_dbi meta, users, folders, subs, finfo, msgs, changes, blobs, blobrefs, parsed;
 	char *path;
 	int lockfd; /* flock on data_dir/backend.lock: one process per shard */
 };
@@ -104,6 +106,10 @@ enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body,
 /* One more reference to an existing blob (COPY). */
 enum db_status db_blob_addref(MDB_txn *t, struct db *db, const unsigned char hash[32]);
 enum db_status db_blob_unref(MDB_txn *t, struct db *db, const unsigned char hash[32]);
+/* The stored MIME tree of a body (points into the map: valid until the
+ * txn ends); DB_NOTFOUND when none was stored. */
+enum db_status db_parsed_get(MDB_txn *t, struct db *db, const unsigned char hash[32], const unsigned char **p_r,
+			     size_t *len_r);
 /* Points into the transaction's map: valid until the txn ends. */
 enum db_status db_blob_get(MDB_txn *t, struct db *db, const unsigned char hash[32], const unsigned char **body_r,
 			   size_t *len_r, uint64_t *refs_r);

@@ -10,6 +10,7 @@
 #include "ops.h"
 
 #include "log.h"
+#include "mime-parse.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -191,6 +192,30 @@ static Cpm__MessageData *message_data(const struct op_ctx *ctx, MDB_txn *t, uint
 	}
 	if (items & (CPM__FETCH_ITEM__F_SIZE | CPM__FETCH_ITEM__F_BODY))
 		d->size = m->size;
+	if ((items & CPM__FETCH_ITEM__F_TREE) && m->blob.len == 32) {
+		const unsigned char *p;
+		size_t len;
+		struct buf made = {0};
+		if (db_parsed_get(t, ctx->db, m->blob.data, &p, &len) != DB_OK) {
+			/* Stored before trees were kept (or could not be made then):
+			 * parse now, from the map, without storing (this is a read). */
+			const unsigned char *body;
+			size_t blen;
+			struct mime_tree *tree = NULL;
+			p = NULL;
+			if (db_blob_get(t, ctx->db, m->blob.data, &body, &blen, NULL) == DB_OK &&
+			    mime_parse(body, blen, &tree) == 0 && mime_tree_serialize(tree, &made) == 0) {
+				p = made.data;
+				len = made.len;
+			}
+			mime_tree_free(&tree);
+		}
+		if (p != NULL && (d->tree.data = malloc(len ? len : 1)) != NULL) {
+			memcpy(d->tree.data, p, len);
+			d->tree.len = len;
+		}
+		buf_free(&made);
+	}
 	if ((items & CPM__FETCH_ITEM__F_BODY) && m->blob.len == 32) {
 		const unsigned char *body;
 		size_t len;

@@ -113,8 +113,11 @@ void buf_truncate(struct buf *b, size_t n)
 
 unsigned char *buf_steal(struct buf *b, size_t *len_r)
 {
-	if (b->data == NULL && buf_reserve(b, 0) < 0)
-		return NULL;
+	if (b->data == NULL) {
+		if (buf_reserve(b, 0) < 0)
+			return NULL;
+		b->data[0] = '\0';
+	}
 	unsigned char *p = b->data;
 	if (len_r != NULL)
 		*len_r = b->len;

@@ -35,6 +35,7 @@
 
 #include "fetch-flags.h"
 #include "fetch-items.h"
+#include "imap-bodystructure.h"
 #include "imap-date.h"
 #include "imap-seqset.h"
 #include "log.h"
@@ -73,6 +74,7 @@ struct fetch_ctx {
 
 static void fetch_ctx_free(struct fetch_ctx *c)
 {
+	fetch_items_clear(&c->items);
 	free(c->ranges);
 	free(c->seen);
 	free(c);
@@ -322,17 +324,40 @@ static void write_message(struct session *s, const struct fetch_ctx *c, const Cp
 		buf_printf(b, "%sRFC822.SIZE %llu", sep, (unsigned long long)m->size);
 		sep = " ";
 	}
-	for (unsigned i = 0; i < fi->n_body; i++) {
-		size_t start, len;
-		size_t body_len = m->body.data != NULL ? m->body.len : 0;
-		fetch_items_body_slice(&fi->body[i], body_len, &start, &len);
-		buf_append_str(b, sep);
-		fetch_items_write_body_name(b, &fi->body[i]);
-		buf_printf(b, " {%zu}\r\n", len);
-		if (len > 0)
-			buf_append(b, m->body.data + start, len);
+	/* The MIME tree (computed once at APPEND) serves the structure items
+	 * and body sections; an unreadable one answers with empty parts. */
+	struct mime_tree *tree = NULL;
+	if (m->tree.data != NULL && mime_tree_deserialize(m->tree.data, m->tree.len, &tree) < 0)
+		tree = NULL;
+	if (fi->envelope && tree != NULL) {
+		buf_printf(b, "%sENVELOPE ", sep);
+		imap_bodystructure_write_envelope(b, tree, 0);
 		sep = " ";
 	}
+	if (fi->body && tree != NULL) {
+		buf_printf(b, "%sBODY ", sep);
+		imap_bodystructure_write(b, tree, 0, false);
+		sep = " ";
+	}
+	if (fi->bodystructure && tree != NULL) {
+		buf_printf(b, "%sBODYSTRUCTURE ", sep);
+		imap_bodystructure_write(b, tree, 0, true);
+		sep = " ";
+	}
+	struct buf part = {0};
+	const unsigned char *msg = m->body.data != NULL ? m->body.data : (const unsigned char *)"";
+	for (unsigned i = 0; i < fi->n_body; i++) {
+		buf_reset(&part);
+		fetch_items_body_bytes(&part, &fi->items[i], msg, m->body.data != NULL ? m->body.len : 0, tree);
+		buf_append_str(b, sep);
+		fetch_items_write_body_name(b, &fi->items[i]);
+		buf_printf(b, " {%zu}\r\n", part.len);
+		if (part.len > 0)
+			buf_append(b, part.data, part.len);
+		sep = " ";
+	}
+	buf_free(&part);
+	mime_tree_free(&tree);
 	buf_append_str(b, ")\r\n");
 }
 
@@ -466,8 +491,10 @@ static void fetch_start(struct session *s, const struct imap_arg *args, unsigned
 		c->wire_items |= CPM__FETCH_ITEM__F_INTERNALDATE;
 	if (c->items.size)
 		c->wire_items |= CPM__FETCH_ITEM__F_SIZE;
-	if (c->items.n_body > 0)
+	if (fetch_items_need_body(&c->items))
 		c->wire_items |= CPM__FETCH_ITEM__F_BODY;
+	if (fetch_items_need_tree(&c->items))
+		c->wire_items |= CPM__FETCH_ITEM__F_TREE;
 
 	session_ref(s);
 	int rc;

@@ -4,6 +4,7 @@
 #include "fetch-items.h"
 
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
 
 static bool eq(const char *s, size_t len, const char *name)
@@ -35,48 +36,75 @@ static int parse_u32(const char *s, size_t len, size_t *pos, uint32_t *v_r)
 	return 0;
 }
 
-static enum fetch_item_result add_body(struct fetch_items *fi, const struct fetch_body_item *it)
+static bool same_body(const struct fetch_body_item *a, const struct fetch_body_item *b)
+{
+	return a->name == b->name && a->partial == b->partial && a->origin == b->origin && a->count == b->count &&
+	       strcmp(a->spec, b->spec) == 0;
+}
+
+/* Takes ownership of it's section and spec (freed here when merged or refused). */
+static enum fetch_item_result add_body(struct fetch_items *fi, struct fetch_body_item *it)
 {
 	for (unsigned i = 0; i < fi->n_body; i++) {
-		struct fetch_body_item *o = &fi->body[i];
-		if (o->rfc822 == it->rfc822 && o->partial == it->partial && o->origin == it->origin &&
-		    o->count == it->count) {
+		struct fetch_body_item *o = &fi->items[i];
+		if (same_body(o, it)) {
 			o->peek = o->peek && it->peek;
+			mime_section_clear(&it->sec);
+			free(it->spec);
 			return FETCH_ITEM_OK;
 		}
 	}
-	if (fi->n_body >= FETCH_MAX_BODY_ITEMS)
+	if (fi->n_body >= FETCH_MAX_BODY_ITEMS) {
+		mime_section_clear(&it->sec);
+		free(it->spec);
 		return FETCH_ITEM_TOO_MANY;
-	fi->body[fi->n_body++] = *it;
+	}
+	fi->items[fi->n_body++] = *it;
 	return FETCH_ITEM_OK;
+}
+
+/* A body item for section text s[0 .. len) (already without brackets). */
+static enum fetch_item_result body_item(struct fetch_items *fi, enum fetch_body_name name, bool peek, const char *s,
+					size_t len, bool partial, uint32_t origin, uint32_t count)
+{
+	struct fetch_body_item it = {.peek = peek, .name = name, .partial = partial, .origin = origin, .count = count};
+	if (mime_section_parse(s, len, &it.sec) < 0)
+		return FETCH_ITEM_INVALID;
+	struct buf spec = {0};
+	if (mime_section_write(&spec, &it.sec) < 0 || (it.spec = (char *)buf_steal(&spec, NULL)) == NULL) {
+		buf_free(&spec);
+		mime_section_clear(&it.sec);
+		return FETCH_ITEM_INVALID;
+	}
+	return add_body(fi, &it);
 }
 
 /* "BODY[" or "BODY.PEEK[" already matched up to and including '['. */
 static enum fetch_item_result parse_body_section(struct fetch_items *fi, const char *s, size_t len, size_t pos,
 						 bool peek)
 {
-	size_t close = pos;
-	while (close < len && s[close] != ']')
-		close++;
-	if (close >= len)
+	/* The section ends at the last ']' (field names cannot contain one). */
+	size_t close = len;
+	while (close > pos && s[close - 1] != ']')
+		close--;
+	if (close == pos)
 		return FETCH_ITEM_INVALID;
-	struct fetch_body_item it = {.peek = peek};
+	close--;
+	uint32_t origin = 0, count = 0;
+	bool partial = false;
 	size_t i = close + 1;
 	if (i < len) {
 		if (s[i] != '<')
 			return FETCH_ITEM_INVALID;
 		i++;
-		if (parse_u32(s, len, &i, &it.origin) < 0 || i >= len || s[i] != '.')
+		if (parse_u32(s, len, &i, &origin) < 0 || i >= len || s[i] != '.')
 			return FETCH_ITEM_INVALID;
 		i++;
-		if (parse_u32(s, len, &i, &it.count) < 0 || it.count == 0 || i >= len || s[i] != '>' ||
-		    i + 1 != len)
+		if (parse_u32(s, len, &i, &count) < 0 || count == 0 || i >= len || s[i] != '>' || i + 1 != len)
 			return FETCH_ITEM_INVALID;
-		it.partial = true;
+		partial = true;
 	}
-	if (close != pos)
-		return FETCH_ITEM_UNSUPPORTED; /* BODY[HEADER], BODY[1.TEXT] ...: needs the MIME layer */
-	return add_body(fi, &it);
+	return body_item(fi, FETCH_BODY, peek, s + pos, close - pos, partial, origin, count);
 }
 
 enum fetch_item_result fetch_items_add(struct fetch_items *fi, const char *s, size_t len)
@@ -91,18 +119,29 @@ enum fetch_item_result fetch_items_add(struct fetch_items *fi, const char *s, si
 		fi->internaldate = true;
 	} else if (eq(s, len, "RFC822.SIZE")) {
 		fi->size = true;
+	} else if (eq(s, len, "ENVELOPE")) {
+		fi->envelope = true;
+	} else if (eq(s, len, "BODYSTRUCTURE")) {
+		fi->bodystructure = true;
+	} else if (eq(s, len, "BODY")) {
+		fi->body = true;
 	} else if (eq(s, len, "FAST")) {
 		fi->flags = fi->internaldate = fi->size = true;
+	} else if (eq(s, len, "ALL")) {
+		fi->flags = fi->internaldate = fi->size = fi->envelope = true;
+	} else if (eq(s, len, "FULL")) {
+		fi->flags = fi->internaldate = fi->size = fi->envelope = fi->body = true;
 	} else if (eq(s, len, "RFC822")) {
-		struct fetch_body_item it = {.rfc822 = true};
-		return add_body(fi, &it);
+		return body_item(fi, FETCH_RFC822, false, "", 0, false, 0, 0);
+	} else if (eq(s, len, "RFC822.HEADER")) {
+		return body_item(fi, FETCH_RFC822_HEADER, true, "HEADER", 6, false, 0, 0);
+	} else if (eq(s, len, "RFC822.TEXT")) {
+		return body_item(fi, FETCH_RFC822_TEXT, false, "TEXT", 4, false, 0, 0);
 	} else if (has_prefix(s, len, "BODY.PEEK[")) {
 		return parse_body_section(fi, s, len, 10, true);
 	} else if (has_prefix(s, len, "BODY[")) {
 		return parse_body_section(fi, s, len, 5, false);
-	} else if (eq(s, len, "ALL") || eq(s, len, "FULL") || eq(s, len, "ENVELOPE") || eq(s, len, "BODY") ||
-		   eq(s, len, "BODYSTRUCTURE") || eq(s, len, "RFC822.HEADER") || eq(s, len, "RFC822.TEXT") ||
-		   has_prefix(s, len, "BINARY[") || has_prefix(s, len, "BINARY.PEEK[") ||
+	} else if (has_prefix(s, len, "BINARY[") || has_prefix(s, len, "BINARY.PEEK[") ||
 		   has_prefix(s, len, "BINARY.SIZE[") || eq(s, len, "MODSEQ") || has_prefix(s, len, "PREVIEW") ||
 		   has_prefix(s, len, "ANNOTATION")) {
 		return FETCH_ITEM_UNSUPPORTED;
@@ -112,36 +151,85 @@ enum fetch_item_result fetch_items_add(struct fetch_items *fi, const char *s, si
 	return FETCH_ITEM_OK;
 }
 
+void fetch_items_clear(struct fetch_items *fi)
+{
+	for (unsigned i = 0; i < fi->n_body; i++) {
+		mime_section_clear(&fi->items[i].sec);
+		free(fi->items[i].spec);
+	}
+	memset(fi, 0, sizeof(*fi));
+}
+
 bool fetch_items_sets_seen(const struct fetch_items *fi)
 {
 	for (unsigned i = 0; i < fi->n_body; i++)
-		if (!fi->body[i].peek)
+		if (!fi->items[i].peek)
 			return true;
 	return false;
 }
 
+static bool whole_message(const struct fetch_body_item *it)
+{
+	return it->sec.path_len == 0 && it->sec.text == MIME_SECTION_BODY;
+}
+
+bool fetch_items_need_tree(const struct fetch_items *fi)
+{
+	if (fi->envelope || fi->bodystructure || fi->body)
+		return true;
+	for (unsigned i = 0; i < fi->n_body; i++)
+		if (!whole_message(&fi->items[i]))
+			return true;
+	return false;
+}
+
+bool fetch_items_need_body(const struct fetch_items *fi)
+{
+	return fi->n_body > 0;
+}
+
 void fetch_items_write_body_name(struct buf *b, const struct fetch_body_item *it)
 {
-	if (it->rfc822) {
+	switch (it->name) {
+	case FETCH_RFC822:
 		buf_append_str(b, "RFC822");
 		return;
+	case FETCH_RFC822_HEADER:
+		buf_append_str(b, "RFC822.HEADER");
+		return;
+	case FETCH_RFC822_TEXT:
+		buf_append_str(b, "RFC822.TEXT");
+		return;
+	case FETCH_BODY:
+		break;
 	}
-	buf_append_str(b, "BODY[]");
+	buf_printf(b, "BODY[%s]", it->spec);
 	if (it->partial)
 		buf_printf(b, "<%u>", (unsigned)it->origin);
 }
 
-void fetch_items_body_slice(const struct fetch_body_item *it, size_t body_len, size_t *start_r, size_t *len_r)
+int fetch_items_body_bytes(struct buf *out, const struct fetch_body_item *it, const unsigned char *msg, size_t len,
+			   const struct mime_tree *tree)
 {
-	if (!it->partial) {
-		*start_r = 0;
-		*len_r = body_len;
-		return;
+	struct buf sec = {0};
+	const unsigned char *p = msg;
+	size_t n = len;
+	if (!whole_message(it)) {
+		if (tree == NULL || mime_section_fetch(&sec, msg, len, tree, &it->sec) < 0) {
+			buf_free(&sec);
+			return -1;
+		}
+		p = sec.data;
+		n = sec.len;
 	}
-	size_t start = it->origin < body_len ? it->origin : body_len;
-	size_t n = body_len - start;
-	if (n > it->count)
-		n = it->count;
-	*start_r = start;
-	*len_r = n;
+	size_t start = 0;
+	if (it->partial) {
+		start = it->origin < n ? it->origin : n;
+		n -= start;
+		if (n > it->count)
+			n = it->count;
+	}
+	int rc = n > 0 ? buf_append(out, p + start, n) : 0;
+	buf_free(&sec);
+	return rc;
 }

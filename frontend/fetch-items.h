@@ -1,20 +1,22 @@
 /*
  * fetch-items: what a FETCH command asks for, parsed from its item atoms.
  *
- * Supported now: UID, FLAGS, INTERNALDATE, RFC822.SIZE, RFC822, FAST, and
- * BODY[] / BODY.PEEK[] with an optional <origin.count> partial. Every other
- * RFC 3501 item (ENVELOPE, BODYSTRUCTURE, BODY, BODY[section], RFC822.HEADER,
- * RFC822.TEXT, ALL, FULL, BINARY...) is recognised and refused as
- * unsupported until the MIME layer exists; anything else is invalid. The
- * parser's atoms already hold whole items ("BODY.PEEK[]<0.100>",
- * "BODY[HEADER.FIELDS (A B)]" arrive as one atom).
+ * Items: UID, FLAGS, INTERNALDATE, RFC822.SIZE, ENVELOPE, BODYSTRUCTURE,
+ * BODY, RFC822, RFC822.HEADER, RFC822.TEXT, BODY[section]<origin.count>,
+ * BODY.PEEK[section]<origin.count> (section: "", "1.2", HEADER, TEXT, MIME,
+ * HEADER.FIELDS (...), HEADER.FIELDS.NOT (...), with part paths), and the
+ * macros ALL, FAST, FULL. BINARY, MODSEQ, PREVIEW and ANNOTATION are
+ * recognised and refused as unsupported; anything else is invalid. The
+ * parser's atoms already hold whole items ("BODY[HEADER.FIELDS (A B)]<0.9>"
+ * arrives as one atom).
  *
  * Contract: a zeroed struct fetch_items is the empty request;
  * fetch_items_add adds one atom (case-insensitive, need not be
  * NUL-terminated) and returns FETCH_ITEM_OK or a negative
- * enum fetch_item_result, leaving fi unchanged on failure. Nothing allocates.
- * Identical body items are merged (BODY[] with BODY.PEEK[] gives one
- * non-peek BODY[]); at most FETCH_MAX_BODY_ITEMS distinct ones are kept.
+ * enum fetch_item_result, leaving fi unchanged on failure. Body items own
+ * their parsed section: free a request with fetch_items_clear. Identical
+ * body items are merged (BODY[] with BODY.PEEK[] gives one non-peek
+ * BODY[]); at most FETCH_MAX_BODY_ITEMS distinct ones are kept.
  */
 #ifndef CPM_FRONTEND_FETCH_ITEMS_H
 #define CPM_FRONTEND_FETCH_ITEMS_H
@@ -24,15 +26,21 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "mime-parse.h"
 
 #define FETCH_MAX_BODY_ITEMS 16
 
+/* How a body item is named in the response. */
+enum fetch_body_name { FETCH_BODY, FETCH_RFC822, FETCH_RFC822_HEADER, FETCH_RFC822_TEXT };
+
 struct fetch_body_item {
-	bool peek;      /* BODY.PEEK[]: leaves \Seen alone */
-	bool rfc822;    /* RFC822: same bytes as BODY[], answered as "RFC822" */
+	bool peek;      /* leaves \Seen alone (BODY.PEEK[], RFC822.HEADER) */
+	enum fetch_body_name name;
 	bool partial;   /* <origin.count> given */
 	uint32_t origin;
 	uint32_t count; /* > 0 when partial */
+	struct mime_section sec; /* what the brackets say ("" = the whole message) */
+	char *spec;     /* the canonical section text for the response (malloc'd) */
 };
 
 struct fetch_items {
@@ -40,27 +48,35 @@ struct fetch_items {
 	bool flags;
 	bool internaldate;
 	bool size;
+	bool envelope;
+	bool bodystructure;
+	bool body;      /* BODY (the non-extended structure) */
 	unsigned n_body;
-	struct fetch_body_item body[FETCH_MAX_BODY_ITEMS];
+	struct fetch_body_item items[FETCH_MAX_BODY_ITEMS];
 };
 
 enum fetch_item_result {
 	FETCH_ITEM_OK = 0,
-	FETCH_ITEM_UNSUPPORTED = -1, /* a valid RFC 3501 item we do not serve yet */
+	FETCH_ITEM_UNSUPPORTED = -1, /* a valid item we do not serve yet */
 	FETCH_ITEM_INVALID = -2,     /* unknown name or bad syntax */
 	FETCH_ITEM_TOO_MANY = -3,    /* more than FETCH_MAX_BODY_ITEMS body items */
 };
 
 enum fetch_item_result fetch_items_add(struct fetch_items *fi, const char *atom, size_t len);
+void fetch_items_clear(struct fetch_items *fi);
 
 /* True when some body item is not a PEEK (fetching it sets \Seen). */
 bool fetch_items_sets_seen(const struct fetch_items *fi);
+/* True when answering needs the message's MIME tree / its bytes. */
+bool fetch_items_need_tree(const struct fetch_items *fi);
+bool fetch_items_need_body(const struct fetch_items *fi);
 
-/* Appends the response name of a body item: "BODY[]", "BODY[]<origin>" or "RFC822". */
+/* Appends the response name of a body item: "BODY[1.HEADER]<0>", "RFC822" ... */
 void fetch_items_write_body_name(struct buf *b, const struct fetch_body_item *it);
 
-/* The bytes of body[0 .. body_len) that a body item returns: *start_r and
- * *len_r (an origin past the end gives length 0). */
-void fetch_items_body_slice(const struct fetch_body_item *it, size_t body_len, size_t *start_r, size_t *len_r);
+/* Appends what a body item returns for msg[0 .. len) (tree: its MIME tree,
+ * needed unless the section is the whole message), partial applied. 0 / -1. */
+int fetch_items_body_bytes(struct buf *out, const struct fetch_body_item *it, const unsigned char *msg, size_t len,
+			   const struct mime_tree *tree);
 
 #endif

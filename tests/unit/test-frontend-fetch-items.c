@@ -30,6 +30,7 @@ static void test_simple(void **state)
 	assert_true(fi.size);
 	assert_int_equal(fi.n_body, 0);
 	assert_false(fetch_items_sets_seen(&fi));
+	assert_false(fetch_items_need_tree(&fi));
 
 	struct fetch_items fast = {0};
 	assert_int_equal(add(&fast, "FAST"), FETCH_ITEM_OK);
@@ -43,31 +44,33 @@ static void test_body(void **state)
 	struct fetch_items fi = {0};
 	assert_int_equal(add(&fi, "BODY.PEEK[]"), FETCH_ITEM_OK);
 	assert_int_equal(fi.n_body, 1);
-	assert_true(fi.body[0].peek);
-	assert_false(fi.body[0].partial);
-	assert_false(fi.body[0].rfc822);
+	assert_true(fi.items[0].peek);
+	assert_false(fi.items[0].partial);
+	assert_int_equal(fi.items[0].name, FETCH_BODY);
 	assert_false(fetch_items_sets_seen(&fi));
 	/* BODY[] merges with BODY.PEEK[]: the result sets \Seen */
 	assert_int_equal(add(&fi, "body[]"), FETCH_ITEM_OK);
 	assert_int_equal(fi.n_body, 1);
-	assert_false(fi.body[0].peek);
+	assert_false(fi.items[0].peek);
 	assert_true(fetch_items_sets_seen(&fi));
 
 	assert_int_equal(add(&fi, "BODY.PEEK[]<0.100>"), FETCH_ITEM_OK);
 	assert_int_equal(fi.n_body, 2);
-	assert_true(fi.body[1].partial);
-	assert_int_equal(fi.body[1].origin, 0);
-	assert_int_equal(fi.body[1].count, 100);
-	assert_true(fi.body[1].peek);
+	assert_true(fi.items[1].partial);
+	assert_int_equal(fi.items[1].origin, 0);
+	assert_int_equal(fi.items[1].count, 100);
+	assert_true(fi.items[1].peek);
 
 	assert_int_equal(add(&fi, "RFC822"), FETCH_ITEM_OK);
 	assert_int_equal(fi.n_body, 3);
-	assert_true(fi.body[2].rfc822);
-	assert_false(fi.body[2].peek);
+	assert_int_equal(fi.items[2].name, FETCH_RFC822);
+	assert_false(fi.items[2].peek);
 
 	assert_int_equal(add(&fi, "BODY[]<4294967295.4294967295>"), FETCH_ITEM_OK);
-	assert_int_equal(fi.body[3].origin, 4294967295u);
-	assert_int_equal(fi.body[3].count, 4294967295u);
+	assert_int_equal(fi.items[3].origin, 4294967295u);
+	assert_int_equal(fi.items[3].count, 4294967295u);
+	fetch_items_clear(&fi);
+	assert_int_equal(fi.n_body, 0);
 }
 
 static void test_body_bad(void **state)
@@ -84,15 +87,16 @@ static void test_body_bad(void **state)
 	assert_int_equal(add(&fi, "BODY["), FETCH_ITEM_INVALID);
 	assert_int_equal(add(&fi, "BODY.PEEK"), FETCH_ITEM_INVALID);
 	assert_int_equal(add(&fi, "BODY[]<-1.5>"), FETCH_ITEM_INVALID);
+	assert_int_equal(add(&fi, "BODY[HEADER.FIELDS]"), FETCH_ITEM_INVALID);
+	assert_int_equal(add(&fi, "BODY[0]"), FETCH_ITEM_INVALID);
+	assert_int_equal(add(&fi, "BODY[BOGUS]"), FETCH_ITEM_INVALID);
 	assert_int_equal(fi.n_body, 0);
 }
 
 static void test_unsupported(void **state)
 {
 	struct fetch_items fi = {0};
-	const char *u[] = {"ENVELOPE", "BODYSTRUCTURE", "BODY", "BODY[HEADER]", "BODY.PEEK[TEXT]",
-			   "BODY[HEADER.FIELDS (From To)]", "BODY[1]<0.10>", "RFC822.HEADER", "RFC822.TEXT",
-			   "ALL", "FULL", "BINARY[]", "BINARY.PEEK[1]", "BINARY.SIZE[]", "MODSEQ"};
+	const char *u[] = {"BINARY[]", "BINARY.PEEK[1]", "BINARY.SIZE[]", "MODSEQ", "PREVIEW"};
 	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
 		assert_int_equal(add(&fi, u[i]), FETCH_ITEM_UNSUPPORTED);
 	assert_int_equal(add(&fi, "FOO"), FETCH_ITEM_INVALID);
@@ -101,6 +105,35 @@ static void test_unsupported(void **state)
 	assert_int_equal(add(&fi, ""), FETCH_ITEM_INVALID);
 	assert_false(fi.uid || fi.flags || fi.internaldate || fi.size);
 	assert_int_equal(fi.n_body, 0);
+}
+
+static void test_structure_and_sections(void **state)
+{
+	struct fetch_items fi = {0};
+	assert_int_equal(add(&fi, "ALL"), FETCH_ITEM_OK);
+	assert_true(fi.flags && fi.internaldate && fi.size && fi.envelope && !fi.body);
+	assert_int_equal(add(&fi, "FULL"), FETCH_ITEM_OK);
+	assert_true(fi.body);
+	assert_int_equal(add(&fi, "BODYSTRUCTURE"), FETCH_ITEM_OK);
+	assert_true(fi.bodystructure);
+	assert_true(fetch_items_need_tree(&fi));
+	assert_false(fetch_items_need_body(&fi));
+	assert_int_equal(add(&fi, "RFC822.HEADER"), FETCH_ITEM_OK);
+	assert_int_equal(add(&fi, "RFC822.TEXT"), FETCH_ITEM_OK);
+	assert_int_equal(add(&fi, "BODY.PEEK[header.fields (From \"To\")]<0.10>"), FETCH_ITEM_OK);
+	assert_int_equal(add(&fi, "BODY[1.2.MIME]"), FETCH_ITEM_OK);
+	assert_int_equal(fi.n_body, 4);
+	assert_true(fi.items[0].peek);                 /* RFC822.HEADER does not set \Seen */
+	assert_false(fi.items[1].peek);                /* RFC822.TEXT does */
+	struct buf b = {0};
+	for (unsigned i = 0; i < fi.n_body; i++) {
+		fetch_items_write_body_name(&b, &fi.items[i]);
+		buf_append_byte(&b, '|');
+	}
+	assert_string_equal((char *)b.data,
+			    "RFC822.HEADER|RFC822.TEXT|BODY[HEADER.FIELDS (FROM \"TO\")]<0>|BODY[1.2.MIME]|");
+	buf_free(&b);
+	fetch_items_clear(&fi);
 }
 
 static void test_too_many(void **state)
@@ -114,36 +147,48 @@ static void test_too_many(void **state)
 	assert_int_equal(add(&fi, "BODY[]<0.10>"), FETCH_ITEM_OK); /* duplicate: merged */
 	assert_int_equal(add(&fi, "BODY[]<999.10>"), FETCH_ITEM_TOO_MANY);
 	assert_int_equal(fi.n_body, FETCH_MAX_BODY_ITEMS);
+	fetch_items_clear(&fi);
 }
 
-static void test_names_and_slices(void **state)
+static void test_names_and_bytes(void **state)
 {
+	struct fetch_items fi = {0};
+	assert_int_equal(add(&fi, "BODY[]"), FETCH_ITEM_OK);
+	assert_int_equal(add(&fi, "BODY[]<10.5>"), FETCH_ITEM_OK);
+	assert_int_equal(add(&fi, "RFC822"), FETCH_ITEM_OK);
+	assert_int_equal(add(&fi, "BODY[TEXT]<2.100>"), FETCH_ITEM_OK);
 	struct buf b = {0};
-	struct fetch_body_item whole = {0}, part = {.partial = true, .origin = 10, .count = 5}, r = {.rfc822 = true};
-	fetch_items_write_body_name(&b, &whole);
-	buf_append_byte(&b, ' ');
-	fetch_items_write_body_name(&b, &part);
-	buf_append_byte(&b, ' ');
-	fetch_items_write_body_name(&b, &r);
-	assert_string_equal((char *)b.data, "BODY[] BODY[]<10> RFC822");
+	for (unsigned i = 0; i < fi.n_body; i++) {
+		fetch_items_write_body_name(&b, &fi.items[i]);
+		buf_append_byte(&b, ' ');
+	}
+	assert_string_equal((char *)b.data, "BODY[] BODY[]<10> RFC822 BODY[TEXT]<2> ");
 	buf_free(&b);
 
-	size_t start, len;
-	fetch_items_body_slice(&whole, 44, &start, &len);
-	assert_int_equal(start, 0);
-	assert_int_equal(len, 44);
-	fetch_items_body_slice(&part, 44, &start, &len);
-	assert_int_equal(start, 10);
-	assert_int_equal(len, 5);
-	fetch_items_body_slice(&part, 12, &start, &len);
-	assert_int_equal(start, 10);
-	assert_int_equal(len, 2);
-	fetch_items_body_slice(&part, 10, &start, &len);
-	assert_int_equal(start, 10);
-	assert_int_equal(len, 0);
-	fetch_items_body_slice(&part, 3, &start, &len);
-	assert_int_equal(start, 3);
-	assert_int_equal(len, 0);
+	static const char msg[] = "Subject: x\r\n\r\n0123456789abcdef";
+	size_t len = sizeof(msg) - 1;
+	struct mime_tree *tree = NULL;
+	assert_int_equal(mime_parse((const unsigned char *)msg, len, &tree), 0);
+	struct buf out = {0};
+	assert_int_equal(fetch_items_body_bytes(&out, &fi.items[0], (const unsigned char *)msg, len, tree), 0);
+	assert_int_equal(out.len, len);
+	buf_reset(&out);
+	assert_int_equal(fetch_items_body_bytes(&out, &fi.items[1], (const unsigned char *)msg, len, tree), 0);
+	assert_int_equal(out.len, 5);
+	assert_memory_equal(out.data, msg + 10, 5);
+	buf_reset(&out);
+	assert_int_equal(fetch_items_body_bytes(&out, &fi.items[3], (const unsigned char *)msg, len, tree), 0);
+	assert_string_equal((char *)out.data, "23456789abcdef");
+	/* A partial beyond the end is empty. */
+	struct fetch_items far = {0};
+	assert_int_equal(add(&far, "BODY[]<1000.5>"), FETCH_ITEM_OK);
+	buf_reset(&out);
+	assert_int_equal(fetch_items_body_bytes(&out, &far.items[0], (const unsigned char *)msg, len, tree), 0);
+	assert_int_equal(out.len, 0);
+	buf_free(&out);
+	mime_tree_free(&tree);
+	fetch_items_clear(&far);
+	fetch_items_clear(&fi);
 }
 
 int main(void)
@@ -151,7 +196,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simple),      cmocka_unit_test(test_body),
 		cmocka_unit_test(test_body_bad),    cmocka_unit_test(test_unsupported),
-		cmocka_unit_test(test_too_many),    cmocka_unit_test(test_names_and_slices),
+		cmocka_unit_test(test_too_many),    cmocka_unit_test(test_names_and_bytes),
+		cmocka_unit_test(test_structure_and_sections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
