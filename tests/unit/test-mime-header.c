@@ -309,7 +309,7 @@ static void test_filter(void **state)
 
 	/* many names (beyond the small on-stack table) */
 	char *many[40];
-	char names[40][8];
+	char names[40][16];
 	for (int i = 0; i < 40; i++) {
 		snprintf(names[i], sizeof(names[i]), "F%d", i);
 		many[i] = names[i];
