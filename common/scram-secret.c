@@ -106,53 +106,26 @@ static int b64_append(struct buf *out, const unsigned char *in, size_t len)
 	return buf_append(out, tmp, (size_t)n);
 }
 
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict, canonical base64 of s[0 .. len) into out (at most max bytes). */
+/* Strict, canonical base64 of s[0 .. len) into out (at most max bytes):
+ * OpenSSL decodes, and re-encoding must give back exactly the input, which
+ * refuses stray characters, misplaced padding and non-zero spare bits. */
 static int b64_decode_strict(const char *s, size_t len, unsigned char *out, size_t max, size_t *out_len_r)
 {
-	if (len == 0 || len % 4 != 0)
+	if (len == 0 || len % 4 != 0 || len > 4 * ((SCRAM_MAX_SALT_LEN + 2) / 3) + 4)
 		return -1;
-	size_t pad = 0;
-	if (s[len - 1] == '=')
-		pad = s[len - 2] == '=' ? 2 : 1;
-	size_t n = len / 4 * 3 - pad;
-	if (n > max)
+	unsigned char tmp[4 * ((SCRAM_MAX_SALT_LEN + 2) / 3) + 8];
+	int n = EVP_DecodeBlock(tmp, (const unsigned char *)s, (int)len);
+	if (n < 0)
 		return -1;
-	size_t o = 0;
-	for (size_t i = 0; i < len; i += 4) {
-		uint32_t acc = 0;
-		bool last = i + 4 == len;
-		for (size_t k = 0; k < 4; k++) {
-			int v;
-			if (last && k >= 4 - pad)
-				v = 0; /* a '=' in an allowed place */
-			else if ((v = b64_value((unsigned char)s[i + k])) < 0)
-				return -1; /* includes '=' anywhere else */
-			acc = acc << 6 | (uint32_t)v;
-		}
-		unsigned char bytes[3] = {(unsigned char)(acc >> 16), (unsigned char)(acc >> 8), (unsigned char)acc};
-		size_t take = last ? 3 - pad : 3;
-		/* Bits that no output byte uses must be zero (canonical form). */
-		if (take < 3 && bytes[take] != 0)
-			return -1; /* ('=' contributes zero bits, so bytes[2] is 0 for take 1) */
-		memcpy(out + o, bytes, take);
-		o += take;
-	}
-	*out_len_r = o;
+	size_t pad = s[len - 1] == '=' ? (s[len - 2] == '=' ? 2 : 1) : 0;
+	size_t got = (size_t)n - pad; /* EVP_DecodeBlock counts the padding as zero bytes */
+	if (got > max)
+		return -1;
+	unsigned char check[sizeof(tmp) + 4];
+	if (EVP_EncodeBlock(check, tmp, (int)got) != (int)len || memcmp(check, s, len) != 0)
+		return -1;
+	memcpy(out, tmp, got);
+	*out_len_r = got;
 	return 0;
 }
 
