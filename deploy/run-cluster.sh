@@ -19,7 +19,9 @@ DIR=$VAR/cluster
 FE1=$DIR/fe1.conf
 FE2=$DIR/fe2.conf
 
-die() { echo "run-cluster: $*" >&2; exit 1; }
+PROG=run-cluster
+# shellcheck source=deploy/lib.sh
+. deploy/lib.sh
 
 for b in cpm-backend cpm-frontend cpm-admin; do
 	[ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make' first"
@@ -40,7 +42,6 @@ deploy/gen-cert.sh "$VAR/tls"
 		-e "s|^imaps_listen *=.*|imaps_listen = 127.0.0.1:2993|" deploy/cluster.conf > "$FE2"
 )
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in 1143 1993 2143 2993 7101 7102 7201 7202; do
 	port_busy "$p" && die "port $p on 127.0.0.1 is in use (another cpm-store running? 'make run'?)"
 done
@@ -48,22 +49,7 @@ done
 pids=()
 names=()
 stopping=0
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 
-stop_proc() {
-	local pid=$1 name=$2
-	alive "$pid" || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do
-		alive "$pid" || break
-		sleep 0.1
-	done
-	if alive "$pid"; then
-		echo "run-cluster: $name did not stop in 10 s; killing it" >&2
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
 
 stop_all() {
 	[ "$stopping" = 1 ] && return 0
@@ -126,7 +112,7 @@ for n in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do
 	[ -n "${covered[$shard]:-}" ] && continue
 	pw=$(awk -v u="$user" '$1 == u { print $2 }' "$PWFILE")
 	if ! grep -qx "$user" <<<"$existing"; then
-		[ -n "$pw" ] || pw=$(openssl rand -base64 18 | tr -d '/+=\n' | cut -c1-16)
+		[ -n "$pw" ] || pw=$(random_password)
 		printf '%s\n' "$pw" | "$BIN/cpm-admin" -c "$FE1" user add "$user" || die "could not create $user"
 		grep -v "^$user " "$PWFILE" > "$PWFILE.tmp" || true
 		echo "$user $pw" >> "$PWFILE.tmp"

@@ -19,7 +19,9 @@ CONF=$VAR/single-node.conf
 IMAP_PORT=1143
 IMAPS_PORT=1993
 
-die() { echo "run-single: $*" >&2; exit 1; }
+PROG=run-single
+# shellcheck source=deploy/lib.sh
+. deploy/lib.sh
 
 for b in cpm-backend cpm-frontend cpm-admin; do
 	[ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make' first"
@@ -36,7 +38,6 @@ deploy/gen-cert.sh "$VAR/tls"
 # deploy/single-node.conf take effect; the secret stays the same.
 (umask 077 && sed "s|@SECRET@|$secret|" deploy/single-node.conf > "$CONF.tmp" && mv "$CONF.tmp" "$CONF")
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in $IMAP_PORT $IMAPS_PORT 7101 7201; do
 	port_busy "$p" && die "port $p on 127.0.0.1 is in use (another cpm-store running? 'make cluster'?)"
 done
@@ -45,22 +46,7 @@ be_pid=""
 fe_pid=""
 stopping=0
 
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 
-stop_proc() { # pid name: SIGTERM, wait up to 10 s, then SIGKILL
-	local pid=$1 name=$2
-	alive "$pid" || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do
-		alive "$pid" || break
-		sleep 0.1
-	done
-	if alive "$pid"; then
-		echo "run-single: $name did not stop in 10 s; killing it" >&2
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
 
 stop_all() {
 	[ "$stopping" = 1 ] && return 0
@@ -107,7 +93,7 @@ done
 if [ -s "$VAR/demo-password" ]; then
 	demo_pw=$(cat "$VAR/demo-password")
 else
-	demo_pw=$(openssl rand -base64 18 | tr -d '/+=\n' | cut -c1-16)
+	demo_pw=$(random_password)
 fi
 if ! "$BIN/cpm-admin" -c "$CONF" user list 2>/dev/null | grep -qx demo; then
 	printf '%s\n' "$demo_pw" | "$BIN/cpm-admin" -c "$CONF" user add demo \
