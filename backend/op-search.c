@@ -7,14 +7,17 @@
  * keys. Message bytes are read from the LMDB map without a copy, and only
  * for messages that reach a key that needs them.
  *
- * Text matching is case-insensitive over the raw bytes (header field values
- * including folded lines; BODY: after the header; TEXT: all). Decoding of
- * MIME transfer encodings and charsets before matching comes with the MIME
- * parser (issue 3).
+ * Text matching is case-insensitive (ASCII case folding): header field
+ * values over their raw bytes, folded lines included; BODY and TEXT over
+ * the raw bytes and over the text parts decoded (base64/quoted-printable
+ * undone, charset converted to UTF-8), so encoded bodies are found too.
+ * Encoded words (RFC 2047) in headers are not decoded yet.
  */
 #include "ops.h"
 
 #include "log.h"
+#include "mime-decode.h"
+#include "mime-parse.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -24,6 +27,8 @@
 
 #define SEARCH_MAX_DEPTH 64
 
+#define SEARCH_MAX_DECODED (16u << 20) /* decoded text examined per message */
+
 struct msg_view {
 	const struct op_ctx *ctx;
 	MDB_txn *t;
@@ -32,6 +37,8 @@ struct msg_view {
 	const unsigned char *data; /* the message, loaded on first need */
 	size_t len;
 	bool loaded;
+	struct buf decoded;        /* text parts decoded to UTF-8, on first need */
+	bool decoded_done;
 };
 
 static bool load(struct msg_view *m)
@@ -45,6 +52,43 @@ static bool load(struct msg_view *m)
 		}
 	}
 	return m->data != NULL;
+}
+
+/* The message's text parts as a reader sees them: transfer encoding undone,
+ * charset converted to UTF-8 (mime-decode.h), from the MIME tree stored at
+ * APPEND (parsed now when there is none). */
+static const struct buf *decoded_text(struct msg_view *m)
+{
+	if (m->decoded_done || !load(m))
+		return &m->decoded;
+	m->decoded_done = true;
+	struct mime_tree *tree = NULL;
+	const unsigned char *p;
+	size_t plen;
+	if (m->rec->blob.len == 32 && db_parsed_get(m->t, m->ctx->db, m->rec->blob.data, &p, &plen) == DB_OK)
+		mime_tree_deserialize(p, plen, &tree);
+	if (tree == NULL && mime_parse(m->data, m->len, &tree) < 0)
+		return &m->decoded;
+	for (uint32_t i = 0; i < tree->n_parts && m->decoded.len < SEARCH_MAX_DECODED; i++) {
+		const struct mime_part *pt = &tree->parts[i];
+		if (pt->n_children != 0 || !(pt->flags & MIME_PART_TEXT) || pt->body_off > m->len)
+			continue;
+		size_t blen = pt->body_len <= m->len - pt->body_off ? pt->body_len : m->len - pt->body_off;
+		size_t el = 0, cl = 0;
+		const unsigned char *enc = mime_tree_str(tree, pt->encoding, &el);
+		const unsigned char *cs = NULL;
+		for (uint32_t k = 0; k < pt->params.count; k++) {
+			size_t nl;
+			const unsigned char *name = mime_store_get(&tree->st, tree->st.strs[pt->params.first + 2 * k], &nl);
+			if (name != NULL && nl == 7 && strncasecmp((const char *)name, "charset", 7) == 0)
+				cs = mime_store_get(&tree->st, tree->st.strs[pt->params.first + 2 * k + 1], &cl);
+		}
+		mime_decode_text(&m->decoded, m->data + pt->body_off, blen, (const char *)enc, el, (const char *)cs, cl,
+				 SEARCH_MAX_DECODED);
+		buf_append_byte(&m->decoded, '\n');
+	}
+	mime_tree_free(&tree);
+	return &m->decoded;
 }
 
 /* Case-insensitive (ASCII) substring search; an empty needle matches. */
@@ -215,10 +259,19 @@ static bool eval(const Cpm__SearchKey *k, struct msg_view *m, unsigned depth)
 		if (!load(m))
 			return false;
 		size_t hl = header_len(m->data, m->len);
-		return ci_contains(m->data + hl, m->len - hl, k->text);
+		if (ci_contains(m->data + hl, m->len - hl, k->text))
+			return true;
+		const struct buf *d = decoded_text(m);
+		return d->len > 0 && ci_contains(d->data, d->len, k->text);
 	}
-	case CPM__SEARCH_OP__S_TEXT:
-		return load(m) && ci_contains(m->data, m->len, k->text);
+	case CPM__SEARCH_OP__S_TEXT: {
+		if (!load(m))
+			return false;
+		if (ci_contains(m->data, m->len, k->text))
+			return true;
+		const struct buf *d = decoded_text(m);
+		return d->len > 0 && ci_contains(d->data, d->len, k->text);
+	}
 	default:
 		return false;
 	}
@@ -259,6 +312,7 @@ void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, st
 			if (m != NULL) {
 				struct msg_view mv = {.ctx = ctx, .t = t, .uid = uid, .rec = m};
 				bool hit = eval(q->key, &mv, 0);
+				buf_free(&mv.decoded);
 				cpmdb__msg_rec__free_unpacked(m, NULL);
 				if (hit) {
 					if (r->n_uids == cap) {

@@ -136,3 +136,29 @@ class ESearchWithin(ClusterTest):
         untagged, tagged = w.cmd("SEARCH " + prog)
         self.assertEqual(status(tagged), "OK", tagged)
         return [int(x) for x in untagged[0].split()[2:]]
+
+
+class DecodedText(ClusterTest):
+    """BODY/TEXT find text inside base64 and quoted-printable parts, in any charset."""
+
+    def test_decoded_bodies(self):
+        import base64
+        w = self.cluster.login_raw("srch", fe=1)
+        w.cmd("CREATE Enc")
+        b64 = base64.encodebytes("Grüße aus Köln".encode()).replace(b"\n", b"\r\n")
+        m1 = (b"Subject: b64\r\nContent-Type: text/plain; charset=utf-8\r\n"
+              b"Content-Transfer-Encoding: base64\r\n\r\n" + b64)
+        m2 = (b"Subject: qp\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n"
+              b"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+              b"caf=E9 cr=E8me br=FB=\r\nl=E9e\r\n--b--\r\n")
+        for m in (m1, m2):
+            _, tagged = w.cmd_literal(b"APPEND Enc", m)
+            self.assertEqual(status(tagged), "OK", tagged)
+        w.cmd("SELECT Enc")
+        for needle, want in (("Köln", [1]), ("café", [2]), ("crème brûlée", [2]), ("GRÜSSE", []), ("aus", [1])):
+            untagged, tagged = w.cmd_literal(b"SEARCH CHARSET UTF-8 BODY", needle.encode())
+            self.assertEqual(status(tagged), "OK", tagged)
+            self.assertEqual(untagged, [(b"* SEARCH " + b" ".join(b"%d" % x for x in want)).rstrip()], needle)
+        untagged, _ = w.cmd_literal(b"SEARCH CHARSET UTF-8 TEXT", "Köln".encode())
+        self.assertEqual(untagged, [b"* SEARCH 1"])
+        w.close()

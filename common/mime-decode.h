@@ -1,0 +1,23 @@
+/*
+ * mime-decode: the text of a MIME part as a reader sees it, for SEARCH —
+ * the Content-Transfer-Encoding undone (base64 through OpenSSL,
+ * quoted-printable) and the charset converted to UTF-8 (glibc iconv).
+ *
+ * Never fails on bad input: undecodable base64 groups are dropped, broken
+ * quoted-printable escapes are kept as written, and text in an unknown
+ * charset (or that iconv rejects) is passed through unchanged. -1 only when
+ * out of memory. Output is appended to out and bounded by max_out bytes.
+ */
+#ifndef CPM_MIME_DECODE_H
+#define CPM_MIME_DECODE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+/* encoding: the Content-Transfer-Encoding value (NULL/"" = 7bit), charset:
+ * the charset parameter (NULL = us-ascii). */
+int mime_decode_text(struct buf *out, const unsigned char *body, size_t len, const char *encoding, size_t enc_len,
+		     const char *charset, size_t cs_len, size_t max_out);
+
+#endif
