@@ -10,8 +10,8 @@
  * Text matching is case-insensitive (ASCII case folding): header field
  * values over their raw bytes, folded lines included; BODY and TEXT over
  * the raw bytes and over the text parts decoded (base64/quoted-printable
- * undone, charset converted to UTF-8), so encoded bodies are found too.
- * Encoded words (RFC 2047) in headers are not decoded yet.
+ * undone, charset converted to UTF-8), so encoded bodies are found too;
+ * header values also after their RFC 2047 encoded words are decoded.
  */
 #include "ops.h"
 
@@ -150,9 +150,17 @@ static bool each_field(const unsigned char *h, size_t hl, const char *name,
 	return false;
 }
 
+/* The raw value, or the value with its encoded words decoded (RFC 2047). */
 static bool value_contains(const unsigned char *v, size_t vl, const void *arg)
 {
-	return ci_contains(v, vl, arg);
+	if (ci_contains(v, vl, arg))
+		return true;
+	if (memmem(v, vl, "=?", 2) == NULL)
+		return false;
+	struct buf d = {0};
+	bool hit = mime_decode_words(&d, v, vl, 1 << 16) == 0 && d.len > 0 && ci_contains(d.data, d.len, arg);
+	buf_free(&d);
+	return hit;
 }
 
 /* The Date: header's day (as written, zone disregarded), 00:00 UTC. */

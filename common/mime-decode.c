@@ -142,3 +142,91 @@ int mime_decode_text(struct buf *out, const unsigned char *body, size_t len, con
 	buf_free(&raw);
 	return rc;
 }
+
+/* Parses one encoded word at s[i ..]: on success the end index (after "?=")
+ * and the decoded, converted text appended to out. */
+static size_t encoded_word(struct buf *out, const unsigned char *s, size_t len, size_t i, size_t max)
+{
+	/* =?charset?X?text?= ; charset may carry a *language suffix (RFC 2231) */
+	if (i + 8 > len || s[i] != '=' || s[i + 1] != '?')
+		return 0;
+	size_t cs = i + 2, q1 = cs;
+	while (q1 < len && s[q1] != '?' && q1 - cs < 64)
+		q1++;
+	if (q1 + 3 >= len || s[q1] != '?' || s[q1 + 2] != '?')
+		return 0;
+	unsigned char kind = s[q1 + 1] | 0x20;
+	if (kind != 'b' && kind != 'q')
+		return 0;
+	size_t text = q1 + 3, end = text;
+	while (end + 1 < len && !(s[end] == '?' && s[end + 1] == '=')) {
+		if (s[end] == ' ' || s[end] == '\t' || s[end] == '\r' || s[end] == '\n')
+			return 0;
+		end++;
+	}
+	if (end + 1 >= len)
+		return 0;
+	char charset[65];
+	size_t cl = q1 - cs;
+	memcpy(charset, s + cs, cl);
+	charset[cl] = '\0';
+	char *star = strchr(charset, '*');
+	if (star != NULL)
+		*star = '\0';
+	struct buf raw = {0};
+	int rc;
+	if (kind == 'b') {
+		rc = decode_b64(&raw, s + text, end - text, max);
+	} else {
+		/* Q: like quoted-printable, and "_" is a space. */
+		struct buf tmp = {0};
+		rc = buf_append(&tmp, s + text, end - text);
+		for (size_t k = 0; rc == 0 && k < tmp.len; k++)
+			if (tmp.data[k] == '_')
+				tmp.data[k] = ' ';
+		if (rc == 0)
+			rc = decode_qp(&raw, tmp.data ? tmp.data : (const unsigned char *)"", tmp.len, max);
+		buf_free(&tmp);
+	}
+	if (rc == 0) {
+		const unsigned char *p = raw.data ? raw.data : (const unsigned char *)"";
+		if (strcasecmp(charset, "utf-8") == 0 || strcasecmp(charset, "us-ascii") == 0)
+			rc = buf_append(out, p, raw.len);
+		else
+			rc = to_utf8(out, p, raw.len, charset, max);
+	}
+	buf_free(&raw);
+	return rc == 0 ? end + 2 : 0;
+}
+
+int mime_decode_words(struct buf *out, const unsigned char *s, size_t len, size_t max_out)
+{
+	size_t i = 0;
+	bool after_word = false;
+	while (i < len && out->len < max_out) {
+		size_t next = s[i] == '=' ? encoded_word(out, s, len, i, max_out) : 0;
+		if (next != 0) {
+			i = next;
+			after_word = true;
+			continue;
+		}
+		/* White space between two encoded words is not text. */
+		if (after_word && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) {
+			size_t j = i;
+			while (j < len && (s[j] == ' ' || s[j] == '\t' || s[j] == '\r' || s[j] == '\n'))
+				j++;
+			struct buf probe = {0};
+			bool word_follows = j < len && encoded_word(&probe, s, len, j, max_out) != 0;
+			buf_free(&probe);
+			if (word_follows) {
+				i = j;
+				continue;
+			}
+		}
+		after_word = false;
+		if (buf_append_byte(out, s[i]) < 0)
+			return -1;
+		i++;
+	}
+	return 0;
+}

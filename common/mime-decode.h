@@ -20,4 +20,9 @@
 int mime_decode_text(struct buf *out, const unsigned char *body, size_t len, const char *encoding, size_t enc_len,
 		     const char *charset, size_t cs_len, size_t max_out);
 
+/* A header value with its RFC 2047 encoded words (=?charset?B|Q?text?=)
+ * decoded to UTF-8; white space between adjacent encoded words is dropped,
+ * everything else is copied as it is. */
+int mime_decode_words(struct buf *out, const unsigned char *s, size_t len, size_t max_out);
+
 #endif

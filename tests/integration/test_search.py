@@ -148,7 +148,7 @@ class DecodedText(ClusterTest):
         b64 = base64.encodebytes("Grüße aus Köln".encode()).replace(b"\n", b"\r\n")
         m1 = (b"Subject: b64\r\nContent-Type: text/plain; charset=utf-8\r\n"
               b"Content-Transfer-Encoding: base64\r\n\r\n" + b64)
-        m2 = (b"Subject: qp\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n"
+        m2 = (b"Subject: =?iso-8859-1?q?D=E9j=E0_vu?=\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n"
               b"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
               b"caf=E9 cr=E8me br=FB=\r\nl=E9e\r\n--b--\r\n")
         for m in (m1, m2):
@@ -161,4 +161,7 @@ class DecodedText(ClusterTest):
             self.assertEqual(untagged, [(b"* SEARCH " + b" ".join(b"%d" % x for x in want)).rstrip()], needle)
         untagged, _ = w.cmd_literal(b"SEARCH CHARSET UTF-8 TEXT", "Köln".encode())
         self.assertEqual(untagged, [b"* SEARCH 1"])
+        # RFC 2047 encoded words in header fields are decoded before matching.
+        untagged, _ = w.cmd_literal(b"SEARCH CHARSET UTF-8 SUBJECT", "Déjà vu".encode())
+        self.assertEqual(untagged, [b"* SEARCH 2"])
         w.close()

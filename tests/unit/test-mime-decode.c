@@ -54,6 +54,26 @@ static void test_bounded(void **state)
 	buf_free(&out);
 }
 
+static void words(const char *in, const char *want)
+{
+	struct buf out = {0};
+	assert_int_equal(mime_decode_words(&out, (const unsigned char *)in, strlen(in), 1 << 16), 0);
+	assert_int_equal(out.len, strlen(want));
+	assert_memory_equal(out.data, want, out.len);
+	buf_free(&out);
+}
+
+static void test_encoded_words(void **state)
+{
+	words("=?UTF-8?B?R3LDvMOfZQ==?=", "Gr\xc3\xbc\xc3\x9f" "e");
+	words("=?iso-8859-1?q?caf=E9_cr=E8me?=", "caf\xc3\xa9 cr\xc3\xa8me");
+	words("Re: =?utf-8?q?a?= =?utf-8?q?b?= end", "Re: ab end");
+	words("=?utf-8*en?Q?x?=", "x");
+	words("not =?encoded", "not =?encoded");
+	words("=?utf-8?X?bad?=", "=?utf-8?X?bad?=");
+	words("=?utf-8?q?has space?=", "=?utf-8?q?has space?=");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -61,6 +81,7 @@ int main(void)
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_charsets),
 		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_encoded_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
