@@ -447,7 +447,8 @@ static enum db_status refs_put(MDB_txn *t, struct db *db, const unsigned char ha
 	return db_from_mdb(mdb_put(t, db->blobrefs, &k, &v, 0), "blobrefs");
 }
 
-enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body, size_t len, unsigned char hash_r[32])
+enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body, size_t len,
+			   const unsigned char *tree_bytes, size_t tree_len, unsigned char hash_r[32])
 {
 	unsigned int hl = 32;
 	if (EVP_Digest(body, len, hash_r, &hl, EVP_sha256(), NULL) != 1)
@@ -468,7 +469,10 @@ enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body,
 	 * tree that cannot be made is left out; readers parse on the fly. */
 	struct mime_tree *tree = NULL;
 	struct buf ser = {0};
-	if (mime_parse(body, len, &tree) == 0 && mime_tree_serialize(tree, &ser) == 0) {
+	if (tree_bytes != NULL && tree_len > 0) {
+		MDB_val pv = {tree_len, (void *)tree_bytes};
+		rc = mdb_put(t, db->parsed, &k, &pv, 0);
+	} else if (mime_parse(body, len, &tree) == 0 && mime_tree_serialize(tree, &ser) == 0) {
 		MDB_val pv = {ser.len, ser.data};
 		rc = mdb_put(t, db->parsed, &k, &pv, 0);
 	}

@@ -102,7 +102,10 @@ enum db_status db_next_folder_id(MDB_txn *t, struct db *db, uint64_t *id_r);
 enum db_status db_next_uidvalidity(MDB_txn *t, struct db *db, uint32_t *v_r);
 
 /* Content-addressed bodies with reference counts. */
-enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body, size_t len, unsigned char hash_r[32]);
+/* A reference to body (stored if new, with its MIME tree: tree/tree_len
+ * when the caller parsed it already, else parsed here). */
+enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body, size_t len,
+			   const unsigned char *tree, size_t tree_len, unsigned char hash_r[32]);
 /* One more reference to an existing blob (COPY). */
 enum db_status db_blob_addref(MDB_txn *t, struct db *db, const unsigned char hash[32]);
 enum db_status db_blob_unref(MDB_txn *t, struct db *db, const unsigned char hash[32]);

@@ -142,7 +142,7 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 	m.internaldate_tz = q->internaldate_tz;
 	m.size = q->body.len;
 	m.modseq = modseq;
-	if ((st = db_blob_ref(t, ctx->db, q->body.data, q->body.len, hash)) != DB_OK ||
+	if ((st = db_blob_ref(t, ctx->db, q->body.data, q->body.len, q->tree.data, q->tree.len, hash)) != DB_OK ||
 	    (st = db_put_msg(t, ctx->db, fid, uid, &m)) != DB_OK ||
 	    (st = db_put_change(t, ctx->db, fid, modseq, uid, CPM__CHANGE_KIND__C_APPEND)) != DB_OK ||
 	    (st = db_put_folder(t, ctx->db, fid, f)) != DB_OK) {

@@ -5,6 +5,7 @@
 #include "db.h"
 #include "feed.h"
 #include "log.h"
+#include "mime-parse.h"
 #include "ops.h"
 #include "rpc-server.h"
 #include "writer.h"
@@ -74,6 +75,41 @@ static void read_after(uv_work_t *w, int status)
 	finish(j, false);
 }
 
+/* APPEND: parse each message's MIME structure on the thread pool, so the
+ * single writer only stores it (the group commit stays short). */
+static void parse_work(uv_work_t *w)
+{
+	struct job *j = w->data;
+	Cpm__Request *req = (Cpm__Request *)j->wj.req; /* owned by the incoming; ours until the reply */
+	Cpm__AppendReq *one[1];
+	Cpm__AppendReq **msgs = one;
+	size_t n = 0;
+	if (req->op_case == CPM__REQUEST__OP_APPEND) {
+		one[0] = req->append;
+		n = 1;
+	} else if (req->op_case == CPM__REQUEST__OP_MULTI_APPEND) {
+		msgs = req->multi_append->messages;
+		n = req->multi_append->n_messages;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct mime_tree *tree = NULL;
+		struct buf ser = {0};
+		free(msgs[i]->tree.data); /* a front-end's value is never trusted */
+		msgs[i]->tree.data = NULL;
+		msgs[i]->tree.len = 0;
+		if (mime_parse(msgs[i]->body.data, msgs[i]->body.len, &tree) == 0 && mime_tree_serialize(tree, &ser) == 0)
+			msgs[i]->tree.data = buf_steal(&ser, &msgs[i]->tree.len);
+		mime_tree_free(&tree);
+		buf_free(&ser);
+	}
+}
+
+static void parse_after(uv_work_t *w, int status)
+{
+	struct job *j = w->data;
+	writer_submit(j->s->writer, &j->wj); /* without trees (status != 0) the writer parses */
+}
+
 static void write_done(struct writer_job *wj, void *ctx)
 {
 	finish(wj->data, true);
@@ -96,6 +132,11 @@ static void on_request(struct rpc_server *srv, struct rpc_incoming *in, const Cp
 	j->wj.req = req;
 	j->wj.data = j;
 	s->outstanding++;
+	if (req->op_case == CPM__REQUEST__OP_APPEND || req->op_case == CPM__REQUEST__OP_MULTI_APPEND) {
+		j->work.data = j;
+		if (uv_queue_work(s->loop, &j->work, parse_work, parse_after) == 0)
+			return;
+	}
 	if (op_is_write(req)) {
 		writer_submit(s->writer, &j->wj);
 		return;
