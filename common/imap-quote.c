@@ -38,7 +38,8 @@ static bool can_quote(const char *s, size_t len, size_t *escapes_r)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c > 0x7e)
+		/* TEXT-CHAR (RFC 3501 9): any 7-bit CHAR but CR and LF, so TAB is fine. */
+		if ((c < 0x20 && c != '\t') || c > 0x7e)
 			return false;
 		if (c == '"' || c == '\\')
 			esc++;

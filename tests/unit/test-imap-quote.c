@@ -71,7 +71,7 @@ static void test_astring(void **state)
 	check(imap_write_astring, "x]", "\"x]\"");
 	check(imap_write_astring, "a\r\nb", "{4}\r\na\r\nb");
 	check(imap_write_astring, "caf\xc3\xa9", "{5}\r\ncaf\xc3\xa9");
-	check(imap_write_astring, "tab\there", "{8}\r\ntab\there");
+	check(imap_write_astring, "tab\there", "\"tab\there\""); /* TAB may be quoted (Dovecot quotes it) */
 	check_mem(imap_write_astring, "a\0b", 3, "{3}\r\na\0b", 8);
 	check_mem(imap_write_astring, NULL, 0, "\"\"", 2);
 }
