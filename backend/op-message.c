@@ -70,22 +70,6 @@ static enum db_status folder_by_name(const struct op_ctx *ctx, MDB_txn *t, const
 	return st == DB_OK ? db_get_folder(t, ctx->db, *id_r, f_r) : st;
 }
 
-/* The folder of a FETCH/STORE, checked against the UIDVALIDITY the session knows. */
-static bool folder_by_id(const struct op_ctx *ctx, MDB_txn *t, uint64_t id, uint32_t uidvalidity, const char *user,
-			 Cpmdb__FolderRec **f_r, struct op_result *res)
-{
-	enum db_status st = db_get_folder(t, ctx->db, id, f_r);
-	if (st == DB_OK && ((*f_r)->uidvalidity != uidvalidity || strcmp((*f_r)->owner, user) != 0)) {
-		cpmdb__folder_rec__free_unpacked(*f_r, NULL);
-		*f_r = NULL;
-		st = DB_NOTFOUND;
-	}
-	if (st == DB_NOTFOUND)
-		op_fail(res, CPM__STATUS__UIDVALIDITY_CHANGED, "mailbox was deleted or recreated");
-	else if (st != DB_OK)
-		op_fail_db(res, st, "folder");
-	return st == DB_OK;
-}
 
 void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, struct op_result *res)
 {
@@ -254,7 +238,7 @@ static int add_message(Cpm__MessageData ***arr, size_t *n, size_t *cap, Cpm__Mes
 void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, struct op_result *res)
 {
 	Cpmdb__FolderRec *f = NULL;
-	if (!folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
 		return;
 	cpmdb__folder_rec__free_unpacked(f, NULL);
 	Cpm__FetchResp *r = malloc(sizeof(*r));
@@ -382,7 +366,7 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 		}
 	}
 	Cpmdb__FolderRec *f = NULL;
-	if (!folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
 		return;
 	size_t kw_before = f->n_keywords;
 	if (q->mode != CPM__STORE_MODE__STORE_REMOVE && folder_learn_keywords(f, q->keywords, q->n_keywords) < 0) {
@@ -526,7 +510,7 @@ static enum db_status remove_message(const struct op_ctx *ctx, MDB_txn *t, uint6
 void op_expunge(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ExpungeReq *q, struct op_result *res)
 {
 	Cpmdb__FolderRec *f = NULL;
-	if (!folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
 		return;
 	Cpm__ExpungeResp *r = malloc(sizeof(*r));
 	uint32_t *uids = NULL;
@@ -574,7 +558,7 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 {
 	Cpmdb__FolderRec *src = NULL, *dst = NULL;
 	uint64_t dst_id = 0;
-	if (!folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &src, res))
+	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &src, res))
 		return;
 	enum db_status st = folder_by_name(ctx, t, q->user, q->dest, &dst_id, &dst);
 	if (st != DB_OK) {
@@ -677,7 +661,7 @@ static int cmp_u32(const void *a, const void *b)
 void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, struct op_result *res)
 {
 	Cpmdb__FolderRec *f = NULL;
-	if (!folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
 		return;
 	uint64_t highest = f->highestmodseq;
 	cpmdb__folder_rec__free_unpacked(f, NULL);

@@ -288,13 +288,8 @@ static bool eval(const Cpm__SearchKey *k, struct msg_view *m, unsigned depth)
 void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, struct op_result *res)
 {
 	Cpmdb__FolderRec *f = NULL;
-	enum db_status st = db_get_folder(t, ctx->db, q->folder_id, &f);
-	if (st != DB_OK || f->uidvalidity != q->uidvalidity || strcmp(f->owner, q->user) != 0) {
-		if (f != NULL)
-			cpmdb__folder_rec__free_unpacked(f, NULL);
-		op_fail(res, CPM__STATUS__UIDVALIDITY_CHANGED, "mailbox was deleted or recreated");
+	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
 		return;
-	}
 	cpmdb__folder_rec__free_unpacked(f, NULL);
 	Cpm__SearchResp *r = malloc(sizeof(*r));
 	if (r == NULL) {

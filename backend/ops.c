@@ -69,6 +69,22 @@ void op_fail_folder(struct op_result *res, enum db_status st)
 		op_fail_db(res, st, "folder");
 }
 
+bool op_folder_by_id(const struct op_ctx *ctx, MDB_txn *t, uint64_t id, uint32_t uidvalidity, const char *user,
+			 Cpmdb__FolderRec **f_r, struct op_result *res)
+{
+	enum db_status st = db_get_folder(t, ctx->db, id, f_r);
+	if (st == DB_OK && ((*f_r)->uidvalidity != uidvalidity || strcmp((*f_r)->owner, user) != 0)) {
+		cpmdb__folder_rec__free_unpacked(*f_r, NULL);
+		*f_r = NULL;
+		st = DB_NOTFOUND;
+	}
+	if (st == DB_NOTFOUND)
+		op_fail(res, CPM__STATUS__UIDVALIDITY_CHANGED, "mailbox was deleted or recreated");
+	else if (st != DB_OK)
+		op_fail_db(res, st, "folder");
+	return st == DB_OK;
+}
+
 void op_fail_db(struct op_result *res, enum db_status st, const char *what)
 {
 	switch (st) {

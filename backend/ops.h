@@ -51,6 +51,12 @@ void op_result_error(struct op_result *res, Cpm__Status st, const char *msg);
 /* ---- shared by op-*.c -------------------------------------------------- */
 /* Sets status and a formatted error text on res->resp. */
 void op_fail(struct op_result *res, Cpm__Status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The folder of a FETCH/STORE/SEARCH... by id, checked against the
+ * UIDVALIDITY and owner the session knows; on failure res says
+ * UIDVALIDITY_CHANGED (or the storage error) and false is returned. The
+ * caller frees *f_r (cpmdb__folder_rec__free_unpacked). */
+bool op_folder_by_id(const struct op_ctx *ctx, MDB_txn *t, uint64_t id, uint32_t uidvalidity, const char *user,
+		     Cpmdb__FolderRec **f_r, struct op_result *res);
 /* A folder lookup failed: NONEXISTENT when it is not there, else as op_fail_db. */
 void op_fail_folder(struct op_result *res, enum db_status st);
 /* Maps a db status (not OK) to a response. */
