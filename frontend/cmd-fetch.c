@@ -361,6 +361,19 @@ static void write_message(struct session *s, const struct fetch_ctx *c, const Cp
 	buf_append_str(b, ")\r\n");
 }
 
+static void resume_fetch(void *arg)
+{
+	struct fetch_ctx *c = arg;
+	if (session_closed(c->s)) {
+		fetch_finish(c);
+		return;
+	}
+	if (send_fetch(c) < 0) {
+		session_tagged(c->s, "NO", "[SERVERBUG] Out of memory");
+		fetch_finish(c);
+	}
+}
+
 static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 {
 	struct fetch_ctx *c = ctx;
@@ -405,7 +418,12 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 		return;
 	}
 	int rc;
-	if (more > 0) {
+	if (more > 0 && c->phase == PHASE_FETCH && session_output_full(s)) {
+		/* The client reads slower than the store answers: fetch the next
+		 * page when the output has drained (bounded memory). */
+		session_on_drain(s, resume_fetch, c);
+		return;
+	} else if (more > 0) {
 		session_flush(s);
 		rc = send_fetch(c);
 	} else if (c->phase == PHASE_SCAN) {

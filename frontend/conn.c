@@ -62,10 +62,34 @@ struct conn {
 	uint64_t timeout_ms;
 	char peer[64];
 	char close_reason[96];
+	void (*drain_cb)(void *arg); /* conn_on_drain waiter */
+	void *drain_arg;
 };
 
 static void conn_process(struct conn *c);
 static void start_reading(struct conn *c);
+
+size_t conn_output_pending(const struct conn *c)
+{
+	return c->out.len + c->write_pending;
+}
+
+/* Runs the drain waiter if the output is low enough (or force: closing). */
+static void check_drain(struct conn *c, bool force)
+{
+	if (c->drain_cb == NULL || (!force && conn_output_pending(c) > CONN_MAX_BUFFERED))
+		return;
+	void (*cb)(void *) = c->drain_cb;
+	c->drain_cb = NULL;
+	cb(c->drain_arg);
+}
+
+void conn_on_drain(struct conn *c, void (*cb)(void *arg), void *arg)
+{
+	c->drain_cb = cb;
+	c->drain_arg = arg;
+	conn_mark_dirty(c); /* the flush at the end of this iteration starts the draining */
+}
 
 struct buf *conn_outbuf(struct conn *c)
 {
@@ -125,6 +149,7 @@ static void really_close(struct conn *c)
 		c->s = NULL;
 		session_close(s);
 	}
+	check_drain(c, true); /* a waiter learns that the session is gone */
 	uv_timer_stop(&c->idle);
 	uv_close((uv_handle_t *)&c->idle, on_handle_closed);
 	uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
@@ -145,6 +170,7 @@ static void on_write_done(uv_write_t *req, int status)
 		really_close(c);
 		return;
 	}
+	check_drain(c, false);
 	/* Output drained below the limit: a paused reader can resume. */
 	if (!c->closing && !c->reading && c->write_pending < CONN_MAX_BUFFERED)
 		start_reading(c);

@@ -58,6 +58,12 @@ int conn_start_tls(struct conn *c);
  * command runs (AUTHENTICATE/IDLE continuations, see session.h). */
 void conn_expect_line(struct conn *c, size_t max_len);
 bool conn_tls_active(const struct conn *c);
+/* Output not yet taken by the kernel (buffered and in flight), in bytes. */
+size_t conn_output_pending(const struct conn *c);
+/* Calls cb(arg) once when the pending output has drained to
+ * CONN_MAX_BUFFERED or less (or when the connection closes): how long
+ * responses (FETCH of large bodies) keep their memory bounded. One waiter. */
+void conn_on_drain(struct conn *c, void (*cb)(void *arg), void *arg);
 /* Peer address text for logs ("1.2.3.4:5678"). */
 const char *conn_peer(const struct conn *c);
 /* Restart the idle timer with the authenticated-state timeout. */

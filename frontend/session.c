@@ -134,6 +134,19 @@ void session_flush(struct session *s)
 		conn_mark_dirty(s->conn);
 }
 
+bool session_output_full(struct session *s)
+{
+	return s->conn != NULL && conn_output_pending(s->conn) > CONN_MAX_BUFFERED;
+}
+
+void session_on_drain(struct session *s, void (*cb)(void *arg), void *arg)
+{
+	if (s->conn == NULL)
+		cb(arg);
+	else
+		conn_on_drain(s->conn, cb, arg);
+}
+
 void session_write(struct session *s, const void *data, size_t len)
 {
 	if (s->conn != NULL)

@@ -116,6 +116,12 @@ void session_tagged(struct session *s, const char *result, const char *fmt, ...)
 void session_write(struct session *s, const void *data, size_t len);
 /* The output buffer, to build a response in place; session_write_buf() commits nothing extra. */
 struct buf *session_outbuf(struct session *s);
+/* Whether the client has not yet taken a lot of output (more than the
+ * connection's buffer bound); then wait with session_on_drain before writing
+ * more (long FETCH responses). The callback also runs when the connection
+ * closes (check session_closed). */
+bool session_output_full(struct session *s);
+void session_on_drain(struct session *s, void (*cb)(void *arg), void *arg);
 /* "+ text" continuation request. */
 void session_continue(struct session *s, const char *text);
 /* Tagged "NO [UNAVAILABLE] ..." / BAD etc. mapped from a back-end status. */

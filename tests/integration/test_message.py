@@ -257,3 +257,28 @@ class MultiAppend(ClusterTest):
         untagged, _ = w.cmd("STATUS Many (MESSAGES)")
         self.assertEqual(untagged, [b"* STATUS Many (MESSAGES 3)"])
         w.close()
+
+
+class SlowReader(ClusterTest):
+    """A long FETCH to a client that reads slowly: the front-end waits for its
+    output to drain between pages (bounded memory) and every byte arrives."""
+
+    def test_fetch_many_large_bodies_slowly(self):
+        w = self.cluster.login_raw("multi", fe=1)
+        w.cmd("CREATE Big")
+        bodies = []
+        for i in range(40):
+            body = b"Subject: big %d\r\n\r\n" % i + bytes([65 + i % 26]) * (200 * 1024) + b"\r\n"
+            bodies.append(body)
+            _, tagged = w.cmd_literal(b"APPEND Big", body)
+            self.assertEqual(status(tagged), "OK", tagged)
+        w.cmd("EXAMINE Big")
+        w.send(b"s1 FETCH 1:* BODY.PEEK[]\r\n")
+        time.sleep(1.0)  # let the server fill the socket and wait for us
+        untagged, tagged = w.read_until_tagged("s1")
+        self.assertEqual(status(tagged), "OK", tagged)
+        self.assertEqual(len(untagged), 40)
+        for i, r in enumerate(untagged):
+            self.assertTrue(r.startswith(b"* %d FETCH (BODY[] {%d}\r\n" % (i + 1, len(bodies[i]))), r[:60])
+            self.assertIn(bodies[i], r)
+        w.close()
