@@ -723,6 +723,8 @@ void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, 
 		qsort(uids, n, sizeof(uint32_t), cmp_u32);
 	size_t ccap = 0;
 	enum db_status st = DB_OK;
+	if (n > 0 && (r->expunged = malloc(n * sizeof(uint32_t))) == NULL)
+		st = DB_FAIL;
 	for (size_t i = 0; st == DB_OK && i < n; i++) {
 		if (i > 0 && uids[i] == uids[i - 1])
 			continue;
@@ -730,13 +732,7 @@ void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, 
 		st = db_get_msg(t, ctx->db, q->folder_id, uids[i], &m);
 		if (st == DB_NOTFOUND) {
 			st = DB_OK;
-			uint32_t *ne = realloc(r->expunged, (r->n_expunged + 1) * sizeof(uint32_t));
-			if (ne == NULL) {
-				st = DB_FAIL;
-				break;
-			}
-			r->expunged = ne;
-			r->expunged[r->n_expunged++] = uids[i];
+			r->expunged[r->n_expunged++] = uids[i]; /* sized for every UID below */
 			continue;
 		}
 		if (st != DB_OK)

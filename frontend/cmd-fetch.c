@@ -374,19 +374,28 @@ static void resume_fetch(void *arg)
 	}
 }
 
+/* The start of every RPC callback of a FETCH: false (command finished) when
+ * the client is gone or the back-end failed. */
+static bool reply_usable(struct fetch_ctx *c, const Cpm__Response *resp)
+{
+	if (session_closed(c->s)) {
+		fetch_finish(c);
+		return false;
+	}
+	if (resp->status != CPM__STATUS__OK) {
+		session_tagged_rpc_error(c->s, resp, "FETCH");
+		fetch_finish(c);
+		return false;
+	}
+	return true;
+}
+
 static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 {
 	struct fetch_ctx *c = ctx;
 	struct session *s = c->s;
-	if (session_closed(s)) {
-		fetch_finish(c);
+	if (!reply_usable(c, resp))
 		return;
-	}
-	if (resp->status != CPM__STATUS__OK) {
-		session_tagged_rpc_error(s, resp, "FETCH");
-		fetch_finish(c);
-		return;
-	}
 	if (resp->result_case != CPM__RESPONSE__RESULT_FETCH || resp->fetch == NULL) {
 		log_error("event=bad_rpc_response cmd=FETCH");
 		session_tagged(s, "NO", "[SERVERBUG] FETCH: bad back-end response");
@@ -450,15 +459,8 @@ static void on_store(const Cpm__Response *resp, void *ctx)
 {
 	struct fetch_ctx *c = ctx;
 	struct session *s = c->s;
-	if (session_closed(s)) {
-		fetch_finish(c);
+	if (!reply_usable(c, resp))
 		return;
-	}
-	if (resp->status != CPM__STATUS__OK) {
-		session_tagged_rpc_error(s, resp, "FETCH");
-		fetch_finish(c);
-		return;
-	}
 	int rc = c->store_pos < c->n_seen ? send_store(c) : start_fetch_phase(c);
 	if (rc < 0) {
 		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
