@@ -29,10 +29,9 @@ PROTO_C     := $(patsubst proto/%.proto,$(BUILD)/gen/proto/%.pb-c.c,$(PROTOS))
 PROTO_H     := $(PROTO_C:.c=.h)
 COMMON_SRC  := $(wildcard common/*.c)
 FRONT_SRC   := $(wildcard frontend/*.c)
-# The back-end's modules are listed (add new ones here): cpm-backend links exactly these.
-BACK_SRC    := backend/db.c backend/feed.c backend/main.c backend/ops.c backend/op-folder.c \
-               backend/op-message.c backend/op-search.c backend/op-user.c backend/server.c backend/writer.c
+# cpm-backend links every backend/*.c except cpm-admin's main.
 ADMIN_SRC   := backend/admin-main.c
+BACK_SRC    := $(filter-out $(ADMIN_SRC),$(wildcard backend/*.c))
 CLIENT_SRC  := $(wildcard client/*.c)
 UNIT_SRC    := $(wildcard tests/unit/test-*.c)
 
