@@ -277,6 +277,12 @@ void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, stru
 				st = DB_FAIL;
 				break;
 			}
+			if (q->changedsince != 0 && m->modseq <= q->changedsince) {
+				/* CHANGEDSINCE: unchanged messages are not part of the answer. */
+				cpmdb__msg_rec__free_unpacked(m, NULL);
+				crc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+				continue;
+			}
 			Cpm__MessageData *d = message_data(ctx, t, uid, m, q->items, &st);
 			cpmdb__msg_rec__free_unpacked(m, NULL);
 			if (d == NULL)
@@ -301,6 +307,21 @@ void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, stru
 		op_fail_db(res, db_from_mdb(rc, "msgs"), "messages");
 	else if (st != DB_OK)
 		op_fail_db(res, st, "messages");
+}
+
+/* Appends uid to a growing array. 0, or -1 when out of memory. */
+static int push_uid(uint32_t **a, size_t *n, size_t *cap, uint32_t uid)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		uint32_t *na = reallocarray(*a, ncap, sizeof(uint32_t));
+		if (na == NULL)
+			return -1;
+		*a = na;
+		*cap = ncap;
+	}
+	(*a)[(*n)++] = uid;
+	return 0;
 }
 
 /* The UIDs of folder_id that exist within ranges (all of them when
@@ -331,16 +352,10 @@ static int collect_uids(const struct op_ctx *ctx, MDB_txn *t, uint64_t folder_id
 			uint32_t uid = db_get_u32((const unsigned char *)k.mv_data + 8);
 			if (uid > hi)
 				break;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 256;
-				uint32_t *nu = realloc(uids, cap * sizeof(uint32_t));
-				if (nu == NULL) {
-					crc = ENOMEM;
-					break;
-				}
-				uids = nu;
+			if (push_uid(&uids, &n, &cap, uid) < 0) {
+				crc = ENOMEM;
+				break;
 			}
-			uids[n++] = uid;
 			crc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 		}
 		if (crc != 0 && crc != MDB_NOTFOUND)
@@ -384,7 +399,7 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 	res->resp->result_case = CPM__RESPONSE__RESULT_STORE;
 	res->resp->store = r;
 	uint32_t *changed = NULL;
-	size_t n_changed = 0, cap = 0, changed_cap = 0;
+	size_t n_changed = 0, cap = 0, changed_cap = 0, modified_cap = 0;
 	uint32_t flags = q->sys_flags & SYS_FLAGS_ALL;
 	uint32_t *uids = NULL;
 	size_t n_uids = 0;
@@ -395,6 +410,13 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 		st = db_get_msg(t, ctx->db, q->folder_id, uids[i], &m);
 		if (st != DB_OK)
 			break;
+		if (q->has_unchangedsince && m->modseq > q->unchangedsince) {
+			/* RFC 7162 3.1.3: changed since the client looked: leave it, report it. */
+			cpmdb__msg_rec__free_unpacked(m, NULL);
+			if (push_uid(&r->modified, &r->n_modified, &modified_cap, uids[i]) < 0)
+				st = DB_FAIL;
+			continue;
+		}
 		uint32_t nf = q->mode == CPM__STORE_MODE__STORE_ADD	 ? (m->sys_flags | flags)
 			      : q->mode == CPM__STORE_MODE__STORE_REMOVE ? (m->sys_flags & ~flags)
 									 : flags;
@@ -436,16 +458,8 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 				st = db_put_change(t, ctx->db, q->folder_id, modseq, uids[i], CPM__CHANGE_KIND__C_FLAGS);
 			m->keywords = old_kw;
 			m->n_keywords = old_n;
-			if (n_changed == changed_cap) {
-				changed_cap = changed_cap ? changed_cap * 2 : 64;
-				uint32_t *nc = realloc(changed, changed_cap * sizeof(uint32_t));
-				if (nc != NULL)
-					changed = nc;
-				else
-					changed_cap = n_changed;
-			}
-			if (n_changed < changed_cap)
-				changed[n_changed++] = uids[i];
+			if (st == DB_OK && push_uid(&changed, &n_changed, &changed_cap, uids[i]) < 0)
+				st = DB_FAIL;
 			m->sys_flags = nf;
 			Cpmdb__MsgRec view = *m;
 			view.keywords = nk;
@@ -694,18 +708,10 @@ void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, 
 			Cpmdb__ChangeRec *ch = v.mv_size > 1 && p[0] == DB_RECORD_VERSION
 						       ? cpmdb__change_rec__unpack(NULL, v.mv_size - 1, p + 1)
 						       : NULL;
-			if (ch != NULL && ch->uid != 0) {
-				if (n == cap) {
-					cap = cap ? cap * 2 : 256;
-					uint32_t *nu = realloc(uids, cap * sizeof(uint32_t));
-					if (nu == NULL) {
-						cpmdb__change_rec__free_unpacked(ch, NULL);
-						rc = ENOMEM;
-						break;
-					}
-					uids = nu;
-				}
-				uids[n++] = ch->uid;
+			if (ch != NULL && ch->uid != 0 && push_uid(&uids, &n, &cap, ch->uid) < 0) {
+				cpmdb__change_rec__free_unpacked(ch, NULL);
+				rc = ENOMEM;
+				break;
 			}
 			if (ch != NULL)
 				cpmdb__change_rec__free_unpacked(ch, NULL);

@@ -261,6 +261,8 @@ static bool eval(const Cpm__SearchKey *k, struct msg_view *m, unsigned depth)
 		return r->size > k->size;
 	case CPM__SEARCH_OP__S_SMALLER:
 		return r->size < k->size;
+	case CPM__SEARCH_OP__S_MODSEQ:
+		return r->modseq >= k->modseq;
 	case CPM__SEARCH_OP__S_HEADER:
 		return load(m) && each_field(m->data, header_len(m->data, m->len), k->header, value_contains, k->text);
 	case CPM__SEARCH_OP__S_BODY: {
@@ -315,6 +317,8 @@ void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, st
 			if (m != NULL) {
 				struct msg_view mv = {.ctx = ctx, .t = t, .uid = uid, .rec = m};
 				bool hit = eval(q->key, &mv, 0);
+				if (hit && m->modseq > r->highestmodseq)
+					r->highestmodseq = m->modseq;
 				buf_free(&mv.decoded);
 				cpmdb__msg_rec__free_unpacked(m, NULL);
 				if (hit) {

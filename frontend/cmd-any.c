@@ -3,6 +3,7 @@
  * (RFC 3501 6.1), ID (RFC 2971) — and ENABLE (RFC 5161, authenticated).
  */
 #include "commands.h"
+#include "condstore.h"
 
 #include "conn.h"
 #include "imap-quote.h"
@@ -131,10 +132,18 @@ void cmd_enable(struct session *s, const struct imap_command *cmd)
 			return;
 		}
 	}
-	/* No extension that ENABLE can turn on is implemented yet (CONDSTORE,
-	 * QRESYNC and UTF8=ACCEPT come with later work): RFC 5161 says unknown
-	 * or unsupported names are ignored, and the ENABLED list is empty. */
-	session_untagged(s, "ENABLED");
+	/* CONDSTORE and QRESYNC (RFC 7162; QRESYNC implies CONDSTORE) can be
+	 * turned on; RFC 5161: unknown names are ignored. Like Dovecot, an
+	 * extension already on is listed again. */
+	bool condstore = false, qresync = false;
+	for (unsigned i = 0; i < cmd->nargs; i++) {
+		condstore |= strcasecmp(cmd->args[i].str, "CONDSTORE") == 0;
+		qresync |= strcasecmp(cmd->args[i].str, "QRESYNC") == 0;
+	}
+	if (condstore || qresync)
+		condstore_enable(s);
+	s->qresync |= qresync;
+	session_untagged(s, "ENABLED%s%s", condstore ? " CONDSTORE" : "", qresync ? " QRESYNC" : "");
 	session_tagged(s, "OK", "Enabled.");
 	session_done(s);
 }

@@ -29,7 +29,12 @@ static void on_expunge(const Cpm__Response *resp, void *ctx)
 			const Cpm__ExpungeResp *r = resp->result_case == CPM__RESPONSE__RESULT_EXPUNGE ? resp->expunge : NULL;
 			if (r != NULL)
 				session_report_expunged(s, r->uids, r->n_uids);
-			session_tagged(s, "OK", "Expunge completed.");
+			if (s->qresync && r != NULL && r->n_uids > 0 && r->modseq > 0)
+				/* As Dovecot: the folder's MODSEQ after the expunge (RFC 7162 3.2.10). */
+				session_tagged(s, "OK", "[HIGHESTMODSEQ %llu] Expunge completed.",
+					       (unsigned long long)r->modseq);
+			else
+				session_tagged(s, "OK", "Expunge completed.");
 		}
 		session_done(s);
 	}

@@ -33,6 +33,8 @@
  */
 #include "commands.h"
 
+#include "changes.h"
+#include "condstore.h"
 #include "fetch-flags.h"
 #include "fetch-items.h"
 #include "imap-bodystructure.h"
@@ -70,6 +72,12 @@ struct fetch_ctx {
 	uint32_t *seen;        /* UIDs whose \Seen this command sets, ascending */
 	size_t n_seen, cap_seen;
 	size_t store_pos;      /* next seen[] index to store */
+
+	uint64_t changedsince; /* CHANGEDSINCE modifier (RFC 7162), 0 = none */
+	bool vanished;         /* VANISHED modifier: report expunges since changedsince first */
+	bool set_seen;         /* a SCAN/STORE phase sets \Seen before the FETCH phase */
+	uint32_t *gone;        /* VANISHED: scratch for one page of UIDs */
+	struct imap_seqset vset; /* VANISHED: the UID set as asked ("*" = any UID), not clipped to the view */
 };
 
 static void fetch_ctx_free(struct fetch_ctx *c)
@@ -77,6 +85,8 @@ static void fetch_ctx_free(struct fetch_ctx *c)
 	fetch_items_clear(&c->items);
 	free(c->ranges);
 	free(c->seen);
+	free(c->gone);
+	imap_seqset_free(&c->vset);
 	free(c);
 }
 
@@ -173,6 +183,7 @@ static int send_fetch(struct fetch_ctx *c)
 	fr.uidvalidity = s->sel.uidvalidity;
 	fr.uids = ptrs;
 	fr.n_uids = n;
+	fr.changedsince = c->changedsince;
 	if (c->phase == PHASE_SCAN) {
 		fr.items = CPM__FETCH_ITEM__F_FLAGS;
 	} else {
@@ -312,6 +323,10 @@ static void write_message(struct session *s, const struct fetch_ctx *c, const Cp
 		bool recent = s->sel.first_recent_uid != 0 && m->uid >= s->sel.first_recent_uid;
 		buf_printf(b, "%sFLAGS ", sep);
 		fetch_flags_write(b, m->sys_flags & FETCH_FLAG_ALL, recent, m->keywords, m->n_keywords);
+		sep = " ";
+	}
+	if (fi->modseq || c->changedsince != 0 || (s->condstore && flags && !fi->flags)) {
+		buf_printf(b, "%sMODSEQ (%llu)", sep, (unsigned long long)m->modseq);
 		sep = " ";
 	}
 	if (fi->internaldate) {
@@ -468,11 +483,109 @@ static void on_store(const Cpm__Response *resp, void *ctx)
 	}
 }
 
+/* ---- CONDSTORE / QRESYNC modifiers ------------------------------------------------ */
+
+/* "(CHANGEDSINCE n [VANISHED])" in any order. 0, or -1 after a tagged BAD. */
+static int parse_modifiers(struct session *s, const struct imap_arg *l, const struct imap_arg *set, bool uid_mode,
+			   struct fetch_ctx *c)
+{
+	if (l->type != IMAP_ARG_LIST || l->list_count == 0) {
+		session_tagged(s, "BAD", "FETCH modifiers must be a non-empty list");
+		return -1;
+	}
+	bool changedsince = false;
+	for (unsigned i = 0; i < l->list_count; i++) {
+		const struct imap_arg *a = &l->list[i];
+		const char *name = a->type == IMAP_ARG_ATOM ? a->str : "";
+		if (strcasecmp(name, "CHANGEDSINCE") == 0 && !changedsince && i + 1 < l->list_count) {
+			const struct imap_arg *v = &l->list[++i];
+			char *end = NULL;
+			unsigned long long n = 0;
+			if (v->type == IMAP_ARG_ATOM && v->str[0] >= '0' && v->str[0] <= '9' && v->len <= 19)
+				n = strtoull(v->str, &end, 10);
+			if (end == NULL || *end != '\0') {
+				session_tagged(s, "BAD", "CHANGEDSINCE needs a mod-sequence value");
+				return -1;
+			}
+			c->changedsince = n;
+			changedsince = true;
+		} else if (strcasecmp(name, "VANISHED") == 0 && uid_mode && s->qresync && !c->vanished) {
+			c->vanished = true;
+			if (imap_seqset_parse(set->str, set->len, &c->vset) < 0 ||
+			    imap_seqset_resolve(&c->vset, UINT32_MAX) < 0) {
+				session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+				return -1;
+			}
+		} else {
+			session_tagged(s, "BAD", "Unknown FETCH modifier");
+			return -1;
+		}
+	}
+	if (c->vanished && !changedsince) {
+		session_tagged(s, "BAD", "VANISHED used without CHANGEDSINCE");
+		return -1;
+	}
+	/* CHANGEDSINCE 0 selects every message (all MODSEQs are above 0). */
+	return 0;
+}
+
+/* The SCAN/STORE phases when \Seen must be set, else the FETCH phase. */
+static int start_phases(struct fetch_ctx *c)
+{
+	if (c->set_seen) {
+		c->phase = PHASE_SCAN;
+		return send_fetch(c);
+	}
+	return start_fetch_phase(c);
+}
+
+static void vanished_page(struct session *s, const Cpm__ChangesResp *r, void *arg)
+{
+	struct fetch_ctx *c = arg;
+	uint32_t *gone = r->n_expunged ? realloc(c->gone, r->n_expunged * sizeof(uint32_t)) : NULL;
+	if (gone != NULL)
+		c->gone = gone;
+	size_t n = 0;
+	for (size_t i = 0; i < r->n_expunged; i++) {
+		if (!imap_seqset_contains(&c->vset, r->expunged[i]))
+			continue;
+		if (gone != NULL)
+			gone[n++] = r->expunged[i];
+		else
+			condstore_write_vanished(s, true, &r->expunged[i], 1);
+	}
+	condstore_write_vanished(s, true, gone, n);
+}
+
+static void vanished_done(struct session *s, bool ok, const Cpm__Response *last, void *arg)
+{
+	struct fetch_ctx *c = arg;
+	if (session_closed(s)) {
+		fetch_finish(c);
+		return;
+	}
+	if (!ok) {
+		if (last != NULL && last->status != CPM__STATUS__OK)
+			session_tagged_rpc_error(s, last, "FETCH");
+		else
+			session_tagged(s, "NO", "[SERVERBUG] FETCH: bad back-end response");
+		fetch_finish(c);
+		return;
+	}
+	if (c->n_ranges == 0) {
+		session_tagged(s, "OK", "Fetch completed.");
+		fetch_finish(c);
+	} else if (start_phases(c) < 0) {
+		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		fetch_finish(c);
+	}
+}
+
 /* ---- entry points -------------------------------------------------------------- */
 
 static void fetch_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode)
 {
-	if (nargs != 2) {
+	if (nargs != 2 && nargs != 3) {
 		session_tagged(s, "BAD", "%s needs a sequence set and fetch items", uid_mode ? "UID FETCH" : "FETCH");
 		session_done(s);
 		return;
@@ -491,13 +604,16 @@ static void fetch_start(struct session *s, const struct imap_arg *args, unsigned
 	}
 	if (uid_mode)
 		c->items.uid = true;
-
-	if (session_uid_ranges(s, &args[0], uid_mode, &c->ranges, &c->n_ranges) < 0) {
+	if (session_uid_ranges(s, &args[0], uid_mode, &c->ranges, &c->n_ranges) < 0 ||
+	    (nargs == 3 && parse_modifiers(s, &args[2], &args[0], uid_mode, c) < 0)) {
 		fetch_ctx_free(c);
 		session_done(s);
 		return;
 	}
-	if (c->n_ranges == 0) {
+	if (c->items.modseq || nargs == 3)
+		condstore_enable(s);
+
+	if (c->n_ranges == 0 && !c->vanished) {
 		session_tagged(s, "OK", "Fetch completed.");
 		fetch_ctx_free(c);
 		session_done(s);
@@ -516,14 +632,9 @@ static void fetch_start(struct session *s, const struct imap_arg *args, unsigned
 	if (fetch_items_need_tree(&c->items))
 		c->wire_items |= CPM__FETCH_ITEM__F_TREE;
 
+	c->set_seen = set_seen;
 	session_ref(s);
-	int rc;
-	if (set_seen) {
-		c->phase = PHASE_SCAN;
-		rc = send_fetch(c);
-	} else {
-		rc = start_fetch_phase(c);
-	}
+	int rc = c->vanished ? changes_walk(s, c->changedsince, vanished_page, vanished_done, c) : start_phases(c);
 	if (rc < 0) {
 		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
 		fetch_finish(c);

@@ -22,6 +22,8 @@
  * otherwise answers and calls session_done exactly once.
  */
 #include "commands.h"
+#include "condstore.h"
+#include "qresync.h"
 
 #include "fetch-flags.h"
 #include "imap-utf7.h"
@@ -40,9 +42,10 @@
 #define NAME_TEXT_MAX 200
 
 /* STATUS items (RFC 3501, RFC 8438 SIZE), shared by STATUS and LIST-STATUS. */
-enum status_item { ST_MESSAGES, ST_RECENT, ST_UIDNEXT, ST_UIDVALIDITY, ST_UNSEEN, ST_SIZE, ST_MAX };
+enum status_item { ST_MESSAGES, ST_RECENT, ST_UIDNEXT, ST_UIDVALIDITY, ST_UNSEEN, ST_SIZE, ST_HIGHESTMODSEQ, ST_MAX };
 #define ST_MAX_ITEMS ST_MAX
-static const char *const status_names[ST_MAX] = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE"};
+static const char *const status_names[ST_MAX] = {"MESSAGES", "RECENT",	"UIDNEXT",	 "UIDVALIDITY",
+						 "UNSEEN",   "SIZE",	"HIGHESTMODSEQ"};
 
 /* ---- helpers shared by the commands of this file ------------------------- */
 
@@ -495,7 +498,7 @@ static void list_call(struct session *s, struct list_ctx *c, bool subscriptions)
 	rpc_call(s->w->rpc, s->shard, &req, 0, on_list, c);
 }
 
-static int parse_status_items(const struct imap_arg *l, unsigned *items, unsigned *n);
+static int parse_status_items(struct session *s, const struct imap_arg *l, unsigned *items, unsigned *n);
 
 /* Parses LIST-EXTENDED options. NULL, or the BAD text. */
 static const char *list_options(struct list_ctx *c, const struct imap_arg *sel, const struct imap_arg *ret)
@@ -520,7 +523,7 @@ static const char *list_options(struct list_ctx *c, const struct imap_arg *sel, 
 			; /* always returned */
 		} else if (strcasecmp(o, "STATUS") == 0) {
 			if (i + 1 >= ret->list_count || ret->list[i + 1].type != IMAP_ARG_LIST ||
-			    parse_status_items(&ret->list[i + 1], c->status, &c->n_status) < 0)
+			    parse_status_items(c->s, &ret->list[i + 1], c->status, &c->n_status) < 0)
 				return "Invalid STATUS return option";
 			i++;
 		} else {
@@ -619,11 +622,13 @@ struct select_ctx {
 	struct session *s;
 	struct buf name;
 	bool readonly;
+	struct select_params params; /* RFC 7162 (CONDSTORE) / (QRESYNC ...) */
 };
 
 static void select_ctx_free(struct select_ctx *c)
 {
 	buf_free(&c->name);
+	select_params_clear(&c->params);
 	free(c);
 }
 
@@ -675,10 +680,30 @@ static void select_succeeded(struct session *s, struct select_ctx *c, const Cpm_
 		session_untagged(s, "OK [UNSEEN %u] First unseen.", (unsigned)r->unseen_seq);
 	session_untagged(s, "OK [UIDVALIDITY %u] UIDs valid", (unsigned)f->uidvalidity);
 	session_untagged(s, "OK [UIDNEXT %u] Predicted next UID", (unsigned)f->uidnext);
-	if (c->readonly)
-		session_tagged(s, "OK", "[READ-ONLY] Examine completed.");
-	else
-		session_tagged(s, "OK", "[READ-WRITE] Select completed.");
+	if (c->params.condstore)
+		s->condstore = true; /* enabled by this SELECT: HIGHESTMODSEQ follows here */
+	if (s->condstore)
+		session_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)f->highestmodseq);
+}
+
+/* The end of a SELECT/EXAMINE (after the QRESYNC report, if any). */
+static void select_finish(struct session *s, bool ok, void *arg)
+{
+	struct select_ctx *c = arg;
+	if (!session_closed(s)) {
+		if (!ok || s->state != SESSION_SELECTED) {
+			/* The client must not believe it is in sync when it is not. */
+			session_unselect(s);
+			session_tagged(s, "NO", "[UNAVAILABLE] %s: resynchronisation failed, try again",
+				       c->readonly ? "EXAMINE" : "SELECT");
+		} else if (c->readonly)
+			session_tagged(s, "OK", "[READ-ONLY] Examine completed.");
+		else
+			session_tagged(s, "OK", "[READ-WRITE] Select completed.");
+		session_done(s);
+	}
+	select_ctx_free(c);
+	session_unref(s);
 }
 
 static void on_select(const Cpm__Response *resp, void *ctx)
@@ -695,6 +720,8 @@ static void on_select(const Cpm__Response *resp, void *ctx)
 		if (resp->result_case == CPM__RESPONSE__RESULT_FOLDER_SELECT && resp->folder_select != NULL &&
 		    resp->folder_select->info != NULL) {
 			select_succeeded(s, c, resp->folder_select);
+			qresync_report(s, &c->params, select_finish, c);
+			return;
 		} else {
 			log_error("event=bad_rpc_response cmd=%s", what);
 			session_tagged(s, "NO", "[SERVERBUG] %s: bad back-end response", what);
@@ -714,21 +741,31 @@ static void on_select(const Cpm__Response *resp, void *ctx)
 void cmd_select(struct session *s, const struct imap_command *cmd)
 {
 	bool readonly = strcasecmp(cmd->name, "EXAMINE") == 0;
-	if (cmd->nargs != 1 || arg_astring(&cmd->args[0]) == NULL) {
+	if (cmd->nargs < 1 || cmd->nargs > 2 || arg_astring(&cmd->args[0]) == NULL) {
 		/* A syntax error does not run the command: the selection stays. */
-		session_tagged(s, "BAD", "%s needs exactly one mailbox name", readonly ? "EXAMINE" : "SELECT");
+		session_tagged(s, "BAD", "%s needs a mailbox name and optional parameters", readonly ? "EXAMINE" : "SELECT");
 		session_done(s);
 		return;
 	}
-	/* RFC 3501 6.3.1: the current folder is closed first, even if the new
-	 * one cannot be opened. */
-	session_unselect(s);
 	struct select_ctx *c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
 		session_done(s);
 		return;
 	}
+	imap_seqset_init(&c->params.known);
+	const char *err = cmd->nargs == 2 ? select_params_parse(s, &cmd->args[1], &c->params) : NULL;
+	if (err != NULL) {
+		session_tagged(s, "BAD", "%s", err);
+		select_ctx_free(c);
+		session_done(s);
+		return;
+	}
+	/* RFC 3501 6.3.1: the current folder is closed first, even if the new
+	 * one cannot be opened; RFC 7162 3.2.11 says so with [CLOSED]. */
+	if (s->state == SESSION_SELECTED)
+		session_untagged(s, "OK [CLOSED] Previous mailbox closed.");
+	session_unselect(s);
 	c->s = s;
 	c->readonly = readonly;
 	if (mailbox_arg(s, &cmd->args[0], &c->name) < 0) {
@@ -922,8 +959,9 @@ void cmd_subscribe(struct session *s, const struct imap_command *cmd)
 /* ---- STATUS ------------------------------------------------------------------ */
 
 
-/* Parses a STATUS item list into items (deduplicated, in order). 0, or -1 on an unknown item. */
-static int parse_status_items(const struct imap_arg *l, unsigned *items, unsigned *n)
+/* Parses a STATUS item list into items (deduplicated, in order). 0, or -1
+ * on an unknown item. HIGHESTMODSEQ is a CONDSTORE enabling item. */
+static int parse_status_items(struct session *s, const struct imap_arg *l, unsigned *items, unsigned *n)
 {
 	*n = 0;
 	if (l->list_count == 0)
@@ -942,6 +980,9 @@ static int parse_status_items(const struct imap_arg *l, unsigned *items, unsigne
 		if (!dup)
 			items[(*n)++] = k;
 	}
+	for (unsigned i = 0; i < *n; i++)
+		if (items[i] == ST_HIGHESTMODSEQ)
+			condstore_enable(s);
 	return 0;
 }
 
@@ -962,6 +1003,7 @@ static void write_status(struct session *s, const char *name, const unsigned *it
 		case ST_UIDVALIDITY: v = fi->uidvalidity; break;
 		case ST_UNSEEN: v = fi->unseen; break;
 		case ST_SIZE: v = fi->size; break;
+		case ST_HIGHESTMODSEQ: v = fi->highestmodseq; break;
 		default: break;
 		}
 		buf_printf(b, "%s%s %llu", i ? " " : "", status_names[items[i]], (unsigned long long)v);
@@ -1016,7 +1058,7 @@ void cmd_status(struct session *s, const struct imap_command *cmd)
 		return;
 	}
 	c->s = s;
-	if (parse_status_items(&cmd->args[1], c->items, &c->n_items) < 0) {
+	if (parse_status_items(s, &cmd->args[1], c->items, &c->n_items) < 0) {
 		session_tagged(s, "BAD", "Unknown STATUS item");
 		free(c);
 		session_done(s);

@@ -8,6 +8,7 @@
  * session's view.
  */
 #include "commands.h"
+#include "condstore.h"
 
 #include "imap-date.h"
 #include "imap-seqset.h"
@@ -27,6 +28,7 @@ struct sparse {
 	bool answered;   /* a helper already wrote the tagged answer */
 	const char *err; /* BAD text */
 	unsigned depth;
+	bool modseq;     /* the program uses MODSEQ: answer with the highest MODSEQ found */
 };
 
 static Cpm__SearchKey *key_new(Cpm__SearchOp op)
@@ -250,6 +252,35 @@ static Cpm__SearchKey *parse_key(struct sparse *p, const struct imap_arg *args, 
 							    : CPM__SEARCH_OP__S_INTERNAL_SINCE);
 		if (k != NULL)
 			k->date = (int64_t)time(NULL) - (int64_t)v;
+	} else if (strcasecmp(name, "MODSEQ") == 0) {
+		/* RFC 7162 3.1.5: MODSEQ [entry-name entry-type-req] mod-sequence-valzer.
+		 * Flags share the message's MODSEQ here, so the entry only needs to be valid. */
+		if (next != NULL && next->type != IMAP_ARG_ATOM && *i + 2 < n) {
+			const char *type = args[*i + 1].type == IMAP_ARG_ATOM ? args[*i + 1].str : "";
+			const char *entry = arg_text(next);
+			if (entry == NULL || strncmp(entry, "/flags/", 7) != 0 ||
+			    (strcasecmp(type, "all") != 0 && strcasecmp(type, "shared") != 0 &&
+			     strcasecmp(type, "priv") != 0)) {
+				p->err = "Invalid MODSEQ entry";
+				return NULL;
+			}
+			*i += 2;
+			next = &args[*i];
+		}
+		char *end = NULL;
+		unsigned long long v = 0;
+		if (next != NULL && next->type == IMAP_ARG_ATOM && next->str[0] >= '0' && next->str[0] <= '9' &&
+		    next->len <= 19)
+			v = strtoull(next->str, &end, 10);
+		if (end == NULL || *end != '\0') {
+			p->err = "MODSEQ needs a mod-sequence value";
+			return NULL;
+		}
+		(*i)++;
+		k = key_new(CPM__SEARCH_OP__S_MODSEQ);
+		if (k != NULL)
+			k->modseq = v;
+		p->modseq = true;
 	} else if (strcasecmp(name, "LARGER") == 0 || strcasecmp(name, "SMALLER") == 0) {
 		char *end;
 		errno = 0;
@@ -351,6 +382,8 @@ struct search_ctx {
 	struct session *s;
 	bool uid_mode;
 	unsigned ret; /* 0: classic "* SEARCH" */
+	bool modseq;  /* add the highest MODSEQ of the matches (RFC 7162 3.1.5) */
+	uint64_t highestmodseq;
 };
 
 static void write_esearch(struct session *s, struct search_ctx *c, const uint32_t *vals, size_t n)
@@ -372,6 +405,8 @@ static void write_esearch(struct session *s, struct search_ctx *c, const uint32_
 		imap_seqset_write(b, &set);
 		imap_seqset_free(&set);
 	}
+	if (n > 0 && c->modseq)
+		buf_printf(b, " MODSEQ %llu", (unsigned long long)c->highestmodseq);
 	buf_append_str(b, "\r\n");
 }
 
@@ -395,6 +430,7 @@ static void on_search(const Cpm__Response *resp, void *ctx)
 			if (resp->search->n_uids > 0 && vals == NULL) {
 				session_tagged(s, "NO", "[SERVERBUG] Out of memory");
 			} else {
+				c->highestmodseq = resp->search->highestmodseq;
 				if (c->ret != 0) {
 					write_esearch(s, c, vals, n);
 				} else {
@@ -402,6 +438,8 @@ static void on_search(const Cpm__Response *resp, void *ctx)
 					buf_append_str(b, "* SEARCH");
 					for (size_t i = 0; i < n; i++)
 						buf_printf(b, " %u", vals[i]);
+					if (n > 0 && c->modseq)
+						buf_printf(b, " (MODSEQ %llu)", (unsigned long long)c->highestmodseq);
 					buf_append_str(b, "\r\n");
 				}
 				session_tagged(s, "OK", "Search completed.");
@@ -477,6 +515,9 @@ void search_start(struct session *s, const struct imap_arg *args, unsigned nargs
 	c->s = s;
 	c->uid_mode = uid_mode;
 	c->ret = ret;
+	c->modseq = p.modseq;
+	if (p.modseq)
+		condstore_enable(s);
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__SearchReq q = CPM__SEARCH_REQ__INIT;
 	q.user = s->user;

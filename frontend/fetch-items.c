@@ -125,6 +125,8 @@ enum fetch_item_result fetch_items_add(struct fetch_items *fi, const char *s, si
 		fi->bodystructure = true;
 	} else if (eq(s, len, "BODY")) {
 		fi->body = true;
+	} else if (eq(s, len, "MODSEQ")) {
+		fi->modseq = true;
 	} else if (eq(s, len, "FAST")) {
 		fi->flags = fi->internaldate = fi->size = true;
 	} else if (eq(s, len, "ALL")) {
@@ -142,7 +144,7 @@ enum fetch_item_result fetch_items_add(struct fetch_items *fi, const char *s, si
 	} else if (has_prefix(s, len, "BODY[")) {
 		return parse_body_section(fi, s, len, 5, false);
 	} else if (has_prefix(s, len, "BINARY[") || has_prefix(s, len, "BINARY.PEEK[") ||
-		   has_prefix(s, len, "BINARY.SIZE[") || eq(s, len, "MODSEQ") || has_prefix(s, len, "PREVIEW") ||
+		   has_prefix(s, len, "BINARY.SIZE[") || has_prefix(s, len, "PREVIEW") ||
 		   has_prefix(s, len, "ANNOTATION")) {
 		return FETCH_ITEM_UNSUPPORTED;
 	} else {

@@ -4,8 +4,8 @@
  * Items: UID, FLAGS, INTERNALDATE, RFC822.SIZE, ENVELOPE, BODYSTRUCTURE,
  * BODY, RFC822, RFC822.HEADER, RFC822.TEXT, BODY[section]<origin.count>,
  * BODY.PEEK[section]<origin.count> (section: "", "1.2", HEADER, TEXT, MIME,
- * HEADER.FIELDS (...), HEADER.FIELDS.NOT (...), with part paths), and the
- * macros ALL, FAST, FULL. BINARY, MODSEQ, PREVIEW and ANNOTATION are
+ * HEADER.FIELDS (...), HEADER.FIELDS.NOT (...), with part paths), MODSEQ,
+ * and the macros ALL, FAST, FULL. BINARY, PREVIEW and ANNOTATION are
  * recognised and refused as unsupported; anything else is invalid. The
  * parser's atoms already hold whole items ("BODY[HEADER.FIELDS (A B)]<0.9>"
  * arrives as one atom).
@@ -51,6 +51,7 @@ struct fetch_items {
 	bool envelope;
 	bool bodystructure;
 	bool body;      /* BODY (the non-extended structure) */
+	bool modseq;    /* MODSEQ (RFC 7162), also implied by CHANGEDSINCE */
 	unsigned n_body;
 	struct fetch_body_item items[FETCH_MAX_BODY_ITEMS];
 };

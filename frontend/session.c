@@ -12,6 +12,7 @@
 #include "session.h"
 
 #include "commands.h"
+#include "condstore.h"
 #include "conn.h"
 #include "feed-sub.h"
 #include "imap-quote.h"
@@ -219,7 +220,7 @@ void session_tagged_rpc_error(struct session *s, const Cpm__Response *resp, cons
 
 void session_write_capabilities(struct session *s, struct buf *b)
 {
-	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE ESEARCH WITHIN CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE MULTIAPPEND SPECIAL-USE CREATE-SPECIAL-USE");
+	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE ESEARCH WITHIN CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE MULTIAPPEND SPECIAL-USE CREATE-SPECIAL-USE CONDSTORE QRESYNC");
 	if (s->state == SESSION_NOT_AUTH) {
 		if (!s->tls_active && s->w->tls != NULL)
 			buf_append_str(b, " STARTTLS");
@@ -405,6 +406,21 @@ Cpm__UidRange **session_range_ptrs(Cpm__UidRange *ranges, size_t n)
 
 void session_report_expunged(struct session *s, const uint32_t *uids, size_t n)
 {
+	if (s->qresync) {
+		uint32_t *gone = n ? malloc(n * sizeof(uint32_t)) : NULL;
+		size_t n_gone = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (session_view_remove(s, uids[i]) == 0)
+				continue;
+			if (gone != NULL)
+				gone[n_gone++] = uids[i];
+			else
+				session_untagged(s, "VANISHED %u", uids[i]); /* out of memory: one by one */
+		}
+		condstore_write_vanished(s, false, gone, n_gone);
+		free(gone);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint32_t seq = session_view_remove(s, uids[i]);
 		if (seq != 0)

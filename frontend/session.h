@@ -90,6 +90,8 @@ struct session {
 	bool syncing;            /* a sync (sync.c) is in flight */
 	bool idle_done_pending;  /* DONE came during a sync: finish IDLE after it */
 	bool idle_bad;           /* IDLE ended with something other than DONE */
+	bool condstore;          /* CONDSTORE enabled (RFC 7162 3.1): FETCH carries MODSEQ */
+	bool qresync;            /* QRESYNC enabled: VANISHED instead of EXPUNGE, UID in FETCH */
 };
 
 struct session *session_new(struct fe_worker *w, struct conn *c, bool tls_active, bool loopback);
@@ -172,8 +174,8 @@ int session_write_set(struct session *s, const struct imap_arg *a, bool uid_mode
 /* A pointer array over ranges, as protobuf-c's repeated fields want it
  * (malloc'd; free() it after rpc_call). NULL when n is 0 or out of memory. */
 Cpm__UidRange **session_range_ptrs(Cpm__UidRange *ranges, size_t n);
-/* Writes "* n EXPUNGE" for each UID (ascending) that is in the view and
- * removes it from the view. */
+/* Removes each UID (ascending) that is in the view from it and tells the
+ * client: "* n EXPUNGE" each, or one "* VANISHED uids" once QRESYNC is on. */
 void session_report_expunged(struct session *s, const uint32_t *uids, size_t n);
 /* Removes uid from the view (an expunge reported to the client); returns its
  * former sequence number, 0 when it was not there. */

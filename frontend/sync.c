@@ -14,18 +14,11 @@
 
 #include "commands.h"
 
-#include "fetch-flags.h"
-#include "rpc-client.h"
+#include "changes.h"
+#include "condstore.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-struct sync_ctx {
-	struct session *s;
-	void (*done)(struct session *s);
-};
-
-static void sync_request(struct sync_ctx *c);
 
 /* Adds new UIDs in order (a UID below the view's last one, which only our
  * own APPEND can cause, is inserted where it belongs). Returns 1 if added. */
@@ -46,7 +39,7 @@ static int view_add(struct selected_folder *f, uint32_t uid)
 	return 1;
 }
 
-static void apply_changes(struct session *s, const Cpm__ChangesResp *r)
+static void apply_changes(struct session *s, const Cpm__ChangesResp *r, void *arg)
 {
 	session_report_expunged(s, r->expunged, r->n_expunged);
 	bool grew = false;
@@ -58,70 +51,33 @@ static void apply_changes(struct session *s, const Cpm__ChangesResp *r)
 			grew |= view_add(&s->sel, m->uid);
 			continue;
 		}
-		struct buf *b = session_outbuf(s);
-		buf_printf(b, "* %u FETCH (FLAGS ", seq);
-		bool recent = s->sel.first_recent_uid != 0 && m->uid >= s->sel.first_recent_uid;
-		fetch_flags_write(b, m->sys_flags, recent, m->keywords, m->n_keywords);
-		buf_append_str(b, ")\r\n");
+		condstore_write_fetch(s, seq, m, false, true);
 	}
 	if (grew)
 		session_untagged(s, "%u EXISTS", s->sel.count);
+	/* The view now reflects the log up to this page. */
+	uint64_t upto = r->next_modseq != 0 ? r->next_modseq : r->highestmodseq;
+	if (upto > s->sel.highestmodseq)
+		s->sel.highestmodseq = upto;
 }
 
-static void on_changes(const Cpm__Response *resp, void *ctx)
+/* A failed sync (shard down, folder gone) reports nothing: the next one catches up. */
+static void sync_done(struct session *s, bool ok, const Cpm__Response *last, void *arg)
 {
-	struct sync_ctx *c = ctx;
-	struct session *s = c->s;
-	if (session_closed(s) || s->state != SESSION_SELECTED) {
-		if (!session_closed(s))
-			c->done(s);
-		free(c);
-		session_unref(s);
-		return;
-	}
-	bool more = false;
-	if (resp->status == CPM__STATUS__OK && resp->result_case == CPM__RESPONSE__RESULT_CHANGES) {
-		const Cpm__ChangesResp *r = resp->changes;
-		apply_changes(s, r);
-		more = r->next_modseq != 0 && r->next_modseq > s->sel.highestmodseq;
-		s->sel.highestmodseq = more ? r->next_modseq : r->highestmodseq;
-	}
-	/* A failed sync (shard down, folder gone) reports nothing: the next one catches up. */
-	if (more) {
-		sync_request(c); /* keeps the reference */
-		return;
-	}
-	c->done(s);
-	free(c);
-	session_unref(s);
-}
-
-static void sync_request(struct sync_ctx *c)
-{
-	struct session *s = c->s;
-	Cpm__Request req = CPM__REQUEST__INIT;
-	Cpm__ChangesReq q = CPM__CHANGES_REQ__INIT;
-	q.user = s->user;
-	q.folder_id = s->sel.folder_id;
-	q.uidvalidity = s->sel.uidvalidity;
-	q.since_modseq = s->sel.highestmodseq;
-	req.op_case = CPM__REQUEST__OP_CHANGES;
-	req.changes = &q;
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_changes, c);
+	void (*done)(struct session *s) = (void (*)(struct session *))arg;
+	if (!session_closed(s))
+		done(s);
 }
 
 void session_sync(struct session *s, void (*done)(struct session *s))
 {
-	struct sync_ctx *c = s->state == SESSION_SELECTED ? calloc(1, sizeof(*c)) : NULL;
-	if (c == NULL) {
+	if (s->state != SESSION_SELECTED) {
 		done(s);
 		return;
 	}
-	c->s = s;
-	c->done = done;
 	s->sel_changed = false;
-	session_ref(s);
-	sync_request(c);
+	if (changes_walk(s, s->sel.highestmodseq, apply_changes, sync_done, (void *)done) < 0)
+		done(s);
 }
 
 void session_feed_event(void *session, const Cpm__FeedEvent *ev)

@@ -96,15 +96,17 @@ static void test_body_bad(void **state)
 static void test_unsupported(void **state)
 {
 	struct fetch_items fi = {0};
-	const char *u[] = {"BINARY[]", "BINARY.PEEK[1]", "BINARY.SIZE[]", "MODSEQ", "PREVIEW"};
+	const char *u[] = {"BINARY[]", "BINARY.PEEK[1]", "BINARY.SIZE[]", "PREVIEW"};
 	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
 		assert_int_equal(add(&fi, u[i]), FETCH_ITEM_UNSUPPORTED);
 	assert_int_equal(add(&fi, "FOO"), FETCH_ITEM_INVALID);
 	assert_int_equal(add(&fi, "UIDX"), FETCH_ITEM_INVALID);
 	assert_int_equal(fetch_items_add(&fi, "UID", 2), FETCH_ITEM_INVALID);
 	assert_int_equal(add(&fi, ""), FETCH_ITEM_INVALID);
-	assert_false(fi.uid || fi.flags || fi.internaldate || fi.size);
+	assert_false(fi.uid || fi.flags || fi.internaldate || fi.size || fi.modseq);
 	assert_int_equal(fi.n_body, 0);
+	assert_int_equal(add(&fi, "modseq"), FETCH_ITEM_OK);
+	assert_true(fi.modseq);
 }
 
 static void test_structure_and_sections(void **state)
