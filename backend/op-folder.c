@@ -332,9 +332,10 @@ void op_folder_select(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSel
 			r->keywords[i] = op_strdup(f->keywords[i]);
 		r->n_keywords = f->n_keywords;
 	}
-	/* SELECT (not EXAMINE) claims the messages no session has seen as \Recent. */
+	/* SELECT claims the messages no session has seen as \Recent; EXAMINE
+	 * shows them as \Recent too but leaves them for the next SELECT. */
+	r->first_recent_uid = f->recent_uid < f->uidnext ? f->recent_uid : 0;
 	if (!q->readonly) {
-		r->first_recent_uid = f->recent_uid < f->uidnext ? f->recent_uid : 0;
 		if (f->recent_uid != f->uidnext) {
 			f->recent_uid = f->uidnext;
 			st = db_put_folder(t, ctx->db, id, f);

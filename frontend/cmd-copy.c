@@ -37,6 +37,15 @@ static void write_copyuid(struct buf *b, const Cpm__CopyResp *r)
 	imap_seqset_free(&dst);
 }
 
+/* After the sync of a copy into the selected folder: the saved tagged line. */
+static void copy_tagged(struct session *s)
+{
+	const char *tagline = s->cmd_state;
+	if (tagline != NULL)
+		session_write(s, tagline, strlen(tagline));
+	session_done(s);
+}
+
 static void on_copy(const Cpm__Response *resp, void *ctx)
 {
 	struct copy_ctx *c = ctx;
@@ -52,20 +61,40 @@ static void on_copy(const Cpm__Response *resp, void *ctx)
 			session_tagged(s, "OK", "No messages found.");
 		} else {
 			struct buf *b = session_outbuf(s);
+			struct buf line = {0};
 			if (c->move) {
 				buf_append_str(b, "* OK [");
 				write_copyuid(b, r);
 				buf_append_str(b, "] Moved UIDs.\r\n");
 				session_report_expunged(s, r->src_uids, r->n_src_uids);
-				session_tagged(s, "OK", "Move completed.");
+				buf_printf(&line, "%s OK Move completed.\r\n", s->tag);
 			} else {
-				buf_printf(b, "%s OK [", s->tag);
-				write_copyuid(b, r);
-				buf_append_str(b, "] Copy completed.\r\n");
+				buf_printf(&line, "%s OK [", s->tag);
+				write_copyuid(&line, r);
+				buf_append_str(&line, "] Copy completed.\r\n");
+			}
+			/* Copies into the selected folder are announced (EXISTS) before
+			 * the tagged OK, as after APPEND (RFC 3501 7.3.1; Dovecot does). */
+			const struct selected_folder *f = &s->sel;
+			bool into_selected = s->state == SESSION_SELECTED && f->name != NULL &&
+					     strcmp(f->name, (const char *)c->dest.data) == 0 &&
+					     f->uidvalidity == r->dest_uidvalidity;
+			char *tagline = (char *)buf_steal(&line, NULL);
+			if (tagline == NULL) {
+				session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+			} else if (into_selected) {
+				s->cmd_state = tagline;
+				s->cmd_state_free = free;
+				session_sync(s, copy_tagged);
+				goto out;
+			} else {
+				session_write(s, tagline, strlen(tagline));
+				free(tagline);
 			}
 		}
 		session_done(s);
 	}
+out:
 	buf_free(&c->dest);
 	free(c);
 	session_unref(s);

@@ -151,6 +151,27 @@ class Select(ClusterTest):
         check_select(self, untagged, tagged, readonly=True, exists=0)
         w.close()
 
+    def test_examine_reports_recent_without_claiming(self):
+        # EXAMINE shows the \Recent messages (RECENT, FETCH FLAGS) and leaves
+        # them for the next SELECT, as Dovecot does (found by
+        # tests/interop/test_dovecot_diff.py, expunge.imap).
+        w = self.cluster.login_raw("selma", fe=0)
+        w.cmd("CREATE Rec")
+        for i in range(2):
+            _, t = w.cmd_literal("APPEND Rec", b"Subject: r%d\r\n\r\nx\r\n" % i)
+            self.assertIn(b" OK [APPENDUID", t)
+        untagged, tagged = w.cmd("EXAMINE Rec")
+        self.assertIn(b"* 2 RECENT", untagged)
+        untagged, _ = w.cmd("FETCH 1 FLAGS")
+        self.assertEqual(untagged, [b"* 1 FETCH (FLAGS (\\Recent))"])
+        untagged, _ = w.cmd("STATUS Rec (RECENT)")
+        self.assertEqual(untagged, [b"* STATUS Rec (RECENT 2)"])
+        untagged, _ = w.cmd("SELECT Rec")
+        self.assertIn(b"* 2 RECENT", untagged)
+        untagged, _ = w.cmd("EXAMINE Rec")
+        self.assertIn(b"* 0 RECENT", untagged)
+        w.close()
+
     def test_uidvalidity_stable_across_frontends(self):
         vals = []
         for fe in (0, 1):

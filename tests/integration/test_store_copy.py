@@ -155,3 +155,19 @@ class CopyMove(ClusterTest):
         w.cmd("SELECT Dst")
         self.assertRegex(w.cmd("MOVE 1 Dst")[1], rb"^a\d+ NO ")  # not within one mailbox
         w.close()
+
+    def test_copy_into_selected_folder_reports_exists(self):
+        # RFC 3501 7.3.1: the new size comes before the tagged OK, as after
+        # APPEND (found by tests/interop/test_dovecot_diff.py, copymove.imap).
+        w = self.cluster.login_raw("cp")
+        w.cmd("CREATE Self")
+        fill(w, "Self", 2)
+        w.cmd("SELECT Self")
+        untagged, tagged = w.cmd("COPY 1:2 Self")
+        self.assertRegex(tagged, rb"^a\d+ OK \[COPYUID \d+ 1:2 3:4\] ")
+        self.assertEqual(untagged, [b"* 4 EXISTS"])
+        untagged, tagged = w.cmd("UID COPY 9 Self")  # nothing copied: nothing to report
+        self.assertEqual(untagged, [])
+        untagged, _ = w.cmd("FETCH 3:4 UID")
+        self.assertEqual(untagged, [b"* 3 FETCH (UID 3)", b"* 4 FETCH (UID 4)"])
+        w.close()

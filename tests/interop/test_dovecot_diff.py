@@ -1,0 +1,371 @@
+"""Differential conformance: the same IMAP command scripts (scripts/*.imap,
+format in imapscript.py) run against Dovecot 2.3 and against our cluster, and
+each command's responses, normalised for legitimately volatile values
+(imapscript.normalise), are compared line by line.
+
+Dovecot runs as Debian installs it, pre-authenticated on a socket pair
+(`/usr/lib/dovecot/imap` on stdin/stdout, a minimal config, a fresh Maildir
+in a temp dir per script, TZ=UTC). Our side: a fresh user per script on a
+2-back-end / 2-front-end cluster whose new users get only INBOX (as
+Dovecot's do).
+
+A difference fails the test unless an ALLOW entry explains it: each entry
+names the script and tag (fnmatch patterns), the side the extra line is on
+("ours": a line only we send, "dovecot": a line only Dovecot sends, "order":
+same lines in another order) and a regex for the line, with the reason (an
+RFC deviation of Dovecot's, or a choice the RFC leaves open). An entry for
+one script that no longer matches anything fails too, so the list stays
+true. Skipped when Dovecot's imap binary is not installed.
+
+Run: python3 tests/run_tests.py --build build -k test_dovecot_diff
+Set CPM_DIFF_SHOW=1 to print every command's two transcripts."""
+
+import collections
+import fnmatch
+import glob
+import os
+import re
+import select
+import shutil
+import socket
+import subprocess
+import tempfile
+import unittest
+
+import cluster
+import imapscript
+import imapwire
+from cluster import ClusterTest
+
+cluster.module_fixtures(globals(), shards=2, frontends=2, cluster_options={"default_folders": "INBOX"})
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPTS = sorted(glob.glob(os.path.join(HERE, "scripts", "*.imap")))
+DOVECOT_IMAP = "/usr/lib/dovecot/imap"
+HAVE_DOVECOT = os.access(DOVECOT_IMAP, os.X_OK)
+PW = "diff-pw"
+
+# (script, tag, kind, what, reason); script and tag are fnmatch patterns.
+# kind "ours" / "dovecot": `what` is a regex for a line only that side sends;
+# kind "order": the same lines come in another order (`what` matches one);
+# kind "rewrite": `what` is (regex, replacement) applied to both sides' lines
+# of the command before comparing (for a part of a line that may differ).
+# Entries whose script is "*" are global and exempt from the "still needed" check.
+ALLOW = [
+    # --- everywhere -------------------------------------------------------------
+    ("*", "*", "dovecot", r"^\* OK \[CLOSED\]$",
+     "RFC 7162 3.2.11 (QRESYNC): Dovecot advertises QRESYNC and sends [CLOSED] when a SELECT/EXAMINE "
+     "replaces the selected mailbox; we do not advertise QRESYNC yet (clients ignore unknown codes)"),
+    ("*", "*", "dovecot", r"^\* \d+ RECENT$",
+     "\\Recent model: Dovecot gives the messages that arrive while a session has the folder selected to "
+     "that session and re-sends RECENT with EXISTS/EXPUNGE; our stateless front-ends claim \\Recent at "
+     "SELECT only (new arrivals stay \\Recent for the next SELECT) and send RECENT on SELECT/EXAMINE. "
+     "RFC 3501 2.3.2 allows either; IMAP4rev2 (RFC 9051) drops \\Recent"),
+    ("*", "*", "ours", r"^\S+ NO \[NONEXISTENT\]$",
+     "RFC 5530 NONEXISTENT code for a missing mailbox (SELECT/EXAMINE/STATUS): Dovecot 2.3 sends a bare "
+     "NO there; the code is optional and ours is the more precise answer"),
+    ("*", "*", "dovecot", r"^\S+ NO$", "the bare NO that goes with the NONEXISTENT entry above"),
+    # --- SELECT / STATUS ------------------------------------------------------
+    ("status.imap", "t11", "ours", r"^\* STATUS INBOX \(MESSAGES 2 RECENT 0 UNSEEN 1\)$",
+     "STATUS of the selected folder: our RECENT counts messages no session has claimed (this session "
+     "claimed both at SELECT); Dovecot counts this session's \\Recent"),
+    ("status.imap", "t11", "dovecot", r"^\* STATUS INBOX \(MESSAGES 2 RECENT 2 UNSEEN 1\)$", "see above"),
+    ("status.imap", "t11", "dovecot", r"^t11 OK \[CLIENTBUG\]$",
+     "Dovecot-only hint (STATUS on the selected mailbox); ours: plain OK"),
+    ("status.imap", "t11", "ours", r"^t11 OK$", "see above"),
+    # --- read-only mailboxes ----------------------------------------------------
+    ("expunge.imap", "e8", "ours", r"^e8 NO \[READ-ONLY\]$",
+     "EXPUNGE in an EXAMINEd mailbox: RFC 3501 6.4.3 'NO - can't expunge'; Dovecot answers OK and "
+     "expunges nothing"),
+    ("expunge.imap", "e8", "dovecot", r"^e8 OK$", "see above"),
+    ("store.imap", "r25", "ours", r"^r25 NO \[READ-ONLY\]$",
+     "STORE in an EXAMINEd mailbox: RFC 3501 6.4.6 'NO - can't store that data'; Dovecot answers OK "
+     "and changes nothing"),
+    ("store.imap", "r25", "dovecot", r"^r25 OK$", "see above"),
+    ("copymove.imap", "c22", "ours", r"^c22 NO \[READ-ONLY\]$",
+     "MOVE from an EXAMINEd mailbox must not expunge (RFC 6851 3.3 needs the expunge right; RFC 3501 "
+     "EXAMINE is read-only): Dovecot 2.3 moves the message anyway, a Dovecot bug"),
+    ("copymove.imap", "c22", "dovecot", r"^(\* OK \[COPYUID \* 1 5\]|\* 1 EXPUNGE|c22 OK)$", "see above"),
+    ("copymove.imap", "c23", "ours", r"^c23 OK \[COPYUID \* 1 5\]$",
+     "follows from c22: Dovecot moved message 1 away, so its COPY copies another message"),
+    ("copymove.imap", "c23", "dovecot", r"^c23 OK \[COPYUID \* 2 6\]$", "see above"),
+    ("copymove.imap", "c21", "ours", r"^\* 1 RECENT$",
+     "\\Recent model (see the global entry): the message COPY added to the selected Dest at c20 is "
+     "still unclaimed, so EXAMINE shows it as \\Recent; Dovecot gave it to the session at c20"),
+    # --- EXPUNGE numbering --------------------------------------------------------
+    ("copymove.imap", "c13", "ours", r"^\* 2 EXPUNGE$",
+     "several EXPUNGE responses in one command: we send them ascending (each number counted after the "
+     "previous removal: 2, 2), Dovecot descending (3, 2); RFC 3501 7.4.1 allows both"),
+    ("copymove.imap", "c13", "dovecot", r"^\* 3 EXPUNGE$", "see above"),
+    ("expunge.imap", "e12", "ours", r"^\* 3 EXPUNGE$", "EXPUNGE order, as copymove.imap c13"),
+    ("expunge.imap", "e12", "dovecot", r"^\* 4 EXPUNGE$", "see above"),
+    # --- sequence sets ----------------------------------------------------------
+    ("errors.imap", "x1[34]", "ours", r"^x1[34] OK$",
+     "FETCH 1:* / FETCH * in an empty mailbox: RFC 3501 9 defines * only for a non-empty mailbox; "
+     "Dovecot answers BAD, we answer OK with nothing (as both do for UID FETCH 1:*), which sync "
+     "clients expect"),
+    ("errors.imap", "x1[34]", "dovecot", r"^x1[34] BAD$", "see above"),
+    ("expunge.imap", "e19", "ours", r"^e19 OK$", "as errors.imap x13"),
+    ("expunge.imap", "e19", "dovecot", r"^e19 BAD$", "see above"),
+    ("errors.imap", "x24", "ours", r"^x24 BAD$",
+     "'1,' is not a sequence-set (RFC 3501 9 grammar): BAD is right; Dovecot accepts it"),
+    ("errors.imap", "x24", "dovecot", r"^(\* SEARCH|x24 OK)$", "see above"),
+    ("search.imap", "q51", "ours", r"^q51 BAD$",
+     "OPEN (ours to change): SEARCH with a message number past the last one is BAD with us (the "
+     "rule FETCH/STORE use); Dovecot treats it as a criterion that matches nothing, the friendlier "
+     "reading; to fix in frontend/cmd-search.c"),
+    ("search.imap", "q51", "dovecot", r"^(\* SEARCH|q51 OK)$", "see above"),
+    # --- SEARCH -------------------------------------------------------------------
+    ("search.imap", "q27", "ours", r"^\* SEARCH 1$",
+     "SENTBEFORE on a message without a Date: header (4): RFC 3501 compares the Date: header, so it "
+     "does not match with us; Dovecot treats a missing Date: as 1970"),
+    ("search.imap", "q27", "dovecot", r"^\* SEARCH 1 4$", "see above"),
+    ("search.imap", "q38", "ours", r"^q38 NO \[BADCHARSET \(UTF-8 US-ASCII\)\]$",
+     "RFC 3501 7.1: BADCHARSET may list the supported charsets; we do"),
+    ("search.imap", "q38", "dovecot", r"^q38 NO \[BADCHARSET\]$", "see above"),
+    ("search.imap", "q43", "dovecot", r"^\* (FLAGS|OK \[PERMANENTFLAGS) ",
+     "Dovecot registers a keyword that is only searched for (SEARCH KEYWORD nothing) and announces it; "
+     "a search does not define a keyword"),
+    # --- STORE ---------------------------------------------------------------------
+    ("store.imap", "r8", "ours", r"^\* [23] FETCH \(FLAGS \(",
+     "OPEN: STORE answers FETCH for every message of the set, also those whose flags this command did "
+     "not change; Dovecot only for the changed ones. RFC 3501 6.4.6 allows both; to follow Dovecot the "
+     "back-end's StoreResp must say which messages changed (with the CONDSTORE work)"),
+    ("store.imap", "r15", "ours", r"^\* 1 FETCH \(FLAGS \(.*\) UID 1\)$", "as r8"),
+    ("store.imap", "r21", "ours", r"^\* 1 FETCH \(FLAGS \(", "as r8"),
+    ("store.imap", "r11", "dovecot", r"^\* (FLAGS|OK \[PERMANENTFLAGS) ",
+     "OPEN: a STORE that creates new keywords should announce the new FLAGS/PERMANENTFLAGS (RFC 3501 "
+     "7.2.6); we show them at the next SELECT only; to fix in frontend/cmd-store.c"),
+    # --- ENABLE / NOOP ---------------------------------------------------------------
+    ("errors.imap", "x36", "ours", r"^\* ENABLED$",
+     "ENABLE CONDSTORE: we do not advertise CONDSTORE yet, so nothing is enabled"),
+    ("errors.imap", "x36", "dovecot", r"^\* ENABLED CONDSTORE$", "see above"),
+    ("misc.imap", "m4", "ours", r"^\* ENABLED$",
+     "ENABLE with nothing enabled: RFC 5161's grammar allows an empty ENABLED response; Dovecot omits it"),
+    ("errors.imap", "x33", "ours", r"^x33 BAD$", "NOOP takes no arguments (RFC 3501 grammar); Dovecot "
+     "ignores them"),
+    ("errors.imap", "x33", "dovecot", r"^x33 OK$", "see above"),
+    # --- LIST ------------------------------------------------------------------------
+    ("list.imap", "*", "order", r"^\* (LIST|STATUS) ",
+     "LIST order is the server's (RFC 3501 6.3.8): we sort names, Dovecot lists INBOX last"),
+    ("list.imap", "l*", "rewrite", (r"(?<=\()\\Noselect ?| \\Noselect(?=\))", ""),
+     "superior names a CREATE needs (RFC 3501 6.3.3 SHOULD create them) are real folders with us (as "
+     "in Cyrus); Dovecot's fs layout makes them \\Noselect directories, also after their last child "
+     "is deleted"),
+    ("list.imap", "l1[89]", "rewrite", (r"\\Has(No)?Children ?", ""),
+     "extended LIST (RFC 5258) without RETURN (CHILDREN): Dovecot sends no child attributes, we always "
+     "send them (RFC 5258 4 allows it)"),
+    ("list.imap", "l2[023]", "rewrite", (r"\\Has(No)?Children ?", ""), "as above"),
+    ("list.imap", "l41", "rewrite", (r"\\Has(No)?Children ?", ""), "as above"),
+    ("list.imap", "l19", "ours", r'^\* LIST \(\\Subscribed\) "/" Work$',
+     "OPEN: LIST (SUBSCRIBED RECURSIVEMATCH) must add CHILDINFO (\"SUBSCRIBED\") to a parent with a "
+     "subscribed child that the pattern does not return (RFC 5258 3.5); we do not; to fix in "
+     "frontend/cmd-mailbox.c"),
+    ("list.imap", "l19", "dovecot", r'^\* LIST \(\\Subscribed\) "/" Work \(CHILDINFO \("SUBSCRIBED"\)\)$',
+     "see above"),
+]
+
+
+def dovecot_config(home):
+    lines = [
+        "mail_location = maildir:%s/Maildir:LAYOUT=fs" % home,
+        "log_path = %s/dovecot.log" % home,
+        "namespace inbox {",
+        "  inbox = yes",
+        "  separator = /",
+        "  prefix =",
+        "}",
+        "imap_capability = +CREATE-SPECIAL-USE",
+    ]
+    if os.geteuid() == 0:
+        # Dovecot refuses to run mail processes as root.
+        lines += ["mail_uid = 65534", "mail_gid = 65534", "first_valid_uid = 1", "first_valid_gid = 1"]
+    return "\n".join(lines) + "\n"
+
+
+class PipeSock:
+    """The socket calls RawIMAP makes, over a child's stdin/stdout pipes."""
+
+    def __init__(self, proc, timeout=10.0):
+        self.proc = proc
+        self.timeout = timeout
+
+    def settimeout(self, t):
+        self.timeout = t
+
+    def gettimeout(self):
+        return self.timeout
+
+    def sendall(self, data):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def recv(self, n):
+        fd = self.proc.stdout.fileno()
+        if not select.select([fd], [], [], self.timeout)[0]:
+            raise socket.timeout("Dovecot sent nothing for %.0f s" % self.timeout)
+        return os.read(fd, n)
+
+    def close(self):
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+class Dovecot:
+    """One pre-authenticated Dovecot imap process on a socket pair."""
+
+    def __init__(self):
+        self.home = tempfile.mkdtemp(prefix="cpm-dovecot-")
+        os.mkdir(os.path.join(self.home, "Maildir"))
+        conf = os.path.join(self.home, "dovecot.conf")
+        with open(conf, "w") as f:
+            f.write(dovecot_config(self.home))
+        if os.geteuid() == 0:
+            os.chmod(self.home, 0o755)
+            for root, dirs, files in os.walk(self.home):
+                for n in dirs + files:
+                    os.chown(os.path.join(root, n), 65534, 65534)
+            os.chown(self.home, 65534, 65534)
+        env = {"USER": "diff", "HOME": self.home, "TZ": "UTC", "PATH": "/usr/bin:/bin"}
+        # pipes, not a socket: on a socket the imap binary assumes inetd and refuses
+        self.proc = subprocess.Popen([DOVECOT_IMAP, "-c", conf], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env=env, cwd=self.home)
+        self.w = imapwire.RawIMAP(None, None, connect=False)
+        self.w.sock = PipeSock(self.proc)
+        g = self.w.greeting()
+        if not g.startswith(b"* PREAUTH"):
+            raise RuntimeError("dovecot greeting %r: %s" % (g, self.log()))
+
+    def log(self):
+        try:
+            with open(os.path.join(self.home, "dovecot.log")) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def close(self):
+        self.w.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _without(lines, extra):
+    """lines minus one occurrence per count in the Counter extra, in order."""
+    left = collections.Counter(extra)
+    out = []
+    for x in lines:
+        if left[x] > 0:
+            left[x] -= 1
+        else:
+            out.append(x)
+    return out
+
+
+def compare(script, ours, theirs):
+    """([(Command, kind, line)] unexplained differences, {indexes of the
+    ALLOW entries that explained something})."""
+    used = set()
+    problems = []
+    for (cmd, mine), (_, dov) in zip(ours, theirs):
+        if mine == dov:
+            continue
+        entries = [(i, e) for i, e in enumerate(ALLOW)
+                   if fnmatch.fnmatchcase(script, e[0]) and fnmatch.fnmatchcase(cmd.tag, e[1])]
+        for i, e in entries:
+            if e[2] == "rewrite":
+                pat, repl = e[3]
+                m2 = [re.sub(pat, repl, x) for x in mine]
+                d2 = [re.sub(pat, repl, x) for x in dov]
+                if m2 != mine or d2 != dov:
+                    used.add(i)
+                mine, dov = m2, d2
+        if mine == dov:
+            continue
+
+        def explained(side, line):
+            for i, e in entries:
+                if e[2] == side and re.search(e[3], line):
+                    used.add(i)
+                    return True
+            return False
+
+        only_mine = collections.Counter(mine) - collections.Counter(dov)
+        only_dov = collections.Counter(dov) - collections.Counter(mine)
+        for line in only_mine.elements():
+            if not explained("ours", line):
+                problems.append((cmd, "only ours", line))
+        for line in only_dov.elements():
+            if not explained("dovecot", line):
+                problems.append((cmd, "only Dovecot", line))
+        common_m = _without(mine, only_mine)
+        common_d = _without(dov, only_dov)
+        if common_m != common_d and not any(explained("order", x) for x in common_m):
+            problems.append((cmd, "order", "ours %r / Dovecot %r" % (common_m, common_d)))
+    return problems, used
+
+
+@unittest.skipUnless(HAVE_DOVECOT, "Dovecot (dovecot-imapd) is not installed")
+class DovecotDiff(ClusterTest):
+    maxDiff = None
+    counter = 0
+
+    def run_both(self, path):
+        with open(path, encoding="utf-8") as f:
+            cmds = imapscript.parse_script(f.read())
+        name = os.path.basename(path)
+        type(self).counter += 1
+        user = "diff%d" % type(self).counter
+        self.cluster.add_user(user, PW)
+        w = self.cluster.login_raw(user, fe=type(self).counter % 2)
+        try:
+            ours = imapscript.run_script(w, cmds)
+        finally:
+            w.close()
+        d = Dovecot()
+        try:
+            theirs = imapscript.run_script(d.w, cmds)
+        except Exception as e:
+            raise AssertionError("Dovecot: %s\n%s" % (e, d.log()))
+        finally:
+            d.close()
+        return name, ours, theirs
+
+    def check_script(self, path):
+        name, ours, theirs = self.run_both(path)
+        if os.environ.get("CPM_DIFF_SHOW"):
+            for (c, m), (_, t) in zip(ours, theirs):
+                print("\n== %s:%d %s" % (name, c.lineno, c.data[:200]))
+                for x in m:
+                    print("  ours  " + x[:300])
+                for x in t:
+                    print("  dove  " + x[:300])
+        problems, used = compare(name, ours, theirs)
+        stale = [e for i, e in enumerate(ALLOW) if e[0] == name and i not in used]
+        report = []
+        for cmd, kind, line in problems:
+            report.append("%s:%d %s  %s: %s" % (name, cmd.lineno, cmd.data.split(b"\r\n", 1)[0][:120].decode(
+                "utf-8", "replace"), kind, line[:400]))
+        for e in stale:
+            report.append("%s: ALLOW entry no longer needed: %r" % (name, e))
+        self.assertEqual(report, [], "\n" + "\n".join(report))
+
+
+def _make(path):
+    def test(self):
+        self.check_script(path)
+    return test
+
+
+for _p in SCRIPTS:
+    setattr(DovecotDiff, "test_" + re.sub(r"\W", "_", os.path.basename(_p)[:-5]), _make(_p))
+
+
+if __name__ == "__main__":
+    unittest.main()
