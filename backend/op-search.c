@@ -18,6 +18,8 @@
 #include "log.h"
 #include "mime-decode.h"
 #include "mime-parse.h"
+#include "op-sort.h"
+#include "op-thread.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -302,6 +304,16 @@ void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, st
 	res->resp->result_case = CPM__RESPONSE__RESULT_SEARCH;
 	res->resp->search = r;
 	size_t cap = 0;
+	/* SORT / THREAD (op-sort.h, op-thread.h): keys taken from each match. */
+	bool threading = q->thread != CPM__THREAD_ALGORITHM__THREAD_NONE, sorting = !threading && q->n_sort > 0;
+	struct sort_set ss;
+	struct thread_set ts;
+	sort_set_init(&ss, q->sort, q->n_sort);
+	thread_set_init(&ts, q->thread);
+	if (q->n_sort > SORT_MAX_CRITERIA) {
+		op_fail(res, CPM__STATUS__INVALID, "too many sort criteria");
+		return;
+	}
 	MDB_cursor *c = NULL;
 	int rc = mdb_cursor_open(t, ctx->db->msgs, &c);
 	if (rc == 0) {
@@ -320,6 +332,12 @@ void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, st
 				if (hit && m->modseq > r->highestmodseq)
 					r->highestmodseq = m->modseq;
 				buf_free(&mv.decoded);
+				if (hit && ((sorting && sort_set_add(&ss, ctx, t, uid, m) < 0) ||
+					    (threading && thread_set_add(&ts, ctx, t, uid, m) < 0))) {
+					cpmdb__msg_rec__free_unpacked(m, NULL);
+					rc = ENOMEM;
+					break;
+				}
 				cpmdb__msg_rec__free_unpacked(m, NULL);
 				if (hit) {
 					if (r->n_uids == cap) {
@@ -338,6 +356,17 @@ void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, st
 		}
 		mdb_cursor_close(c);
 	}
+	if ((rc == 0 || rc == MDB_NOTFOUND) && sorting && sort_set_finish(&ss, r->uids) < 0)
+		rc = ENOMEM;
+	if ((rc == 0 || rc == MDB_NOTFOUND) && threading) {
+		if (thread_set_finish(&ts, &r->thread, &r->n_thread) < 0)
+			rc = ENOMEM;
+		free(r->uids); /* THREAD answers with the tree only */
+		r->uids = NULL;
+		r->n_uids = 0;
+	}
+	sort_set_free(&ss);
+	thread_set_free(&ts);
 	if (rc == ENOMEM)
 		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
 	else if (rc != 0 && rc != MDB_NOTFOUND)

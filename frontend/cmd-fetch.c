@@ -664,6 +664,10 @@ void cmd_uid(struct session *s, const struct imap_command *cmd)
 		uid_expunge_start(s, rest, n);
 	else if (strcasecmp(name, "SEARCH") == 0)
 		search_start(s, rest, n, true);
+	else if (strcasecmp(name, "SORT") == 0)
+		sort_start(s, rest, n, true);
+	else if (strcasecmp(name, "THREAD") == 0)
+		thread_start(s, rest, n, true);
 	else {
 		session_tagged(s, "BAD", "Unknown UID command");
 		session_done(s);

@@ -373,10 +373,10 @@ done:
 }
 
 /* ESEARCH (RFC 4731) result options. */
-#define RET_MIN 1u
-#define RET_MAX 2u
-#define RET_ALL 4u
-#define RET_COUNT 8u
+#define RET_MIN SEARCH_RET_MIN
+#define RET_MAX SEARCH_RET_MAX
+#define RET_ALL SEARCH_RET_ALL
+#define RET_COUNT SEARCH_RET_COUNT
 
 struct search_ctx {
 	struct session *s;
@@ -388,15 +388,32 @@ struct search_ctx {
 
 static void write_esearch(struct session *s, struct search_ctx *c, const uint32_t *vals, size_t n)
 {
+	search_write_esearch(s, c->uid_mode, c->ret, vals, n, false);
+}
+
+void search_write_esearch(struct session *s, bool uid_mode, unsigned ret, const uint32_t *vals, size_t n, bool sorted)
+{
 	struct buf *b = session_outbuf(s);
-	buf_printf(b, "* ESEARCH (TAG \"%s\")%s", s->tag, c->uid_mode ? " UID" : "");
-	if (n > 0 && (c->ret & RET_MIN))
+	buf_printf(b, "* ESEARCH (TAG \"%s\")%s", s->tag, uid_mode ? " UID" : "");
+	if (n > 0 && (ret & RET_MIN))
 		buf_printf(b, " MIN %u", vals[0]);
-	if (n > 0 && (c->ret & RET_MAX))
+	if (n > 0 && (ret & RET_MAX))
 		buf_printf(b, " MAX %u", vals[n - 1]);
-	if (c->ret & RET_COUNT)
+	if (ret & RET_COUNT)
 		buf_printf(b, " COUNT %zu", n);
-	if (n > 0 && (c->ret & RET_ALL)) {
+	if (n > 0 && (ret & RET_ALL) && sorted) {
+		/* ESORT: the sort order kept; ascending runs as ranges (as Dovecot). */
+		buf_append_str(b, " ALL ");
+		for (size_t i = 0; i < n;) {
+			size_t j = i;
+			while (j + 1 < n && vals[j + 1] == vals[j] + 1)
+				j++;
+			buf_printf(b, i > 0 ? ",%u" : "%u", vals[i]);
+			if (j > i)
+				buf_printf(b, ":%u", vals[j]);
+			i = j + 1;
+		}
+	} else if (n > 0 && (ret & RET_ALL)) {
 		struct imap_seqset set;
 		imap_seqset_init(&set);
 		for (size_t i = 0; i < n; i++)
@@ -452,15 +469,17 @@ static void on_search(const Cpm__Response *resp, void *ctx)
 	session_unref(s);
 }
 
-void search_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode)
+int search_parse_return(struct session *s, const struct imap_arg *args, unsigned nargs, unsigned *ret_r,
+			unsigned *used_r)
 {
 	unsigned ret = 0;
+	*ret_r = 0;
+	*used_r = 0;
 	if (nargs >= 2 && args[0].type == IMAP_ARG_ATOM && strcasecmp(args[0].str, "RETURN") == 0) {
 		const struct imap_arg *l = &args[1];
 		if (l->type != IMAP_ARG_LIST) {
 			session_tagged(s, "BAD", "RETURN needs a list of options");
-			session_done(s);
-			return;
+			return -1;
 		}
 		for (unsigned i = 0; i < l->list_count; i++) {
 			const char *o = l->list[i].type == IMAP_ARG_ATOM ? l->list[i].str : "";
@@ -471,37 +490,64 @@ void search_start(struct session *s, const struct imap_arg *args, unsigned nargs
 								     : 0;
 			if (bit == 0) {
 				session_tagged(s, "BAD", "Unknown RETURN option");
-				session_done(s);
-				return;
+				return -1;
 			}
 			ret |= bit;
 		}
-		if (ret == 0)
-			ret = RET_ALL; /* RETURN () means ALL */
-		args += 2;
-		nargs -= 2;
+		*ret_r = ret != 0 ? ret : RET_ALL; /* RETURN () means ALL */
+		*used_r = 2;
 	}
-	/* CHARSET: UTF-8 and US-ASCII (a subset) are what we match in. */
-	if (nargs >= 1 && args[0].type == IMAP_ARG_ATOM && strcasecmp(args[0].str, "CHARSET") == 0) {
-		const char *cs = nargs >= 2 ? arg_astring(&args[1]) : NULL;
-		if (cs == NULL) {
-			session_tagged(s, "BAD", "CHARSET needs a charset name");
-			session_done(s);
-			return;
-		}
-		if (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0) {
-			session_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-			session_done(s);
-			return;
-		}
-		args += 2;
-		nargs -= 2;
+	return 0;
+}
+
+int search_check_charset(struct session *s, const struct imap_arg *a)
+{
+	/* UTF-8 and US-ASCII (a subset) are what we match in. */
+	const char *cs = a != NULL ? arg_astring(a) : NULL;
+	if (cs == NULL) {
+		session_tagged(s, "BAD", "Missing or invalid charset name");
+		return -1;
 	}
+	if (strcasecmp(cs, "UTF-8") != 0 && strcasecmp(cs, "US-ASCII") != 0) {
+		session_tagged(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+		return -1;
+	}
+	return 0;
+}
+
+Cpm__SearchKey *search_parse_program(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode)
+{
 	struct sparse p = {.s = s, .uid_mode = uid_mode};
 	Cpm__SearchKey *key = parse_all(&p, args, nargs);
+	if (key == NULL && !p.answered)
+		session_tagged(s, "BAD", "%s", p.err ? p.err : "Invalid search program");
+	return key;
+}
+
+void search_key_free(Cpm__SearchKey *k)
+{
+	key_free(k);
+}
+
+void search_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode)
+{
+	unsigned ret = 0, used = 0;
+	if (search_parse_return(s, args, nargs, &ret, &used) < 0) {
+		session_done(s);
+		return;
+	}
+	args += used;
+	nargs -= used;
+	if (nargs >= 1 && args[0].type == IMAP_ARG_ATOM && strcasecmp(args[0].str, "CHARSET") == 0) {
+		if (search_check_charset(s, nargs >= 2 ? &args[1] : NULL) < 0) {
+			session_done(s);
+			return;
+		}
+		args += 2;
+		nargs -= 2;
+	}
+	Cpm__SearchKey *key = search_parse_program(s, args, nargs, uid_mode);
 	if (key == NULL) {
-		if (!p.answered)
-			session_tagged(s, "BAD", "%s", p.err ? p.err : "Invalid search program");
 		session_done(s);
 		return;
 	}

@@ -67,5 +67,31 @@ void idle_sync(struct session *s);
 /* cmd-search.c */
 void cmd_search(struct session *s, const struct imap_command *cmd);
 void search_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode);
+/* Shared with cmd-sort.c. On failure these answer the tagged BAD/NO (the
+ * caller then only calls session_done) and return -1 / NULL. */
+#define SEARCH_RET_MIN 1u /* ESEARCH RETURN options (RFC 4731), a bit set */
+#define SEARCH_RET_MAX 2u
+#define SEARCH_RET_ALL 4u
+#define SEARCH_RET_COUNT 8u
+/* "RETURN (...)" at args[0]: *ret_r the options (0 when absent), *used_r
+ * the arguments it took (0 or 2). */
+int search_parse_return(struct session *s, const struct imap_arg *args, unsigned nargs, unsigned *ret_r,
+			unsigned *used_r);
+/* A charset argument (a may be NULL): UTF-8 and US-ASCII pass, others get
+ * NO [BADCHARSET (UTF-8 US-ASCII)]. */
+int search_check_charset(struct session *s, const struct imap_arg *a);
+/* The search program args[0 .. nargs) as a SearchKey tree (caller frees
+ * with search_key_free). */
+Cpm__SearchKey *search_parse_program(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode);
+void search_key_free(Cpm__SearchKey *k);
+/* "* ESEARCH (TAG ...) [UID] MIN MAX COUNT ALL" for vals[0 .. n) (ascending,
+ * or in sort order when sorted: MIN/MAX are then the first/last). */
+void search_write_esearch(struct session *s, bool uid_mode, unsigned ret, const uint32_t *vals, size_t n, bool sorted);
+
+/* cmd-sort.c: SORT, THREAD (and their UID forms) */
+void cmd_sort(struct session *s, const struct imap_command *cmd);
+void sort_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode);
+void cmd_thread(struct session *s, const struct imap_command *cmd);
+void thread_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode);
 
 #endif

@@ -57,6 +57,8 @@ static const struct cmd_def commands[] = {
 	{"FETCH", CMD_SELECTED, cmd_fetch},
 	{"STORE", CMD_SELECTED, cmd_store},
 	{"SEARCH", CMD_SELECTED, cmd_search},
+	{"SORT", CMD_SELECTED, cmd_sort},
+	{"THREAD", CMD_SELECTED, cmd_thread},
 	{"EXPUNGE", CMD_SELECTED, cmd_expunge},
 	{"CLOSE", CMD_SELECTED, cmd_close},
 	{"COPY", CMD_SELECTED, cmd_copy},
@@ -221,6 +223,7 @@ void session_tagged_rpc_error(struct session *s, const Cpm__Response *resp, cons
 void session_write_capabilities(struct session *s, struct buf *b)
 {
 	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE ESEARCH WITHIN CHILDREN LIST-EXTENDED LIST-STATUS STATUS=SIZE QUOTA QUOTA=RES-STORAGE MULTIAPPEND SPECIAL-USE CREATE-SPECIAL-USE CONDSTORE QRESYNC");
+	buf_append_str(b, " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
 	if (s->state == SESSION_NOT_AUTH) {
 		if (!s->tls_active && s->w->tls != NULL)
 			buf_append_str(b, " STARTTLS");

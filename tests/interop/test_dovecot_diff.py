@@ -53,9 +53,6 @@ PW = "diff-pw"
 # Entries whose script is "*" are global and exempt from the "still needed" check.
 ALLOW = [
     # --- everywhere -------------------------------------------------------------
-    ("*", "*", "dovecot", r"^\* OK \[CLOSED\]$",
-     "RFC 7162 3.2.11 (QRESYNC): Dovecot advertises QRESYNC and sends [CLOSED] when a SELECT/EXAMINE "
-     "replaces the selected mailbox; we do not advertise QRESYNC yet (clients ignore unknown codes)"),
     ("*", "*", "dovecot", r"^\* \d+ RECENT$",
      "\\Recent model: Dovecot gives the messages that arrive while a session has the folder selected to "
      "that session and re-sends RECENT with EXISTS/EXPUNGE; our stateless front-ends claim \\Recent at "
@@ -137,9 +134,6 @@ ALLOW = [
      "OPEN: a STORE that creates new keywords should announce the new FLAGS/PERMANENTFLAGS (RFC 3501 "
      "7.2.6); we show them at the next SELECT only; to fix in frontend/cmd-store.c"),
     # --- ENABLE / NOOP ---------------------------------------------------------------
-    ("errors.imap", "x36", "ours", r"^\* ENABLED$",
-     "ENABLE CONDSTORE: we do not advertise CONDSTORE yet, so nothing is enabled"),
-    ("errors.imap", "x36", "dovecot", r"^\* ENABLED CONDSTORE$", "see above"),
     ("misc.imap", "m4", "ours", r"^\* ENABLED$",
      "ENABLE with nothing enabled: RFC 5161's grammar allows an empty ENABLED response; Dovecot omits it"),
     ("errors.imap", "x33", "ours", r"^x33 BAD$", "NOOP takes no arguments (RFC 3501 grammar); Dovecot "
