@@ -388,10 +388,17 @@ struct search_ctx {
 
 static void write_esearch(struct session *s, struct search_ctx *c, const uint32_t *vals, size_t n)
 {
-	search_write_esearch(s, c->uid_mode, c->ret, vals, n, false);
+	search_write_esearch(s, c->uid_mode, c->ret, vals, n, false, c->modseq ? c->highestmodseq : 0);
 }
 
-void search_write_esearch(struct session *s, bool uid_mode, unsigned ret, const uint32_t *vals, size_t n, bool sorted)
+void search_write_modseq(struct buf *b, size_t n, uint64_t modseq)
+{
+	if (n > 0 && modseq != 0)
+		buf_printf(b, " (MODSEQ %llu)", (unsigned long long)modseq);
+}
+
+void search_write_esearch(struct session *s, bool uid_mode, unsigned ret, const uint32_t *vals, size_t n, bool sorted,
+			  uint64_t modseq)
 {
 	struct buf *b = session_outbuf(s);
 	buf_printf(b, "* ESEARCH (TAG \"%s\")%s", s->tag, uid_mode ? " UID" : "");
@@ -422,8 +429,8 @@ void search_write_esearch(struct session *s, bool uid_mode, unsigned ret, const 
 		imap_seqset_write(b, &set);
 		imap_seqset_free(&set);
 	}
-	if (n > 0 && c->modseq)
-		buf_printf(b, " MODSEQ %llu", (unsigned long long)c->highestmodseq);
+	if (n > 0 && modseq != 0)
+		buf_printf(b, " MODSEQ %llu", (unsigned long long)modseq);
 	buf_append_str(b, "\r\n");
 }
 
@@ -455,8 +462,7 @@ static void on_search(const Cpm__Response *resp, void *ctx)
 					buf_append_str(b, "* SEARCH");
 					for (size_t i = 0; i < n; i++)
 						buf_printf(b, " %u", vals[i]);
-					if (n > 0 && c->modseq)
-						buf_printf(b, " (MODSEQ %llu)", (unsigned long long)c->highestmodseq);
+					search_write_modseq(b, n, c->modseq ? c->highestmodseq : 0);
 					buf_append_str(b, "\r\n");
 				}
 				session_tagged(s, "OK", "Search completed.");
@@ -515,12 +521,16 @@ int search_check_charset(struct session *s, const struct imap_arg *a)
 	return 0;
 }
 
-Cpm__SearchKey *search_parse_program(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode)
+Cpm__SearchKey *search_parse_program(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode,
+				     bool *modseq_r)
 {
 	struct sparse p = {.s = s, .uid_mode = uid_mode};
 	Cpm__SearchKey *key = parse_all(&p, args, nargs);
 	if (key == NULL && !p.answered)
 		session_tagged(s, "BAD", "%s", p.err ? p.err : "Invalid search program");
+	if (key != NULL && p.modseq)
+		condstore_enable(s);
+	*modseq_r = key != NULL && p.modseq;
 	return key;
 }
 
@@ -546,7 +556,8 @@ void search_start(struct session *s, const struct imap_arg *args, unsigned nargs
 		args += 2;
 		nargs -= 2;
 	}
-	Cpm__SearchKey *key = search_parse_program(s, args, nargs, uid_mode);
+	bool modseq = false;
+	Cpm__SearchKey *key = search_parse_program(s, args, nargs, uid_mode, &modseq);
 	if (key == NULL) {
 		session_done(s);
 		return;
@@ -561,9 +572,7 @@ void search_start(struct session *s, const struct imap_arg *args, unsigned nargs
 	c->s = s;
 	c->uid_mode = uid_mode;
 	c->ret = ret;
-	c->modseq = p.modseq;
-	if (p.modseq)
-		condstore_enable(s);
+	c->modseq = modseq;
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__SearchReq q = CPM__SEARCH_REQ__INIT;
 	q.user = s->user;

@@ -35,6 +35,7 @@ struct sort_ctx {
 	bool uid_mode;
 	bool thread;
 	unsigned ret; /* ESORT RETURN options; 0: "* SORT" */
+	bool modseq;  /* the program uses MODSEQ: answer the highest MODSEQ (RFC 7162 3.1.5) */
 };
 
 static const struct {
@@ -75,12 +76,13 @@ static void write_sort(struct sort_ctx *c, const Cpm__SearchResp *r)
 			vals[n++] = v;
 	}
 	if (c->ret != 0) {
-		search_write_esearch(s, c->uid_mode, c->ret, vals, n, true);
+		search_write_esearch(s, c->uid_mode, c->ret, vals, n, true, c->modseq && r ? r->highestmodseq : 0);
 	} else {
 		struct buf *b = session_outbuf(s);
 		buf_append_str(b, "* SORT");
 		for (size_t i = 0; i < n; i++)
 			buf_printf(b, " %u", vals[i]);
+		search_write_modseq(b, n, c->modseq && r ? r->highestmodseq : 0);
 		buf_append_str(b, "\r\n");
 	}
 	free(vals);
@@ -267,7 +269,8 @@ void sort_start(struct session *s, const struct imap_arg *args, unsigned nargs, 
 	if (parse_criteria(s, nargs > 0 ? &args[0] : NULL, keys, &n) < 0 ||
 	    search_check_charset(s, nargs > 1 ? &args[1] : NULL) < 0)
 		goto done;
-	Cpm__SearchKey *key = search_parse_program(s, args + 2, nargs - 2, uid_mode);
+	bool modseq = false;
+	Cpm__SearchKey *key = search_parse_program(s, args + 2, nargs - 2, uid_mode, &modseq);
 	if (key == NULL)
 		goto done;
 	struct sort_ctx *c = ctx_new(s, uid_mode, false, ret);
@@ -275,6 +278,7 @@ void sort_start(struct session *s, const struct imap_arg *args, unsigned nargs, 
 		search_key_free(key);
 		goto done;
 	}
+	c->modseq = modseq;
 	for (size_t i = 0; i < n; i++)
 		kp[i] = &keys[i];
 	Cpm__SearchReq q = CPM__SEARCH_REQ__INIT;
@@ -298,7 +302,8 @@ void thread_start(struct session *s, const struct imap_arg *args, unsigned nargs
 	}
 	if (search_check_charset(s, nargs > 1 ? &args[1] : NULL) < 0)
 		goto done;
-	Cpm__SearchKey *key = search_parse_program(s, args + 2, nargs - 2, uid_mode);
+	bool modseq = false;
+	Cpm__SearchKey *key = search_parse_program(s, args + 2, nargs - 2, uid_mode, &modseq);
 	if (key == NULL)
 		goto done;
 	struct sort_ctx *c = ctx_new(s, uid_mode, true, 0);

@@ -81,12 +81,19 @@ int search_parse_return(struct session *s, const struct imap_arg *args, unsigned
  * NO [BADCHARSET (UTF-8 US-ASCII)]. */
 int search_check_charset(struct session *s, const struct imap_arg *a);
 /* The search program args[0 .. nargs) as a SearchKey tree (caller frees
- * with search_key_free). */
-Cpm__SearchKey *search_parse_program(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode);
+ * with search_key_free); NULL after a tagged answer. *modseq_r says the
+ * program uses MODSEQ (a CONDSTORE enabling key: enabled here); the answer
+ * then carries the highest MODSEQ of the matches (RFC 7162 3.1.5). */
+Cpm__SearchKey *search_parse_program(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode,
+				     bool *modseq_r);
 void search_key_free(Cpm__SearchKey *k);
-/* "* ESEARCH (TAG ...) [UID] MIN MAX COUNT ALL" for vals[0 .. n) (ascending,
- * or in sort order when sorted: MIN/MAX are then the first/last). */
-void search_write_esearch(struct session *s, bool uid_mode, unsigned ret, const uint32_t *vals, size_t n, bool sorted);
+/* "* ESEARCH (TAG ...) [UID] MIN MAX COUNT ALL [MODSEQ m]" for vals[0 .. n)
+ * (ascending, or in sort order when sorted: MIN/MAX are then the
+ * first/last); MODSEQ when modseq is not 0 and something matched. */
+void search_write_esearch(struct session *s, bool uid_mode, unsigned ret, const uint32_t *vals, size_t n, bool sorted,
+			  uint64_t modseq);
+/* " (MODSEQ m)" after a SEARCH/SORT answer's numbers (nothing when modseq is 0 or n is 0). */
+void search_write_modseq(struct buf *b, size_t n, uint64_t modseq);
 
 /* cmd-sort.c: SORT, THREAD (and their UID forms) */
 void cmd_sort(struct session *s, const struct imap_command *cmd);
