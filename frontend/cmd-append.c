@@ -21,10 +21,21 @@
  * (sync.c) before the tagged OK, so the client gets "* n EXISTS" with the
  * new messages in UID order, whoever else appended meanwhile.
  *
- * Not yet: CATENATE and BINARY's literal8; they get a BAD.
+ * CATENATE (RFC 4469): a message may instead be
+ *   CATENATE (TEXT {n}<bytes> URL "url" ...)
+ * Those messages are built first, one after the other, by catenate.c
+ * (which reads URL parts with FetchReq); only when every one is built is
+ * the AppendReq / MultiAppendReq sent, so a failing part ([BADURL],
+ * [TOOBIG]) appends nothing, whichever message of a MULTIAPPEND it is in.
+ * Each built message is bounded by the literal limit, and all messages of
+ * the command together by the command limit.
+ *
+ * Not yet: BINARY's literal8 as a whole message (a BAD); it is accepted
+ * as a CATENATE TEXT part.
  */
 #include "commands.h"
 
+#include "catenate.h"
 #include "fetch-flags.h"
 #include "imap-date.h"
 #include "imap-seqset.h"
@@ -47,12 +58,8 @@ _Static_assert(FETCH_FLAG_SEEN == CPM__SYS_FLAG__SEEN && FETCH_FLAG_ANSWERED == 
 
 /* Messages in one MULTIAPPEND at most. */
 #define APPEND_MAX_MESSAGES 1000
-
-struct append_ctx {
-	struct session *s;
-	struct buf name; /* UTF-8 folder name */
-	char *tagline;   /* the tagged OK, written after the sync */
-};
+/* CATENATE URL parts in one command at most (each costs one or two RPCs). */
+#define APPEND_MAX_URLS 1000
 
 /* One message of the command. Pointers go into the command's args, which
  * stay valid until session_done. */
@@ -60,11 +67,26 @@ struct append_msg {
 	struct flag_set flags;
 	time_t date;
 	int tz;
-	const struct imap_arg *message;
+	const struct imap_arg *message; /* the literal, or NULL for CATENATE */
+	const struct imap_arg *cat;     /* CATENATE's part list */
+	struct buf built;               /* CATENATE: the message built from it */
+};
+
+struct append_ctx {
+	struct session *s;
+	struct buf name; /* UTF-8 folder name */
+	char *tagline;   /* the tagged OK, written after the sync */
+	struct append_msg *msgs;
+	unsigned n_msgs;
+	unsigned next;     /* next message to build (CATENATE) */
+	size_t total;      /* bytes of the messages so far */
 };
 
 static void append_ctx_free(struct append_ctx *c)
 {
+	for (unsigned i = 0; c->msgs != NULL && i < c->n_msgs; i++)
+		buf_free(&c->msgs[i].built);
+	free(c->msgs);
 	buf_free(&c->name);
 	free(c->tagline);
 	free(c);
@@ -90,7 +112,8 @@ static void name_text(const char *utf8, char out[NAME_TEXT_MAX + 4])
 }
 
 /* Parses one message group at args[*i]. NULL on success, else the BAD text. */
-static const char *parse_message(const struct imap_command *cmd, unsigned *i, struct append_msg *m)
+static const char *parse_message(const struct imap_command *cmd, unsigned *i, struct append_msg *m,
+				 unsigned *n_urls)
 {
 	if (*i < cmd->nargs && cmd->args[*i].type == IMAP_ARG_LIST) {
 		const char *err = fetch_flags_parse_list(cmd->args[*i].list, cmd->args[*i].list_count, &m->flags);
@@ -112,8 +135,18 @@ static const char *parse_message(const struct imap_command *cmd, unsigned *i, st
 	if (*i >= cmd->nargs)
 		return "APPEND: missing message literal";
 	const struct imap_arg *a = &cmd->args[*i];
-	if (a->type == IMAP_ARG_ATOM && a->len == 8 && strncasecmp(a->str, "CATENATE", 8) == 0)
-		return "CATENATE is not supported";
+	if (a->type == IMAP_ARG_ATOM && a->len == 8 && strncasecmp(a->str, "CATENATE", 8) == 0) {
+		unsigned urls;
+		const char *err = catenate_check(*i + 1 < cmd->nargs ? &cmd->args[*i + 1] : NULL, &urls);
+		if (err != NULL)
+			return err;
+		if (urls > APPEND_MAX_URLS - *n_urls)
+			return "Too many CATENATE URLs in one APPEND";
+		*n_urls += urls;
+		m->cat = &cmd->args[*i + 1];
+		*i += 2;
+		return NULL;
+	}
 	if (a->type != IMAP_ARG_LITERAL)
 		return "APPEND: the message must be a literal";
 	if (a->literal8)
@@ -187,6 +220,8 @@ static void on_append(const Cpm__Response *resp, void *ctx)
 
 static void fill_req(struct session *s, Cpm__AppendReq *ap, const char *folder, const struct append_msg *m)
 {
+	const char *body = m->message != NULL ? m->message->str : (const char *)m->built.data;
+	size_t len = m->message != NULL ? m->message->len : m->built.len;
 	cpm__append_req__init(ap);
 	ap->user = s->user;
 	ap->folder = (char *)folder;
@@ -195,8 +230,89 @@ static void fill_req(struct session *s, Cpm__AppendReq *ap, const char *folder, 
 	ap->n_keywords = m->flags.n_keywords;
 	ap->internaldate = (int64_t)m->date;
 	ap->internaldate_tz = m->tz;
-	ap->body.data = (uint8_t *)m->message->str;
-	ap->body.len = m->message->len;
+	ap->body.data = (uint8_t *)body;
+	ap->body.len = len;
+}
+
+/* Sends the AppendReq (one message) or MultiAppendReq (all or none) for
+ * the command's messages, all built. The session reference taken by
+ * cmd_append is dropped by on_append. */
+static void send_append(struct append_ctx *c)
+{
+	struct session *s = c->s;
+	unsigned n = c->n_msgs;
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__AppendReq one;
+	Cpm__MultiAppendReq multi = CPM__MULTI_APPEND_REQ__INIT;
+	Cpm__AppendReq *reqs = NULL;
+	Cpm__AppendReq **ptrs = NULL;
+	const char *folder = (const char *)c->name.data;
+	if (n == 1) {
+		fill_req(s, &one, folder, &c->msgs[0]);
+		req.op_case = CPM__REQUEST__OP_APPEND;
+		req.append = &one;
+	} else {
+		reqs = calloc(n, sizeof(*reqs));
+		ptrs = calloc(n, sizeof(*ptrs));
+		if (reqs == NULL || ptrs == NULL) {
+			free(reqs);
+			free(ptrs);
+			session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+			append_ctx_free(c);
+			session_done(s);
+			session_unref(s);
+			return;
+		}
+		for (unsigned k = 0; k < n; k++) {
+			fill_req(s, &reqs[k], folder, &c->msgs[k]);
+			ptrs[k] = &reqs[k];
+		}
+		multi.messages = ptrs;
+		multi.n_messages = n;
+		req.op_case = CPM__REQUEST__OP_MULTI_APPEND;
+		req.multi_append = &multi;
+	}
+	rpc_call(s->w->rpc, s->shard, &req, 0, on_append, c);
+	free(reqs);
+	free(ptrs);
+}
+
+static void build_next(struct append_ctx *c);
+
+static void on_built(void *arg, enum catenate_status st)
+{
+	struct append_ctx *c = arg;
+	struct session *s = c->s;
+	if (st == CATENATE_OK && c->msgs[c->next - 1].built.len == 0) {
+		session_tagged(s, "NO", "Can't save an empty message");
+		st = CATENATE_FAILED;
+	}
+	if (st != CATENATE_OK) {
+		append_ctx_free(c);
+		if (st == CATENATE_FAILED)
+			session_done(s);
+		session_unref(s);
+		return;
+	}
+	c->total += c->msgs[c->next - 1].built.len;
+	build_next(c);
+}
+
+/* Builds the next CATENATE message, or sends the append when all are built. */
+static void build_next(struct append_ctx *c)
+{
+	while (c->next < c->n_msgs && c->msgs[c->next].cat == NULL)
+		c->next++;
+	if (c->next == c->n_msgs) {
+		send_append(c);
+		return;
+	}
+	const struct imap_parser_limits *lim = &c->s->w->limits;
+	size_t max_msg = lim->max_literal ? lim->max_literal : IMAP_PARSER_DEFAULT_MAX_LITERAL;
+	size_t max_cmd = lim->max_command ? lim->max_command : IMAP_PARSER_DEFAULT_MAX_COMMAND;
+	size_t room = c->total < max_cmd ? max_cmd - c->total : 0;
+	struct append_msg *m = &c->msgs[c->next++];
+	catenate_build(c->s, m->cat, &m->built, room < max_msg ? room : max_msg, on_built, c);
 }
 
 void cmd_append(struct session *s, const struct imap_command *cmd)
@@ -209,65 +325,38 @@ void cmd_append(struct session *s, const struct imap_command *cmd)
 	}
 	struct append_msg *msgs = calloc(APPEND_MAX_MESSAGES, sizeof(*msgs));
 	struct append_ctx *c = calloc(1, sizeof(*c));
-	Cpm__AppendReq *reqs = NULL;
-	Cpm__AppendReq **ptrs = NULL;
 	const char *err = msgs && c ? NULL : "out of memory";
-	unsigned n = 0, i = 1;
+	unsigned n = 0, i = 1, n_urls = 0;
 	while (err == NULL && i < cmd->nargs) {
 		if (n == APPEND_MAX_MESSAGES)
 			err = "Too many messages in one APPEND";
 		else
-			err = parse_message(cmd, &i, &msgs[n++]);
+			err = parse_message(cmd, &i, &msgs[n++], &n_urls);
 	}
 	if (err != NULL) {
 		session_tagged(s, msgs && c ? "BAD" : "NO", "%s", msgs && c ? err : "[SERVERBUG] Out of memory");
+		free(msgs);
 		goto fail;
 	}
 	c->s = s;
+	c->msgs = msgs;
+	c->n_msgs = n;
 	if (arg_mailbox(&cmd->args[0], &c->name) < 0 || c->name.len == 0) {
 		session_tagged(s, "NO", "[CANNOT] Invalid mailbox name");
 		goto fail;
 	}
 	for (unsigned k = 0; k < n; k++) {
-		if (msgs[k].message->len == 0) {
+		if (msgs[k].message != NULL && msgs[k].message->len == 0) {
 			session_tagged(s, "NO", "Can't save an empty message");
 			goto fail;
 		}
-	}
-	Cpm__Request req = CPM__REQUEST__INIT;
-	Cpm__AppendReq one;
-	Cpm__MultiAppendReq multi = CPM__MULTI_APPEND_REQ__INIT;
-	const char *folder = (const char *)c->name.data;
-	if (n == 1) {
-		fill_req(s, &one, folder, &msgs[0]);
-		req.op_case = CPM__REQUEST__OP_APPEND;
-		req.append = &one;
-	} else {
-		reqs = calloc(n, sizeof(*reqs));
-		ptrs = calloc(n, sizeof(*ptrs));
-		if (reqs == NULL || ptrs == NULL) {
-			session_tagged(s, "NO", "[SERVERBUG] Out of memory");
-			goto fail;
-		}
-		for (unsigned k = 0; k < n; k++) {
-			fill_req(s, &reqs[k], folder, &msgs[k]);
-			ptrs[k] = &reqs[k];
-		}
-		multi.messages = ptrs;
-		multi.n_messages = n;
-		req.op_case = CPM__REQUEST__OP_MULTI_APPEND;
-		req.multi_append = &multi;
+		if (msgs[k].message != NULL)
+			c->total += msgs[k].message->len;
 	}
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_append, c);
-	free(reqs);
-	free(ptrs);
-	free(msgs);
+	build_next(c);
 	return;
 fail:
-	free(reqs);
-	free(ptrs);
-	free(msgs);
 	if (c != NULL)
 		append_ctx_free(c);
 	session_done(s);
