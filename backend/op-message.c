@@ -470,19 +470,21 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 				cpm__message_data__free_unpacked(d, NULL);
 				st = DB_FAIL;
 			}
-		} else {
-			Cpm__MessageData *d = message_data(ctx, t, uids[i], m, CPM__FETCH_ITEM__F_FLAGS, &st);
-			if (d != NULL && add_message(&r->messages, &r->n_messages, &cap, d) < 0) {
-				cpm__message_data__free_unpacked(d, NULL);
-				st = DB_FAIL;
-			}
 		}
+		/* A message whose flags stay as they were is not reported (as Dovecot). */
 		free(nk);
 		cpmdb__msg_rec__free_unpacked(m, NULL);
 	}
 	free(uids);
 	if (rc == 0 && st == DB_OK && (n_changed > 0 || f->n_keywords != kw_before))
 		st = db_put_folder(t, ctx->db, q->folder_id, f);
+	if (rc == 0 && st == DB_OK && f->n_keywords != kw_before) {
+		/* New keywords: the session announces the folder's FLAGS again (RFC 3501 7.2.6). */
+		r->folder_keywords = calloc(f->n_keywords, sizeof(char *));
+		for (size_t j = 0; r->folder_keywords != NULL && j < f->n_keywords; j++)
+			if ((r->folder_keywords[r->n_folder_keywords] = op_strdup(f->keywords[j])) != NULL)
+				r->n_folder_keywords++;
+	}
 	if (rc == ENOMEM)
 		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
 	else if (rc != 0)

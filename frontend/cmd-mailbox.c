@@ -642,6 +642,21 @@ static void write_keywords(struct buf *b, char *const *kw, size_t n)
 	}
 }
 
+void mailbox_write_flags(struct session *s, char *const *keywords, size_t n, bool readonly)
+{
+	struct buf *b = session_outbuf(s);
+	buf_append_str(b, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	write_keywords(b, keywords, n);
+	buf_append_str(b, ")\r\n");
+	if (readonly) {
+		buf_append_str(b, "* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
+	} else {
+		buf_append_str(b, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+		write_keywords(b, keywords, n);
+		buf_append_str(b, " \\*)] Flags permitted.\r\n");
+	}
+}
+
 /* Number of UIDs in the view that are \Recent for this session. */
 static uint32_t recent_count(const struct selected_folder *f)
 {
@@ -662,18 +677,8 @@ static void select_succeeded(struct session *s, struct select_ctx *c, const Cpm_
 {
 	session_select(s, (const char *)c->name.data, r, c->readonly);
 	const struct selected_folder *f = &s->sel;
-	struct buf *b = session_outbuf(s);
 
-	buf_append_str(b, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-	write_keywords(b, r->keywords, r->n_keywords);
-	buf_append_str(b, ")\r\n");
-	if (c->readonly) {
-		buf_append_str(b, "* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
-	} else {
-		buf_append_str(b, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-		write_keywords(b, r->keywords, r->n_keywords);
-		buf_append_str(b, " \\*)] Flags permitted.\r\n");
-	}
+	mailbox_write_flags(s, r->keywords, r->n_keywords, c->readonly);
 	session_untagged(s, "%u EXISTS", (unsigned)f->count);
 	session_untagged(s, "%u RECENT", (unsigned)recent_count(f));
 	if (r->unseen_seq > 0 && r->unseen_seq <= f->count)

@@ -354,7 +354,7 @@ static Cpm__SearchKey *parse_key(struct sparse *p, const struct imap_arg *args, 
 		if (strchr("0123456789*", name[0]) != NULL) {
 			Cpm__UidRange *r = NULL;
 			size_t nr = 0;
-			if (session_uid_ranges(p->s, a, false, &r, &nr) < 0) {
+			if (session_search_ranges(p->s, a, false, &r, &nr) < 0) {
 				p->answered = true;
 				return NULL;
 			}

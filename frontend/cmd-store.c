@@ -1,8 +1,9 @@
 /*
  * cmd-store: STORE and UID STORE (RFC 3501 6.4.6): set, add or remove flags
- * and keywords of the messages in a set, answering with their new FLAGS
- * unless .SILENT. The back-end gives every message whose flags really
- * changed a new MODSEQ. CONDSTORE (RFC 7162): (UNCHANGEDSINCE n) leaves
+ * and keywords of the messages in a set, answering with the new FLAGS of
+ * the messages that changed unless .SILENT (as Dovecot), after the
+ * folder's FLAGS/PERMANENTFLAGS when the STORE defined new keywords. The
+ * back-end gives every message whose flags really changed a new MODSEQ. CONDSTORE (RFC 7162): (UNCHANGEDSINCE n) leaves
  * the messages changed after n alone and names them in [MODIFIED set];
  * once CONDSTORE is on, the FETCH responses carry MODSEQ.
  */
@@ -53,6 +54,8 @@ static void on_store(const Cpm__Response *resp, void *ctx)
 			session_tagged_rpc_error(s, resp, "STORE");
 		} else {
 			const Cpm__StoreResp *r = resp->result_case == CPM__RESPONSE__RESULT_STORE ? resp->store : NULL;
+			if (r != NULL && r->n_folder_keywords > 0)
+				mailbox_write_flags(s, r->folder_keywords, r->n_folder_keywords, false);
 			for (size_t i = 0; r != NULL && i < r->n_messages; i++) {
 				const Cpm__MessageData *m = r->messages[i];
 				uint32_t seq = session_seq_of_uid(s, m->uid);
@@ -60,7 +63,7 @@ static void on_store(const Cpm__Response *resp, void *ctx)
 					continue;
 				if (!c->silent)
 					condstore_write_fetch(s, seq, m, c->uid_mode, true);
-				else if (s->condstore && m->modseq > s->sel.highestmodseq)
+				else if (s->condstore)
 					/* RFC 7162 3.1.3: the new MODSEQ is sent even for .SILENT. */
 					condstore_write_fetch(s, seq, m, c->uid_mode, false);
 			}

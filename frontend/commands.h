@@ -32,6 +32,8 @@ void cmd_rename(struct session *s, const struct imap_command *cmd);
 void cmd_subscribe(struct session *s, const struct imap_command *cmd); /* SUBSCRIBE and UNSUBSCRIBE */
 void cmd_status(struct session *s, const struct imap_command *cmd);
 void cmd_select(struct session *s, const struct imap_command *cmd);   /* SELECT and EXAMINE */
+/* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" of the selected folder. */
+void mailbox_write_flags(struct session *s, char *const *keywords, size_t n, bool readonly);
 
 /* cmd-selected.c */
 void cmd_check(struct session *s, const struct imap_command *cmd);

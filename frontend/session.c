@@ -444,8 +444,23 @@ int session_write_set(struct session *s, const struct imap_arg *a, bool uid_mode
 	return 0;
 }
 
+static int uid_ranges(struct session *s, const struct imap_arg *a, bool uid_mode, bool clip, Cpm__UidRange **ranges_r,
+		      size_t *n_r);
+
 int session_uid_ranges(struct session *s, const struct imap_arg *a, bool uid_mode, Cpm__UidRange **ranges_r,
 		       size_t *n_r)
+{
+	return uid_ranges(s, a, uid_mode, false, ranges_r, n_r);
+}
+
+int session_search_ranges(struct session *s, const struct imap_arg *a, bool uid_mode, Cpm__UidRange **ranges_r,
+			  size_t *n_r)
+{
+	return uid_ranges(s, a, uid_mode, true, ranges_r, n_r);
+}
+
+static int uid_ranges(struct session *s, const struct imap_arg *a, bool uid_mode, bool clip, Cpm__UidRange **ranges_r,
+		      size_t *n_r)
 {
 	*ranges_r = NULL;
 	*n_r = 0;
@@ -460,7 +475,7 @@ int session_uid_ranges(struct session *s, const struct imap_arg *a, bool uid_mod
 	if (imap_seqset_resolve(&set, star) < 0) {
 		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
 		rc = -1;
-	} else if (!uid_mode && set.count > 0 && set.ranges[set.count - 1].hi > f->count) {
+	} else if (!uid_mode && !clip && set.count > 0 && set.ranges[set.count - 1].hi > f->count) {
 		session_tagged(s, "BAD", "Invalid messageset");
 		rc = -1;
 	} else if (set.count > 0 && (*ranges_r = calloc(set.count, sizeof(**ranges_r))) == NULL) {
@@ -479,8 +494,10 @@ int session_uid_ranges(struct session *s, const struct imap_arg *a, bool uid_mod
 			first = f->uids[lo];
 			last = f->uids[hi];
 		} else {
+			if (set.ranges[i].lo > f->count)
+				continue; /* clip: past the last message, matches nothing */
 			first = f->uids[set.ranges[i].lo - 1];
-			last = f->uids[set.ranges[i].hi - 1];
+			last = f->uids[(set.ranges[i].hi > f->count ? f->count : set.ranges[i].hi) - 1];
 		}
 		Cpm__UidRange init = CPM__UID_RANGE__INIT;
 		init.first = first;

@@ -164,6 +164,10 @@ void session_unselect(struct session *s);
  * (free(); NULL when none matched), or -1 after writing the tagged answer. */
 int session_uid_ranges(struct session *s, const struct imap_arg *a, bool uid_mode, Cpm__UidRange **ranges_r,
 		       size_t *n_r);
+/* The same for a SEARCH key: sequence numbers past the last message match
+ * nothing instead of being an error (as Dovecot). */
+int session_search_ranges(struct session *s, const struct imap_arg *a, bool uid_mode, Cpm__UidRange **ranges_r,
+			  size_t *n_r);
 /* The message set of a command that changes messages (STORE, UID EXPUNGE):
  * refuses a read-only selection (NO [READ-ONLY]), maps the set like
  * session_uid_ranges, and when nothing matched answers "OK done_text"

@@ -95,10 +95,14 @@ class Search(ClusterTest):
     def test_errors(self):
         w = self.cluster.login_raw("srch", fe=1)
         w.cmd("EXAMINE Q")
-        for bad in ("", "BOGUS", "OR SEEN", "LARGER x", "BEFORE 1994", "HEADER Subject", "9", "NOT",
-                    "(" * 30 + "SEEN" + ")" * 30 if False else "KEYWORD"):
+        for bad in ("", "BOGUS", "OR SEEN", "LARGER x", "BEFORE 1994", "HEADER Subject", "NOT", "KEYWORD", "0"):
             _, tagged = w.cmd("SEARCH " + bad)
             self.assertEqual(status(tagged), "BAD", (bad, tagged))
+        # A message number past the last one matches nothing (as Dovecot).
+        untagged, tagged = w.cmd("SEARCH 9")
+        self.assertEqual((untagged, status(tagged)), ([b"* SEARCH"], "OK"))
+        untagged, _ = w.cmd("SEARCH 2:9")
+        self.assertEqual(untagged, [b"* SEARCH 2 3"])
         self.assertRegex(w.cmd("SEARCH CHARSET KOI8-R SEEN")[1], rb"^a\d+ NO \[BADCHARSET \(UTF-8 US-ASCII\)\] ")
         self.assertEqual(status(w.cmd("SEARCH " + "NOT " * 100 + "SEEN")[1]), "BAD")
         w.close()

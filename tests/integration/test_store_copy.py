@@ -44,9 +44,13 @@ class Store(ClusterTest):
         w.cmd("SELECT S")
         untagged, tagged = w.cmd("STORE 1 +FLAGS (\\Flagged $Work)")
         self.assertEqual(status(tagged), "OK", tagged)
-        self.assertEqual(len(untagged), 1)
-        self.assertTrue(untagged[0].startswith(b"* 1 FETCH (FLAGS ("), untagged)
-        self.assertTrue({"\\Flagged", "$Work"} <= flags_of(untagged[0]))
+        # A new keyword: the folder's FLAGS and PERMANENTFLAGS first (RFC 3501 7.2.6).
+        self.assertEqual(untagged[:2], [b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)",
+                                        b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft "
+                                        b"$Work \\*)] Flags permitted."])
+        self.assertEqual(len(untagged), 3)
+        self.assertTrue(untagged[2].startswith(b"* 1 FETCH (FLAGS ("), untagged)
+        self.assertTrue({"\\Flagged", "$Work"} <= flags_of(untagged[2]))
         untagged, _ = w.cmd("STORE 1 -FLAGS ($Work)")
         self.assertNotIn("$Work", flags_of(untagged[0]))
         self.assertIn("\\Flagged", flags_of(untagged[0]))
@@ -60,7 +64,11 @@ class Store(ClusterTest):
         self.assertIn("\\Draft", flags_of(untagged[0]))
         untagged, tagged = w.cmd("UID STORE 1:* +FLAGS (\\Flagged)")
         self.assertEqual(status(tagged), "OK", tagged)
+        self.assertEqual(len(untagged), 3, untagged)
         self.assertRegex(untagged[0], rb"^\* 1 FETCH \(UID \d+ FLAGS \(")
+        # A STORE that changes nothing reports nothing (as Dovecot).
+        untagged, tagged = w.cmd("STORE 1 +FLAGS (\\Flagged)")
+        self.assertEqual((untagged, status(tagged)), ([], "OK"))
         self.assertEqual(status(w.cmd("STORE 1 FLAGS (\\Recent)")[1]), "BAD")
         self.assertEqual(status(w.cmd("STORE 1 BOGUS (\\Seen)")[1]), "BAD")
         self.assertEqual(status(w.cmd("STORE 9 FLAGS (\\Seen)")[1]), "BAD")

@@ -107,11 +107,6 @@ ALLOW = [
     ("errors.imap", "x24", "ours", r"^x24 BAD$",
      "'1,' is not a sequence-set (RFC 3501 9 grammar): BAD is right; Dovecot accepts it"),
     ("errors.imap", "x24", "dovecot", r"^(\* SEARCH|x24 OK)$", "see above"),
-    ("search.imap", "q51", "ours", r"^q51 BAD$",
-     "OPEN (ours to change): SEARCH with a message number past the last one is BAD with us (the "
-     "rule FETCH/STORE use); Dovecot treats it as a criterion that matches nothing, the friendlier "
-     "reading; to fix in frontend/cmd-search.c"),
-    ("search.imap", "q51", "dovecot", r"^(\* SEARCH|q51 OK)$", "see above"),
     # --- SEARCH -------------------------------------------------------------------
     ("search.imap", "q27", "ours", r"^\* SEARCH 1$",
      "SENTBEFORE on a message without a Date: header (4): RFC 3501 compares the Date: header, so it "
@@ -124,15 +119,6 @@ ALLOW = [
      "Dovecot registers a keyword that is only searched for (SEARCH KEYWORD nothing) and announces it; "
      "a search does not define a keyword"),
     # --- STORE ---------------------------------------------------------------------
-    ("store.imap", "r8", "ours", r"^\* [23] FETCH \(FLAGS \(",
-     "OPEN: STORE answers FETCH for every message of the set, also those whose flags this command did "
-     "not change; Dovecot only for the changed ones. RFC 3501 6.4.6 allows both; to follow Dovecot the "
-     "back-end's StoreResp must say which messages changed (with the CONDSTORE work)"),
-    ("store.imap", "r15", "ours", r"^\* 1 FETCH \(FLAGS \(.*\) UID 1\)$", "as r8"),
-    ("store.imap", "r21", "ours", r"^\* 1 FETCH \(FLAGS \(", "as r8"),
-    ("store.imap", "r11", "dovecot", r"^\* (FLAGS|OK \[PERMANENTFLAGS) ",
-     "OPEN: a STORE that creates new keywords should announce the new FLAGS/PERMANENTFLAGS (RFC 3501 "
-     "7.2.6); we show them at the next SELECT only; to fix in frontend/cmd-store.c"),
     # --- ENABLE / NOOP ---------------------------------------------------------------
     ("misc.imap", "m4", "ours", r"^\* ENABLED$",
      "ENABLE with nothing enabled: RFC 5161's grammar allows an empty ENABLED response; Dovecot omits it"),
