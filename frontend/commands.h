@@ -66,6 +66,20 @@ void cmd_idle(struct session *s, const struct imap_command *cmd);
 /* Report the selected folder's changes now, if idling (feed events call it). */
 void idle_sync(struct session *s);
 
+/* cmd-notify.c: NOTIFY (RFC 5465) */
+void cmd_notify(struct session *s, const struct imap_command *cmd);
+void notify_state_free(struct notify_state **n);
+/* The change feed says the selected folder changed while no IDLE runs:
+ * with NOTIFY SELECTED, report it now if no command is running. */
+void notify_push_selected(struct session *s, const Cpm__FeedEvent *ev);
+/* session_done: with NOTIFY and a change seen meanwhile, report it before
+ * reading the next command. True when that started (it releases the
+ * connection itself when done). */
+bool notify_push_after_command(struct session *s);
+/* SELECTED-DELAYED: remember expunged UIDs to report at the next command
+ * that allows EXPUNGE responses. */
+void notify_defer_expunged(struct session *s, const uint32_t *uids, size_t n);
+
 /* cmd-search.c */
 void cmd_search(struct session *s, const struct imap_command *cmd);
 void search_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode);

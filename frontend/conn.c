@@ -497,6 +497,14 @@ static void conn_process(struct conn *c)
 	conn_mark_dirty(c);
 }
 
+bool conn_hold(struct conn *c)
+{
+	if (c->busy || c->closing)
+		return false;
+	c->busy = true;
+	return true;
+}
+
 void conn_command_done(struct conn *c)
 {
 	c->busy = false;

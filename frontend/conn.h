@@ -49,6 +49,9 @@ void conn_mark_dirty(struct conn *c);
 void conn_flush_dirty(struct fe_worker *w);
 /* The running command finished: continue with pipelined input. */
 void conn_command_done(struct conn *c);
+/* Hold command input while no command runs (a NOTIFY push is being
+ * written); false when a command is running. Release with conn_command_done. */
+bool conn_hold(struct conn *c);
 /* Flush output, then close (after the flush completes). */
 void conn_close(struct conn *c, const char *reason);
 /* STARTTLS: flush pending plaintext now, drop buffered input, start TLS.

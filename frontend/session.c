@@ -53,6 +53,7 @@ static const struct cmd_def commands[] = {
 	{"NAMESPACE", CMD_AUTH | CMD_SELECTED, cmd_namespace},
 	{"CHECK", CMD_SELECTED, cmd_check},
 	{"IDLE", CMD_AUTH | CMD_SELECTED, cmd_idle},
+	{"NOTIFY", CMD_AUTH | CMD_SELECTED, cmd_notify},
 	{"UNSELECT", CMD_SELECTED, cmd_unselect},
 	{"FETCH", CMD_SELECTED, cmd_fetch},
 	{"STORE", CMD_SELECTED, cmd_store},
@@ -87,6 +88,7 @@ static void session_free(struct session *s)
 	if (s->cmd_state_free != NULL && s->cmd_state != NULL)
 		s->cmd_state_free(s->cmd_state);
 	session_unselect(s);
+	notify_state_free(&s->notify);
 	free(s->user);
 	free(s->tag);
 	free(s);
@@ -273,7 +275,9 @@ void session_done(struct session *s)
 	s->cmd = NULL;
 	free(s->tag);
 	s->tag = NULL;
-	if (s->conn != NULL)
+	/* NOTIFY: what changed while the command ran goes out now, before the
+	 * next command is read. */
+	if (s->conn != NULL && !notify_push_after_command(s))
 		conn_command_done(s->conn);
 }
 
@@ -360,6 +364,9 @@ void session_select(struct session *s, const char *name, const Cpm__FolderSelect
 
 void session_unselect(struct session *s)
 {
+	free(s->deferred);
+	s->deferred = NULL;
+	s->n_deferred = 0;
 	if (s->sel.folder_id != 0 && s->w->feed != NULL)
 		feed_sub_unwatch(s->w->feed, s->shard, s->sel.folder_id, s);
 	free(s->sel.name);
@@ -409,6 +416,19 @@ Cpm__UidRange **session_range_ptrs(Cpm__UidRange *ranges, size_t n)
 
 void session_report_expunged(struct session *s, const uint32_t *uids, size_t n)
 {
+	if (s->defer_expunge) {
+		notify_defer_expunged(s, uids, n);
+		return;
+	}
+	if (s->n_deferred > 0) {
+		/* First what a SELECTED-DELAYED push kept back. */
+		uint32_t *d = s->deferred;
+		size_t nd = s->n_deferred;
+		s->deferred = NULL;
+		s->n_deferred = 0;
+		session_report_expunged(s, d, nd);
+		free(d);
+	}
 	if (s->qresync) {
 		uint32_t *gone = n ? malloc(n * sizeof(uint32_t)) : NULL;
 		size_t n_gone = 0;

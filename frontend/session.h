@@ -41,6 +41,7 @@ enum session_state {
 #define CMD_ANY (CMD_NOT_AUTH | CMD_AUTH | CMD_SELECTED)
 
 struct conn;
+struct notify_state;
 struct session;
 typedef void session_line_cb(struct session *s, const char *line, size_t len);
 
@@ -92,6 +93,10 @@ struct session {
 	bool idle_bad;           /* IDLE ended with something other than DONE */
 	bool condstore;          /* CONDSTORE enabled (RFC 7162 3.1): FETCH carries MODSEQ */
 	bool qresync;            /* QRESYNC enabled: VANISHED instead of EXPUNGE, UID in FETCH */
+	struct notify_state *notify; /* NOTIFY SET in force (cmd-notify.c), or NULL */
+	bool defer_expunge;      /* a SELECTED-DELAYED push runs: keep expunges for later */
+	uint32_t *deferred;      /* UIDs expunged but not yet reported (ascending) */
+	size_t n_deferred;
 };
 
 struct session *session_new(struct fe_worker *w, struct conn *c, bool tls_active, bool loopback);

@@ -88,4 +88,6 @@ void session_feed_event(void *session, const Cpm__FeedEvent *ev)
 	s->sel_changed = true;
 	if (s->idling && !s->syncing)
 		idle_sync(s);
+	else if (!s->idling)
+		notify_push_selected(s, ev);
 }
