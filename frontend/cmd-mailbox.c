@@ -230,6 +230,7 @@ struct list_ctx {
 	bool lsub;
 	bool extended;          /* LIST-EXTENDED syntax: attributes follow RFC 5258 */
 	bool sel_subscribed;    /* selection SUBSCRIBED: only subscribed names */
+	bool recursivematch;    /* RECURSIVEMATCH: CHILDINFO for parents of unmatched subscriptions */
 	bool sel_special_use;   /* selection SPECIAL-USE: only folders with one (RFC 6154) */
 	bool ret_subscribed;    /* \Subscribed attribute */
 	unsigned status[ST_MAX_ITEMS];
@@ -315,6 +316,18 @@ static bool in_sorted_names(char *const *subs, size_t n, const char *name)
 static void write_status_line(struct session *s, const struct list_ctx *c, const char *name,
 			      const Cpm__FolderInfo *fi);
 
+/* RFC 5258 3.5 (SUBSCRIBED RECURSIVEMATCH): name has a subscribed
+ * descendant that the pattern does not return itself. */
+static bool childinfo_subscribed(const struct list_ctx *c, char *const *subs, size_t n, const char *name, size_t len)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t sl = strlen(subs[i]);
+		if (sl > len + 1 && strncmp(subs[i], name, len) == 0 && subs[i][len] == DELIM && !matches(c, subs[i], sl))
+			return true;
+	}
+	return false;
+}
+
 /* Writes the responses for the names that match. -1 when out of memory.
  * folders: LIST's existing folders (infos); subs: LSUB's subscriptions,
  * or for LIST (SUBSCRIBED) the subscription list. */
@@ -388,7 +401,9 @@ static int list_write(struct session *s, struct list_ctx *c, Cpm__FolderInfo *co
 		}
 		const char *name = (const char *)tmp.data;
 		bool subscribed = (c->sel_subscribed || c->ret_subscribed) && in_sorted_names(subs, n_subs, name);
-		if (c->sel_subscribed && !subscribed)
+		bool childinfo = c->recursivematch && c->sel_subscribed &&
+				 childinfo_subscribed(c, subs, n_subs, name, out[i].len);
+		if (c->sel_subscribed && !subscribed && !childinfo)
 			continue;
 		/* Attributes: \Noselect / \NonExistent, children (RFC 3348, as
 		 * Dovecot does), \Subscribed (LIST-EXTENDED). */
@@ -415,6 +430,8 @@ static int list_write(struct session *s, struct list_ctx *c, Cpm__FolderInfo *co
 		buf_printf(b, "* %s (%s) \"/\" ", word, attrs.len ? (const char *)attrs.data + 1 : "");
 		buf_free(&attrs);
 		write_mailbox(b, name);
+		if (childinfo)
+			buf_append_str(b, " (CHILDINFO (\"SUBSCRIBED\"))");
 		buf_append_str(b, "\r\n");
 		if (c->n_status > 0 && out[i].info != NULL)
 			write_status_line(s, c, name, out[i].info);
@@ -509,11 +526,16 @@ static const char *list_options(struct list_ctx *c, const struct imap_arg *sel, 
 			c->sel_subscribed = true;
 		else if (strcasecmp(o, "SPECIAL-USE") == 0)
 			c->sel_special_use = true;
-		else if (strcasecmp(o, "RECURSIVEMATCH") == 0 || strcasecmp(o, "REMOTE") == 0)
-			; /* no remote mailboxes; RECURSIVEMATCH only refines SUBSCRIBED */
+		else if (strcasecmp(o, "RECURSIVEMATCH") == 0)
+			c->recursivematch = true;
+		else if (strcasecmp(o, "REMOTE") == 0)
+			; /* no remote mailboxes */
 		else
 			return "Unknown LIST selection option";
 	}
+	/* RFC 5258 3.1: RECURSIVEMATCH refines another selection option. */
+	if (c->recursivematch && !c->sel_subscribed && !c->sel_special_use)
+		return "RECURSIVEMATCH needs another selection option";
 	for (unsigned i = 0; ret != NULL && i < ret->list_count; i++) {
 		const struct imap_arg *a = &ret->list[i];
 		const char *o = a->type == IMAP_ARG_ATOM ? a->str : "";

@@ -15,7 +15,7 @@ MSG = b"From: a@example.org\r\nSubject: t\r\n\r\nhello\r\n"
 
 
 def populate(c):
-    for name in ("del", "ren", "sub", "stat", "inboxren", "kids", "lext"):
+    for name in ("del", "ren", "sub", "stat", "inboxren", "kids", "lext", "rmatch"):
         c.add_user(name, PW)
 
 
@@ -229,4 +229,27 @@ class SpecialUse(ClusterTest):
         self.assertEqual(status(w.cmd("CREATE X (USE)")[1]), "BAD")
         untagged, _ = w.cmd('LIST "" "*" RETURN (SPECIAL-USE)')
         self.assertIn(b'* LIST (\\HasNoChildren \\Sent) "/" Sent', untagged)
+        w.close()
+
+
+class RecursiveMatch(ClusterTest):
+    def test_childinfo(self):
+        """RFC 5258 3.5: LIST (SUBSCRIBED RECURSIVEMATCH) names a parent the
+        pattern matches whose subscribed child the pattern does not."""
+        w = self.cluster.login_raw("rmatch")
+        for box in ("Par", "Par/Kid", "Sub", "Sub/Kid", "Lone"):
+            w.cmd("CREATE %s" % box)
+        w.cmd("SUBSCRIBE Par/Kid")
+        w.cmd("SUBSCRIBE Sub")
+        w.cmd("SUBSCRIBE Sub/Kid")
+        untagged, tagged = w.cmd('LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+        self.assertEqual(status(tagged), "OK")
+        self.assertIn(b'* LIST (\\HasChildren) "/" Par (CHILDINFO ("SUBSCRIBED"))', untagged)
+        self.assertIn(b'* LIST (\\HasChildren \\Subscribed) "/" Sub (CHILDINFO ("SUBSCRIBED"))', untagged)
+        self.assertFalse(any(b" Lone" in ln for ln in untagged), untagged)
+        # Without RECURSIVEMATCH only subscribed names come back.
+        untagged, _ = w.cmd('LIST (SUBSCRIBED) "" "%"')
+        self.assertFalse(any(b"CHILDINFO" in ln or b" Par" in ln for ln in untagged), untagged)
+        _, tagged = w.cmd('LIST (RECURSIVEMATCH) "" "%"')
+        self.assertEqual(status(tagged), "BAD")
         w.close()

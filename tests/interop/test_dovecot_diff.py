@@ -137,12 +137,6 @@ ALLOW = [
      "send them (RFC 5258 4 allows it)"),
     ("list.imap", "l2[023]", "rewrite", (r"\\Has(No)?Children ?", ""), "as above"),
     ("list.imap", "l41", "rewrite", (r"\\Has(No)?Children ?", ""), "as above"),
-    ("list.imap", "l19", "ours", r'^\* LIST \(\\Subscribed\) "/" Work$',
-     "OPEN: LIST (SUBSCRIBED RECURSIVEMATCH) must add CHILDINFO (\"SUBSCRIBED\") to a parent with a "
-     "subscribed child that the pattern does not return (RFC 5258 3.5); we do not; to fix in "
-     "frontend/cmd-mailbox.c"),
-    ("list.imap", "l19", "dovecot", r'^\* LIST \(\\Subscribed\) "/" Work \(CHILDINFO \("SUBSCRIBED"\)\)$',
-     "see above"),
 ]
 
 
