@@ -98,6 +98,23 @@ $(BUILD)/tests/test-%: $(BUILD)/obj/tests/unit/test-%.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBCOMMON) $(LDLIBS) -lcmocka
 
+# libcpmclient (client/*.c, plus the socket-free TLS engine frontend/tls.c it
+# shares with the front-end) and the load generator cpm-bench (bench/*.c).
+# tests/unit/test-client-*.c link libcpmclient.
+LIBCLIENT   := $(BUILD)/lib/libcpmclient.a
+CLIENT_OBJ  := $(call obj,$(CLIENT_SRC)) $(BUILD)/obj/frontend/tls.o
+BENCH_OBJ   := $(call obj,$(wildcard bench/*.c))
+build-all: $(LIBCLIENT) $(BUILD)/bin/cpm-bench
+$(LIBCLIENT): $(CLIENT_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/bin/cpm-bench: $(BENCH_OBJ) $(LIBCLIENT) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(BENCH_OBJ) $(LIBCLIENT) $(LIBCOMMON) $(LDLIBS)
+$(BUILD)/tests/test-client-%: $(BUILD)/obj/tests/unit/test-client-%.o $(LIBCLIENT) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBCLIENT) $(LIBCOMMON) $(LDLIBS) -lcmocka
+
 unit: all
 	@python3 tests/run_tests.py --build $(BUILD) --unit-only
 
