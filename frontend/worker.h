@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "u64map.h"
 #include "imap-parser.h"
 
 struct rpc_client;
@@ -26,6 +27,7 @@ struct fe_worker {
 	const struct cpm_config *cfg;
 	struct rpc_client *rpc;
 	struct feed_sub *feed;      /* change-feed subscriptions (feed-sub.h) */
+	struct u64map changes_inflight; /* folder id → shared ChangesReq in flight (changes.c) */
 	struct tls_ctx *tls;        /* NULL when no certificate is configured */
 	struct Gsasl *gsasl;
 	struct imap_parser_limits limits;

@@ -59,6 +59,36 @@ class Idle(ClusterTest):
         b.close()
         a.close()
 
+    def test_many_idlers_share_the_change_fetch(self):
+        """40 sessions of one front-end idle on a folder; each change reaches
+        every one of them exactly once (the front-end asks the back-end once
+        per folder and MODSEQ and fans the answer out: frontend/changes.c)."""
+        w = self.cluster.login_raw("idler", fe=1)
+        w.cmd("CREATE Many")
+        append(w, "Many", 0)
+        idlers = []
+        for i in range(40):
+            a = self.cluster.login_raw("idler", fe=0)
+            a.cmd("SELECT Many")
+            a.send(b"m IDLE\r\n")
+            self.assertEqual(self.read_line(a), b"+ idling")
+            idlers.append(a)
+        for n in (2, 3):
+            append(w, "Many", n)
+            for a in idlers:
+                self.assertEqual(self.read_line(a), b"* %d EXISTS" % n)
+        w.cmd("SELECT Many")
+        w.cmd("STORE 1 +FLAGS.SILENT (\\Seen)")
+        for a in idlers:
+            self.assertRegex(self.read_line(a), rb"^\* 1 FETCH \(FLAGS \(\\Seen( \\Recent)?\)\)$")
+        for a in idlers:
+            a.send(b"DONE\r\n")
+            self.assertRegex(self.read_line(a), rb"^m OK ")
+            untagged, _ = a.cmd("NOOP")
+            self.assertEqual(untagged, [])
+            a.close()
+        w.close()
+
     def test_idle_authenticated_state_and_bad_continuation(self):
         a = self.cluster.login_raw("idler", fe=1)
         a.send(b"i1 IDLE\r\n")
