@@ -614,9 +614,15 @@ void op_folder_subscribe(const struct op_ctx *ctx, MDB_txn *t, const Cpm__Folder
 	if (st == DB_OK)
 		st = db_subscribe(t, ctx->db, q->user, name, q->subscribe);
 	if (st == DB_OK) {
-		if (!q->subscribe && db_lookup_folder(t, ctx->db, q->user, name, &id) != DB_OK)
+		Cpmdb__FolderRec *f = NULL;
+		uint32_t uv = 0;
+		if (db_lookup_folder(t, ctx->db, q->user, name, &id) != DB_OK)
 			id = 0; /* UNSUBSCRIBE works on names that do not exist */
-		folder_event(res, q->user, id, 0, 0, name, NULL,
+		else if (db_get_folder(t, ctx->db, id, &f) == DB_OK)
+			uv = f->uidvalidity;
+		if (f != NULL)
+			cpmdb__folder_rec__free_unpacked(f, NULL);
+		folder_event(res, q->user, id, 0, uv, name, NULL,
 			     q->subscribe ? CPM__CHANGE_KIND__C_FOLDER_SUBSCRIBE : CPM__CHANGE_KIND__C_FOLDER_UNSUBSCRIBE);
 	}
 	if (st == DB_INVALID)
