@@ -8,9 +8,15 @@ than the retained log gets ResyncNeeded; bad credentials and bad frames get
 Closing. The subscriber speaks the protobuf wire format through pbwire.py
 (written from the encoding specification, not from our code)."""
 
+import atexit
+import os
 import re
+import shutil
 import socket
+import ssl
 import struct
+import subprocess
+import tempfile
 import time
 
 import cluster
@@ -19,13 +25,31 @@ from cluster import ClusterTest
 from imapwire import status
 
 SECRET = "outband-operator-secret-0123456789"
-OUTBAND_PORT = cluster.free_ports(1)[0]
+OUTBAND_PORT, OUTBAND_TLS_PORT = cluster.free_ports(2)
 RETENTION_MAX = 40
+PKI = tempfile.mkdtemp(prefix="cpm-outband-pki-")
+atexit.register(shutil.rmtree, PKI, True)
 
+
+def make_pki(d):
+    """A CA and a client certificate it signed (a network element's identity)."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True, cwd=d, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run("req", "-x509", *ec, "-days", "30", "-subj", "/CN=Outband Test CA", "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-new", *ec, "-subj", "/CN=push-gateway-1", "-keyout", "client.key", "-out", "client.csr")
+    run("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "30", "-out", "client.pem")
+
+
+make_pki(PKI)
 cluster.module_fixtures(
     globals(),
     frontend_options=[{"outband_listen": "127.0.0.1:%d" % OUTBAND_PORT, "outband_secret": SECRET,
-                       "outband_heartbeat_s": "1"}, {}],
+                       "outband_heartbeat_s": "1"},
+                      {"outband_listen": "127.0.0.1:%d" % OUTBAND_TLS_PORT, "outband_tls": "yes",
+                       "outband_client_ca": os.path.join(PKI, "ca.pem")}],
     cluster_options={"outband_retention_max": str(RETENTION_MAX)})
 
 PW = "outband-pw"
@@ -77,8 +101,10 @@ def parse_server_frame(payload):
 
 
 class Subscriber:
-    def __init__(self, port=OUTBAND_PORT, timeout=5.0):
+    def __init__(self, port=OUTBAND_PORT, timeout=5.0, tls=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.buf = b""
 
     def send_raw(self, data):
@@ -353,3 +379,26 @@ class Outband(ClusterTest):
         self.assertEqual(s.frame()["type"], "heartbeat")
         s.subscribe(["obalice"])
         self.assertEqual(self.closing(s), ("protocol", "one Subscribe per connection"))
+
+    def tls_context(self, client_cert):
+        ctx = ssl.create_default_context(cafile=self.cluster.cert)
+        if client_cert:
+            ctx.load_cert_chain(os.path.join(PKI, "client.pem"), os.path.join(PKI, "client.key"))
+        return ctx
+
+    def test_tls_client_certificate(self):
+        # Front-end 1's endpoint: TLS, authenticated by client certificate only.
+        s = Subscriber(port=OUTBAND_TLS_PORT, tls=self.tls_context(True))
+        self.addCleanup(s.close)
+        s.subscribe(["obalice"], secret="")
+        _, hb = s.until_caught_up()
+        self.assertEqual([p[0] for p in hb["positions"]], ["obalice"])
+        w = self.cluster.login_raw("obalice", fe=0)
+        ok(w, "CREATE Tls")
+        self.assertEqual(brief(s.events(1)), [("FOLDER_CREATE", "Tls", [], "")])
+        w.close()
+        # Without a certificate there is no other way in on this endpoint.
+        n = Subscriber(port=OUTBAND_TLS_PORT, tls=self.tls_context(False))
+        self.addCleanup(n.close)
+        n.subscribe(["obalice"], secret=SECRET)
+        self.assertEqual(self.closing(n)[0], "auth")
