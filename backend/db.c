@@ -112,7 +112,8 @@ struct db *db_open(const char *dir, uint64_t map_size_mb, char *err, size_t errl
 		const char *name;
 		MDB_dbi *dbi;
 	} dbs[] = {{"meta", &db->meta},	  {"users", &db->users},     {"folders", &db->folders}, {"subs", &db->subs}, {"finfo", &db->finfo},
-		   {"msgs", &db->msgs},	  {"changes", &db->changes}, {"blobs", &db->blobs}, {"blobrefs", &db->blobrefs}, {"parsed", &db->parsed}};
+		   {"msgs", &db->msgs},	  {"changes", &db->changes}, {"blobs", &db->blobs}, {"blobrefs", &db->blobrefs}, {"parsed", &db->parsed},
+		   {"outlog", &db->outlog}, {"outseq", &db->outseq}};
 	for (size_t i = 0; rc == 0 && i < sizeof(dbs) / sizeof(dbs[0]); i++)
 		rc = mdb_dbi_open(t, dbs[i].name, MDB_CREATE, dbs[i].dbi);
 	if (rc == 0) {

@@ -17,6 +17,7 @@
  *   blobrefs SHA-256 of the body               → reference count (u64 BE)
  *   parsed   SHA-256 of the body               → its MIME tree (mime-parse.h serialised),
  *            computed once when the body is first stored
+ *   outlog, outseq  the outband notification log (backend/outlog.h)
  *
  * Values are one version byte then a protobuf message of proto/store.proto.
  * The environment is opened with MDB_NOTLS so that read transactions may
@@ -51,6 +52,7 @@ enum db_status {
 struct db {
 	MDB_env *env;
 	MDB_dbi meta, users, folders, subs, finfo, msgs, changes, blobs, blobrefs, parsed;
+	MDB_dbi outlog, outseq; /* outlog.h */
 	char *path;
 	int lockfd; /* flock on data_dir/backend.lock: one process per shard */
 };

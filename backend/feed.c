@@ -40,22 +40,37 @@ struct feed *feed_open(const char *endpoint, const unsigned char *secret, size_t
 	return f;
 }
 
-void feed_publish(struct feed *f, const Cpm__FeedEvent *ev)
+static void publish(struct feed *f, const unsigned char *topic, size_t tlen, const Cpm__FeedEvent *ev)
 {
 	size_t plen = cpm__feed_event__get_packed_size(ev);
-	size_t total = RPC_TOPIC_LEN + RPC_ENVELOPE_OVERHEAD + plen;
+	size_t total = tlen + RPC_ENVELOPE_OVERHEAD + plen;
 	void *msg = nn_allocmsg(total, 0);
 	if (msg == NULL)
 		return;
 	unsigned char *p = msg;
-	rpc_feed_topic(ev->folder_id, p);
-	cpm__feed_event__pack(ev, p + RPC_TOPIC_LEN + RPC_ENVELOPE_OVERHEAD);
-	rpc_envelope_seal(f->secret, f->secret_len, p + RPC_TOPIC_LEN + RPC_ENVELOPE_OVERHEAD, plen, p + RPC_TOPIC_LEN);
+	memcpy(p, topic, tlen);
+	cpm__feed_event__pack(ev, p + tlen + RPC_ENVELOPE_OVERHEAD);
+	rpc_envelope_seal(f->secret, f->secret_len, p + tlen + RPC_ENVELOPE_OVERHEAD, plen, p + tlen);
 	if (nn_send(f->sock, &msg, NN_MSG, NN_DONTWAIT) < 0) {
 		nn_freemsg(msg);
 		if (f->dropped++ % 1000 == 0)
 			log_warn("event=feed_drop dropped=%lu", f->dropped);
 	}
+}
+
+void feed_publish(struct feed *f, const Cpm__FeedEvent *ev)
+{
+	unsigned char topic[RPC_TOPIC_LEN];
+	rpc_feed_topic(ev->folder_id, topic);
+	publish(f, topic, sizeof(topic), ev);
+}
+
+void feed_publish_user(struct feed *f, const Cpm__FeedEvent *ev)
+{
+	unsigned char topic[RPC_USER_TOPIC_MAX];
+	size_t n = rpc_user_topic(ev->user ? ev->user : "", topic);
+	if (n > 0)
+		publish(f, topic, n, ev);
 }
 
 void feed_close(struct feed **fp)

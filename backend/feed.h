@@ -19,6 +19,9 @@ struct feed;
 struct feed *feed_open(const char *endpoint, const unsigned char *secret, size_t secret_len, char *err,
 		       size_t errlen);
 void feed_publish(struct feed *f, const Cpm__FeedEvent *ev);
+/* The same event under the user topic of ev->user (rpc_user_topic): "the
+ * user's notification log grew", for outband subscribers. */
+void feed_publish_user(struct feed *f, const Cpm__FeedEvent *ev);
 void feed_close(struct feed **f);
 
 #endif

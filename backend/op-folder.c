@@ -15,6 +15,23 @@
 #include <string.h>
 #include <time.h>
 
+/* A folder-level event names its folder (when the notification log is read
+ * the id may be gone, or point at the new name). */
+static void folder_event(struct op_result *res, const char *user, uint64_t id, uint64_t modseq, uint32_t uidvalidity,
+			 const char *name, const char *old_name, Cpm__ChangeKind kind)
+{
+	size_t before = res->n_events;
+	op_event(res, user, id, modseq, kind, NULL, 0);
+	if (res->n_events == before)
+		return;
+	Cpm__FeedEvent *e = res->events[before];
+	e->uidvalidity = uidvalidity;
+	e->folder_name = op_strdup(name);
+	e->old_folder_name = op_strdup(old_name);
+	if (e->folder_name == NULL || e->old_folder_name == NULL)
+		res->events_lost = true;
+}
+
 static enum db_status create_one(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name,
 				 uint64_t *id_r, uint32_t *uv_r, struct op_result *res)
 {
@@ -38,7 +55,7 @@ static enum db_status create_one(const struct op_ctx *ctx, MDB_txn *t, const cha
 	if ((st = db_bind_folder(t, ctx->db, user, name, id)) != DB_OK ||
 	    (st = db_put_folder(t, ctx->db, id, &f)) != DB_OK)
 		return st;
-	op_event(res, user, id, 1, CPM__CHANGE_KIND__C_FOLDER_CREATE, NULL, 0);
+	folder_event(res, user, id, 1, uv, name, NULL, CPM__CHANGE_KIND__C_FOLDER_CREATE);
 	*id_r = id;
 	*uv_r = uv;
 	return DB_OK;
@@ -410,11 +427,15 @@ static enum db_status drop_folder_content(const struct op_ctx *ctx, MDB_txn *t, 
 enum db_status op_folder_drop(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name, uint64_t id,
 			      struct op_result *res)
 {
+	Cpmdb__FolderRec *f = NULL;
+	uint32_t uv = db_get_folder(t, ctx->db, id, &f) == DB_OK ? f->uidvalidity : 0;
+	if (f != NULL)
+		cpmdb__folder_rec__free_unpacked(f, NULL);
 	enum db_status st = drop_folder_content(ctx, t, id);
 	if (st == DB_OK)
 		st = db_unbind_folder(t, ctx->db, user, name);
 	if (st == DB_OK)
-		op_event(res, user, id, 0, CPM__CHANGE_KIND__C_FOLDER_DELETE, NULL, 0);
+		folder_event(res, user, id, 0, uv, name, NULL, CPM__CHANGE_KIND__C_FOLDER_DELETE);
 	return st;
 }
 
@@ -479,6 +500,7 @@ static enum db_status rebind(const struct op_ctx *ctx, MDB_txn *t, const char *u
 			     const char *to, uint64_t id, struct op_result *res)
 {
 	Cpmdb__FolderRec *f = NULL;
+	uint32_t uv = 0;
 	enum db_status st = db_unbind_folder(t, ctx->db, user, from);
 	if (st == DB_OK)
 		st = db_bind_folder(t, ctx->db, user, to, id);
@@ -489,10 +511,11 @@ static enum db_status rebind(const struct op_ctx *ctx, MDB_txn *t, const char *u
 		f->name = (char *)to;
 		st = db_put_folder(t, ctx->db, id, f);
 		f->name = old;
+		uv = f->uidvalidity;
 		cpmdb__folder_rec__free_unpacked(f, NULL);
 	}
 	if (st == DB_OK)
-		op_event(res, user, id, 0, CPM__CHANGE_KIND__C_FOLDER_RENAME, NULL, 0);
+		folder_event(res, user, id, 0, uv, to, from, CPM__CHANGE_KIND__C_FOLDER_RENAME);
 	return st;
 }
 
@@ -591,6 +614,18 @@ void op_folder_subscribe(const struct op_ctx *ctx, MDB_txn *t, const Cpm__Folder
 		st = db_lookup_folder(t, ctx->db, q->user, name, &id);
 	if (st == DB_OK)
 		st = db_subscribe(t, ctx->db, q->user, name, q->subscribe);
+	if (st == DB_OK) {
+		Cpmdb__FolderRec *f = NULL;
+		uint32_t uv = 0;
+		if (db_lookup_folder(t, ctx->db, q->user, name, &id) != DB_OK)
+			id = 0; /* UNSUBSCRIBE works on names that do not exist */
+		else if (db_get_folder(t, ctx->db, id, &f) == DB_OK)
+			uv = f->uidvalidity;
+		if (f != NULL)
+			cpmdb__folder_rec__free_unpacked(f, NULL);
+		folder_event(res, q->user, id, 0, uv, name, NULL,
+			     q->subscribe ? CPM__CHANGE_KIND__C_FOLDER_SUBSCRIBE : CPM__CHANGE_KIND__C_FOLDER_UNSUBSCRIBE);
+	}
 	if (st == DB_INVALID)
 		op_fail(res, CPM__STATUS__INVALID, "invalid mailbox name");
 	else if (st != DB_OK)

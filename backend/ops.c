@@ -113,12 +113,13 @@ void op_event(struct op_result *res, const char *user, uint64_t folder_id, uint6
 	      const uint32_t *uids, size_t n_uids)
 {
 	Cpm__FeedEvent **ne = realloc(res->events, (res->n_events + 1) * sizeof(*ne));
-	if (ne == NULL)
-		return; /* the feed is a hint: a lost event costs latency only */
-	res->events = ne;
-	Cpm__FeedEvent *e = malloc(sizeof(*e));
-	if (e == NULL)
+	Cpm__FeedEvent *e = ne != NULL ? malloc(sizeof(*e)) : NULL;
+	if (ne != NULL)
+		res->events = ne;
+	if (e == NULL) {
+		res->events_lost = true;
 		return;
+	}
 	cpm__feed_event__init(e);
 	e->user = op_strdup(user);
 	e->folder_id = folder_id;
@@ -128,6 +129,8 @@ void op_event(struct op_result *res, const char *user, uint64_t folder_id, uint6
 		memcpy(e->uids, uids, n_uids * sizeof(uint32_t));
 		e->n_uids = n_uids;
 	}
+	if (e->user == NULL || (n_uids > 0 && e->uids == NULL))
+		res->events_lost = true;
 	res->events[res->n_events++] = e;
 }
 
@@ -170,6 +173,7 @@ void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, str
 	res->resp = malloc(sizeof(*res->resp));
 	res->events = NULL;
 	res->n_events = 0;
+	res->events_lost = false;
 	if (res->resp == NULL)
 		return;
 	cpm__response__init(res->resp);
@@ -239,6 +243,9 @@ void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, str
 		break;
 	case CPM__REQUEST__OP_MULTI_APPEND:
 		op_multi_append(ctx, txn, req->multi_append, res);
+		break;
+	case CPM__REQUEST__OP_OUTBAND_READ:
+		op_outband_read(ctx, txn, req->outband_read, res);
 		break;
 	case CPM__REQUEST__OP_PING: {
 		Cpm__PingResp *p = malloc(sizeof(*p));

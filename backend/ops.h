@@ -40,6 +40,8 @@ struct op_result {
 	Cpm__Response *resp;
 	Cpm__FeedEvent **events;
 	size_t n_events;
+	bool events_lost; /* an event could not be recorded (out of memory): the writer fails the
+			     operation, since the notification log (outlog.h) must not miss it */
 };
 
 bool op_is_write(const Cpm__Request *req);
@@ -114,5 +116,6 @@ void op_quota_get(const struct op_ctx *ctx, MDB_txn *t, const Cpm__QuotaGetReq *
 void op_quota_set(const struct op_ctx *ctx, MDB_txn *t, const Cpm__QuotaSetReq *q, struct op_result *res);
 void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, struct op_result *res);
 void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, struct op_result *res);
+void op_outband_read(const struct op_ctx *ctx, MDB_txn *t, const Cpm__OutbandReadReq *q, struct op_result *res);
 
 #endif

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "mime-parse.h"
 #include "ops.h"
+#include "outlog.h"
 #include "rpc-server.h"
 #include "writer.h"
 
@@ -44,6 +45,10 @@ static void finish(struct job *j, bool remember)
 		for (size_t i = 0; i < res->n_events; i++) {
 			res->events[i]->shard = strdup(s->shard->id);
 			feed_publish(s->feed, res->events[i]);
+			/* Outband subscribers: once per user per operation. */
+			if (res->resp->status == CPM__STATUS__OK &&
+			    (i == 0 || strcmp(res->events[i]->user, res->events[i - 1]->user) != 0))
+				feed_publish_user(s->feed, res->events[i]);
 		}
 	} else {
 		rpc_server_reply_status(s->rpc, &j->in, CPM__STATUS__INTERNAL, "out of memory");
@@ -166,6 +171,11 @@ struct server *server_start(uv_loop_t *loop, const struct cpm_config *cfg, const
 	s->ctx.cfg = cfg;
 	s->ctx.shard_id = shard->id;
 	s->ctx.started_ms = clock_unix_ms();
+	uint64_t log_id;
+	if (outlog_init(s->db, &log_id) != DB_OK) {
+		snprintf(err, errlen, "cannot initialise the notification log");
+		goto fail;
+	}
 	s->feed = feed_open(shard->feed, cfg->secret, cfg->secret_len, err, errlen);
 	if (s->feed == NULL)
 		goto fail;

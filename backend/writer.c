@@ -3,6 +3,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "outlog.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -35,6 +36,20 @@ static size_t job_bytes(const struct writer_job *j)
 	return n;
 }
 
+/* Notification-log retention, a bounded step per batch, in its own nested
+ * transaction: a failing prune is logged and retried with the next batch. */
+static void prune_step(struct writer *w, MDB_txn *parent, uint64_t now)
+{
+	MDB_txn *child = NULL;
+	size_t n = 0;
+	if (parent == NULL || mdb_txn_begin(w->ctx.db->env, parent, 0, &child) != 0)
+		return;
+	if (outlog_prune(w->ctx.db, child, w->ctx.cfg, now, OUTLOG_PRUNE_STEP, &n) == DB_OK && n > 0)
+		mdb_txn_commit(child);
+	else
+		mdb_txn_abort(child);
+}
+
 static void run_batch(struct writer *w, struct writer_job *batch)
 {
 	MDB_txn *parent = NULL;
@@ -51,6 +66,10 @@ static void run_batch(struct writer *w, struct writer_job *batch)
 		}
 		if (rc == 0 && mdb_txn_begin(w->ctx.db->env, parent, 0, &child) == 0) {
 			op_run(&w->ctx, child, j->req, &j->res);
+			/* The change's notification-log entries share its transaction. */
+			if (j->res.resp != NULL && j->res.resp->status == CPM__STATUS__OK &&
+			    (j->res.events_lost || outlog_append(w->ctx.db, child, &j->res, now) != DB_OK))
+				op_fail(&j->res, CPM__STATUS__INTERNAL, "storage error: notification log");
 			if (j->res.resp != NULL && j->res.resp->status == CPM__STATUS__OK) {
 				if (mdb_txn_commit(child) != 0)
 					op_fail(&j->res, CPM__STATUS__INTERNAL, "storage error");
@@ -61,6 +80,8 @@ static void run_batch(struct writer *w, struct writer_job *batch)
 			op_result_error(&j->res, CPM__STATUS__INTERNAL, "storage error: cannot begin transaction");
 		}
 	}
+	if (rc == 0)
+		prune_step(w, parent, now);
 	int crc = rc == 0 ? mdb_txn_commit(parent) : rc;
 	if (crc != 0) {
 		enum db_status st = db_from_mdb(crc, "group_commit");

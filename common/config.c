@@ -194,6 +194,10 @@ static int config_handler(void *user, const char *section, const char *name, con
 			cfg->default_quota_mb = u;
 		} else if (!strcmp(name, "log_level")) {
 			bad = set_str(&cfg->log_level, value) < 0;
+		} else if (!strcmp(name, "outband_retention_s")) {
+			bad = parse_uint(value, 10ull * 365 * 86400, &cfg->outband_retention_s) < 0;
+		} else if (!strcmp(name, "outband_retention_max")) {
+			bad = parse_uint(value, 1ull << 40, &cfg->outband_retention_max) < 0;
 		} else {
 			bad = 2;
 		}
@@ -245,6 +249,23 @@ static int config_handler(void *user, const char *section, const char *name, con
 		} else if (!strcmp(name, "login_fail_delay_ms")) {
 			bad = parse_uint(value, 60000, &u) < 0;
 			cfg->login_fail_delay_ms = (unsigned)u;
+		} else if (!strcmp(name, "outband_listen"))
+			bad = parse_listen(value, &cfg->outband) < 0;
+		else if (!strcmp(name, "outband_secret"))
+			bad = set_str(&cfg->outband_secret, value) < 0;
+		else if (!strcmp(name, "outband_tls"))
+			bad = parse_bool(value, &cfg->outband_tls) < 0;
+		else if (!strcmp(name, "outband_client_ca"))
+			bad = set_str(&cfg->outband_client_ca, value) < 0;
+		else if (!strcmp(name, "outband_heartbeat_s")) {
+			bad = parse_uint(value, 3600, &u) < 0 || u < 1;
+			cfg->outband_heartbeat_s = (unsigned)u;
+		} else if (!strcmp(name, "outband_max_buffer")) {
+			bad = parse_uint(value, 1ull << 30, &u) < 0 || u < 65536;
+			cfg->outband_max_buffer = (size_t)u;
+		} else if (!strcmp(name, "outband_max_subscribers")) {
+			bad = parse_uint(value, 1000000, &u) < 0 || u < 1;
+			cfg->outband_max_subscribers = (unsigned)u;
 		} else
 			bad = 2;
 	} else {
@@ -270,6 +291,11 @@ static void config_defaults(struct cpm_config *cfg)
 	cfg->max_line = 65536;
 	cfg->max_literal = 64u << 20;
 	cfg->login_fail_delay_ms = 1000;
+	cfg->outband_retention_s = 7 * 86400;
+	cfg->outband_retention_max = 1000000;
+	cfg->outband_heartbeat_s = 30;
+	cfg->outband_max_buffer = 1u << 20;
+	cfg->outband_max_subscribers = 1000;
 }
 
 int config_load(const char *path, struct cpm_config **cfg_r, char *err, size_t errlen)
@@ -303,6 +329,18 @@ int config_load(const char *path, struct cpm_config **cfg_r, char *err, size_t e
 			struct cfg_shard *s = &cfg->shards[i];
 			if (s->rpc == NULL || s->feed == NULL || s->data_dir == NULL)
 				snprintf(st.err, sizeof(st.err), "[shard.%s] needs rpc, feed and data_dir", s->id);
+		}
+		/* The outband endpoint never runs unauthenticated. */
+		if (st.err[0] == '\0' && cfg->outband.host != NULL) {
+			bool by_secret = cfg->outband_secret != NULL && strlen(cfg->outband_secret) >= 16;
+			bool by_cert = cfg->outband_tls && cfg->outband_client_ca != NULL;
+			if (cfg->outband_secret != NULL && !by_secret)
+				snprintf(st.err, sizeof(st.err), "[frontend] outband_secret must be at least 16 characters");
+			else if (!by_secret && !by_cert)
+				snprintf(st.err, sizeof(st.err),
+					 "[frontend] outband_listen needs outband_secret or outband_tls with outband_client_ca");
+			else if (cfg->outband_tls && (cfg->tls_cert == NULL || cfg->tls_key == NULL))
+				snprintf(st.err, sizeof(st.err), "[frontend] outband_tls needs tls_cert and tls_key");
 		}
 	}
 	if (st.err[0] != '\0') {
@@ -339,6 +377,9 @@ void config_free(struct cpm_config **cfgp)
 	free(cfg->tls_key);
 	free(cfg->tls_client_ca);
 	free(cfg->tls_psk_file);
+	free(cfg->outband.host);
+	free(cfg->outband_secret);
+	free(cfg->outband_client_ca);
 	free(cfg);
 	*cfgp = NULL;
 }

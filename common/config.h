@@ -10,6 +10,8 @@
  *   scram_iterations = 4096
  *   default_quota_mb = 0                 ; per-user storage quota (0 = unlimited)
  *   log_level = info                     ; debug|info|warn|error
+ *   outband_retention_s = 604800         ; notification log: entries older are pruned (0 = no age limit)
+ *   outband_retention_max = 1000000      ; notification log: entries kept per shard at most (0 = no limit)
  *
  *   [shard.s1]                           ; one section per back-end shard
  *   rpc = tcp://127.0.0.1:7101           ; nanomsg endpoint the back-end binds (REP)
@@ -32,6 +34,14 @@
  *   max_line = 65536                     ; bytes of command text
  *   max_literal = 67108864               ; bytes of one literal (and of one message)
  *   login_fail_delay_ms = 1000           ; answer to a failed login waits this long
+ *   outband_listen =                     ; operator endpoint for outband notifications ("" = off)
+ *   outband_secret =                     ; shared operator secret (>= 16 characters)
+ *   outband_tls = no                     ; TLS on outband_listen (tls_cert/tls_key)
+ *   outband_client_ca =                  ; a client certificate verified against it authenticates
+ *   outband_heartbeat_s = 30             ; Heartbeat period (and log poll) per subscriber
+ *   outband_max_buffer = 1048576         ; bytes queued to a subscriber before it is dropped as slow
+ *   outband_max_subscribers = 1000       ; connections per worker
+ *   (docs/outband.md explains the outband keys)
  *
  * Relative paths are taken relative to the current directory of the process.
  * config_load returns 0, or -1 with a reason in err (never a partial config).
@@ -71,6 +81,7 @@ struct cpm_config {
 	unsigned scram_iterations;
 	uint64_t default_quota_mb;
 	char *log_level;
+	uint64_t outband_retention_s, outband_retention_max;
 
 	struct cfg_shard *shards;
 	size_t n_shards;
@@ -83,6 +94,12 @@ struct cpm_config {
 	size_t max_line;
 	size_t max_literal;
 	unsigned login_fail_delay_ms;
+	struct cfg_listener outband;
+	char *outband_secret, *outband_client_ca;
+	bool outband_tls;
+	unsigned outband_heartbeat_s;
+	size_t outband_max_buffer;
+	unsigned outband_max_subscribers;
 };
 
 int config_load(const char *path, struct cpm_config **cfg_r, char *err, size_t errlen);

@@ -41,3 +41,14 @@ void rpc_feed_topic(uint64_t folder_id, unsigned char out[RPC_TOPIC_LEN])
 	for (int i = 0; i < 8; i++)
 		out[1 + i] = (unsigned char)(folder_id >> (56 - 8 * i));
 }
+
+size_t rpc_user_topic(const char *user, unsigned char out[RPC_USER_TOPIC_MAX])
+{
+	size_t n = strlen(user);
+	if (n == 0 || n > RPC_USER_MAX)
+		return 0;
+	out[0] = 'U';
+	memcpy(out + 1, user, n);
+	out[n + 1] = 0;
+	return n + 2;
+}

@@ -14,6 +14,8 @@
  * Change-feed messages (PUB/SUB) are prefixed with a topic so that nanomsg's
  * subscription filter can select them: topic | envelope, where the topic is
  * RPC_TOPIC_LEN bytes: 'F' followed by the folder id, 8 bytes big-endian.
+ * A user topic ('U', the user name, 0x00; at most RPC_USER_TOPIC_MAX bytes)
+ * says that the user's notification log grew (outband notifications).
  */
 #ifndef CPM_RPC_ENVELOPE_H
 #define CPM_RPC_ENVELOPE_H
@@ -24,6 +26,8 @@
 #define RPC_ENVELOPE_MAGIC "CPM1"
 #define RPC_ENVELOPE_OVERHEAD (4 + 32)
 #define RPC_TOPIC_LEN 9
+#define RPC_USER_MAX 255
+#define RPC_USER_TOPIC_MAX (RPC_USER_MAX + 2)
 
 /* Writes magic + MAC into out[0 .. RPC_ENVELOPE_OVERHEAD) for payload. */
 void rpc_envelope_seal(const unsigned char *secret, size_t secret_len, const unsigned char *payload,
@@ -34,5 +38,7 @@ int rpc_envelope_open(const unsigned char *secret, size_t secret_len, const unsi
 		      const unsigned char **payload_r, size_t *payload_len_r);
 /* The feed topic of a folder. */
 void rpc_feed_topic(uint64_t folder_id, unsigned char out[RPC_TOPIC_LEN]);
+/* The user topic of user into out; its length, or 0 when the name is empty or too long. */
+size_t rpc_user_topic(const char *user, unsigned char out[RPC_USER_TOPIC_MAX]);
 
 #endif

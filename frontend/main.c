@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "feed-sub.h"
 #include "listener.h"
+#include "outband.h"
 #include "session.h"
 #include "log.h"
 #include "rpc-client.h"
@@ -37,6 +38,7 @@
 struct worker_run {
 	struct fe_worker w;
 	struct listener *imap, *imaps;
+	struct outband *outband;
 	uv_signal_t sigterm, sigint;
 };
 
@@ -54,6 +56,7 @@ static void on_stop_signal(uv_signal_t *h, int signum)
 	log_info("event=worker_stopping worker=%u signal=%d conns=%u", r->w.worker_index, signum, r->w.n_conns);
 	listener_close(&r->imap);
 	listener_close(&r->imaps);
+	outband_stop(&r->outband);
 	uv_stop(r->w.loop);
 }
 
@@ -124,6 +127,10 @@ static int worker_main(const struct cpm_config *cfg, unsigned index)
 			log_error("event=worker_failed worker=%u reason=%s", index, log_quote(err, strlen(err)));
 			return 1;
 		}
+	}
+	if (cfg->outband.host != NULL && (r.outband = outband_start(w, err, sizeof(err))) == NULL) {
+		log_error("event=worker_failed worker=%u reason=%s", index, log_quote(err, strlen(err)));
+		return 1;
 	}
 	uv_signal_init(&loop, &r.sigterm);
 	uv_signal_init(&loop, &r.sigint);
