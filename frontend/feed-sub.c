@@ -17,11 +17,25 @@ struct watchers {
 	size_t n, cap;
 };
 
+#define USER_BUCKETS 256
+
+/* The watchers of one user topic, each with its callback. */
+struct user_topic {
+	char *user;
+	struct user_watch {
+		feed_user_cb *cb;
+		void *who;
+	} *w;
+	size_t n, cap;
+	struct user_topic *next;
+};
+
 struct shard_feed {
 	struct feed_sub *fs;
 	int sock;
 	uv_poll_t poll;
 	struct u64map folders; /* folder id → struct watchers */
+	struct user_topic *users[USER_BUCKETS];
 };
 
 struct feed_sub {
@@ -32,11 +46,58 @@ struct feed_sub {
 	unsigned open_handles;
 };
 
+static size_t user_bucket(const char *user)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)user; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % USER_BUCKETS;
+}
+
+static struct user_topic **user_find(struct shard_feed *sf, const char *user)
+{
+	struct user_topic **tp = &sf->users[user_bucket(user)];
+	while (*tp != NULL && strcmp((*tp)->user, user) != 0)
+		tp = &(*tp)->next;
+	return tp;
+}
+
+/* 'U' user 0x00 envelope: call the user's watchers. */
+static void deliver_user(struct shard_feed *sf, const unsigned char *msg, size_t len)
+{
+	const struct cpm_config *cfg = sf->fs->cfg;
+	size_t max = len - 1 < RPC_USER_MAX + 1 ? len - 1 : RPC_USER_MAX + 1;
+	const unsigned char *end = memchr(msg + 1, 0, max);
+	const unsigned char *payload;
+	size_t plen;
+	if (end == NULL ||
+	    rpc_envelope_open(cfg->secret, cfg->secret_len, end + 1, len - (size_t)(end + 1 - msg), &payload, &plen) < 0) {
+		log_warn("event=feed_rejected reason=bad_mac bytes=%zu", len);
+		return;
+	}
+	char *user = strdup((const char *)msg + 1); /* the topic may go while we walk */
+	struct user_topic *t = user != NULL ? *user_find(sf, user) : NULL;
+	size_t n = t ? t->n : 0;
+	/* A watcher may unwatch from inside the callback: walk a copy. */
+	struct user_watch *copy = n ? malloc(n * sizeof(*copy)) : NULL;
+	if (copy != NULL) {
+		memcpy(copy, t->w, n * sizeof(*copy));
+		for (size_t i = 0; i < n; i++)
+			copy[i].cb(copy[i].who, user);
+		free(copy);
+	}
+	free(user);
+}
+
 static void deliver(struct shard_feed *sf, const unsigned char *msg, size_t len)
 {
 	const unsigned char *payload;
 	size_t plen;
 	const struct cpm_config *cfg = sf->fs->cfg;
+	if (len >= 2 && msg[0] == 'U') {
+		deliver_user(sf, msg, len);
+		return;
+	}
 	if (len < RPC_TOPIC_LEN ||
 	    rpc_envelope_open(cfg->secret, cfg->secret_len, msg + RPC_TOPIC_LEN, len - RPC_TOPIC_LEN, &payload, &plen) < 0) {
 		log_warn("event=feed_rejected reason=bad_mac bytes=%zu", len);
@@ -167,6 +228,68 @@ void feed_sub_unwatch(struct feed_sub *fs, size_t shard, uint64_t folder_id, voi
 	}
 }
 
+int feed_sub_watch_user(struct feed_sub *fs, size_t shard, const char *user, feed_user_cb *cb, void *watcher)
+{
+	unsigned char topic[RPC_USER_TOPIC_MAX];
+	size_t tl = user != NULL ? rpc_user_topic(user, topic) : 0;
+	if (shard >= fs->n_shards || tl == 0)
+		return -1;
+	struct shard_feed *sf = &fs->shards[shard];
+	struct user_topic **tp = user_find(sf, user), *t = *tp;
+	if (t == NULL) {
+		t = calloc(1, sizeof(*t));
+		if (t == NULL || (t->user = strdup(user)) == NULL) {
+			free(t);
+			return -1;
+		}
+		*tp = t;
+		nn_setsockopt(sf->sock, NN_SUB, NN_SUB_SUBSCRIBE, topic, tl);
+	}
+	if (t->n == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 4;
+		struct user_watch *nw = realloc(t->w, nc * sizeof(*nw));
+		if (nw == NULL)
+			return -1; /* an empty topic goes at the next unwatch of the user */
+		t->w = nw;
+		t->cap = nc;
+	}
+	t->w[t->n].cb = cb;
+	t->w[t->n].who = watcher;
+	t->n++;
+	return 0;
+}
+
+static void user_topic_free(struct user_topic *t)
+{
+	free(t->user);
+	free(t->w);
+	free(t);
+}
+
+void feed_sub_unwatch_user(struct feed_sub *fs, size_t shard, const char *user, void *watcher)
+{
+	if (shard >= fs->n_shards || user == NULL)
+		return;
+	struct shard_feed *sf = &fs->shards[shard];
+	struct user_topic **tp = user_find(sf, user), *t = *tp;
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->w[i].who == watcher) {
+			t->w[i] = t->w[--t->n];
+			break;
+		}
+	}
+	if (t->n == 0) {
+		unsigned char topic[RPC_USER_TOPIC_MAX];
+		size_t tl = rpc_user_topic(user, topic);
+		if (tl > 0)
+			nn_setsockopt(sf->sock, NN_SUB, NN_SUB_UNSUBSCRIBE, topic, tl);
+		*tp = t->next;
+		user_topic_free(t);
+	}
+}
+
 static void on_closed(uv_handle_t *h)
 {
 	struct shard_feed *sf = h->data;
@@ -183,6 +306,13 @@ static void on_closed(uv_handle_t *h)
 			}
 		}
 		u64map_free(m);
+		for (size_t b = 0; b < USER_BUCKETS; b++) {
+			while (fs->shards[i].users[b] != NULL) {
+				struct user_topic *t = fs->shards[i].users[b];
+				fs->shards[i].users[b] = t->next;
+				user_topic_free(t);
+			}
+		}
 		nn_close(fs->shards[i].sock);
 	}
 	free(fs->shards);

@@ -3,7 +3,7 @@
 
 #include "clock.h"
 #include "log.h"
-#include "outband-feed.h"
+#include "feed-sub.h"
 #include "rpc-client.h"
 
 #include <stdio.h>
@@ -25,7 +25,6 @@ struct ob_user {
 
 struct ob_sub {
 	struct fe_worker *w;
-	struct outband_feed *feed;
 	struct ob_conn *c;
 	struct ob_user *users;
 	size_t n_users;
@@ -268,7 +267,7 @@ static bool subscribe_ok(const Cpm__Outband__Subscribe *req, char *err, size_t e
 	return true;
 }
 
-struct ob_sub *ob_sub_new(struct fe_worker *w, struct outband_feed *feed, struct ob_conn *c,
+struct ob_sub *ob_sub_new(struct fe_worker *w, struct ob_conn *c,
 			  const Cpm__Outband__Subscribe *req, char *err, size_t errlen)
 {
 	if (!subscribe_ok(req, err, errlen))
@@ -283,7 +282,6 @@ struct ob_sub *ob_sub_new(struct fe_worker *w, struct outband_feed *feed, struct
 		return NULL;
 	}
 	s->w = w;
-	s->feed = feed;
 	s->c = c;
 	bool oom = false;
 	for (size_t i = 0; i < req->n_folders && !oom; i++) {
@@ -313,7 +311,7 @@ struct ob_sub *ob_sub_new(struct fe_worker *w, struct outband_feed *feed, struct
 			}
 		}
 		/* Watch before the first read: a change committed in between is not missed. */
-		oom = outband_feed_watch(feed, u->shard, u->name, u) < 0;
+		oom = feed_sub_watch_user(w->feed, u->shard, u->name, ob_sub_hint, u) < 0;
 		u->watched = !oom;
 	}
 	if (oom) {
@@ -351,7 +349,7 @@ void ob_sub_free(struct ob_sub **sp)
 		if (u->reading)
 			rpc_cancel(s->w->rpc, u->call);
 		if (u->watched)
-			outband_feed_unwatch(s->feed, u->shard, u->name, u);
+			feed_sub_unwatch_user(s->w->feed, u->shard, u->name, u);
 		free(u->name);
 	}
 	for (size_t i = 0; i < s->n_folders; i++)

@@ -7,7 +7,7 @@
  * Per user: start at the Resume position (or at the log's present), read
  * the log after the cursor through OutbandReadReq (one read in flight per
  * user), send each entry that passes the folder filter as an Event, move
- * the cursor; then wait for the user's feed hint (outband-feed.h) or the
+ * the cursor; then wait for the user's feed hint (feed-sub.h) or the
  * next tick and read again. Order, completeness and "nothing twice" come
  * from the log, never from the hint. A cursor the log cannot continue gets
  * ResyncNeeded and the stream goes on from the present.
@@ -37,7 +37,6 @@
 
 struct ob_conn;
 struct ob_sub;
-struct outband_feed;
 
 /* Provided by outband.c. ob_conn_send: 0, or -1 when the connection is
  * closing (the caller stops sending). ob_conn_fail sends Closing and closes
@@ -48,9 +47,9 @@ void ob_conn_fail(struct ob_conn *c, const char *reason, const char *detail);
 
 /* Checks req (limits, names) and starts every user's stream. NULL with a
  * reason (for Closing "protocol"/"limit") in err. */
-struct ob_sub *ob_sub_new(struct fe_worker *w, struct outband_feed *feed, struct ob_conn *c,
+struct ob_sub *ob_sub_new(struct fe_worker *w, struct ob_conn *c,
 			  const Cpm__Outband__Subscribe *req, char *err, size_t errlen);
-/* outband_feed_cb: a hint for one of this subscription's users (the
+/* feed_user_cb (feed-sub.h): a hint for one of this subscription's users (the
  * watcher is that user's stream). */
 void ob_sub_hint(void *watcher, const char *user);
 /* The connection's queue fell below OB_LOW_WATER. */

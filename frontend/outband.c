@@ -20,7 +20,6 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
-#include "outband-feed.h"
 #include "outband-sub.h"
 #include "tls.h"
 
@@ -42,7 +41,6 @@ struct outband {
 	uv_tcp_t tcp;
 	bool listening;
 	struct tls_ctx *tls;
-	struct outband_feed *feed;
 	struct ob_conn *conns;
 	unsigned n_conns;
 	uint64_t seq;
@@ -288,7 +286,7 @@ static void on_subscribe(struct ob_conn *c, const Cpm__Outband__Subscribe *req)
 		return;
 	}
 	char err[128];
-	c->sub = ob_sub_new(c->ob->w, c->ob->feed, c, req, err, sizeof(err));
+	c->sub = ob_sub_new(c->ob->w, c, req, err, sizeof(err));
 	if (c->sub == NULL) {
 		ob_conn_fail(c, strcmp(err, "out of memory") == 0 ? "internal" : "protocol", err);
 		return;
@@ -467,7 +465,6 @@ static void on_listener_closed(uv_handle_t *h)
 {
 	struct outband *ob = h->data;
 	tls_ctx_free(&ob->tls);
-	outband_feed_close(&ob->feed);
 	free(ob);
 }
 
@@ -491,10 +488,8 @@ struct outband *outband_start(struct fe_worker *w, char *err, size_t errlen)
 			return NULL;
 		}
 	}
-	ob->feed = outband_feed_new(w->loop, cfg, ob_sub_hint, err, errlen);
-	int fd = ob->feed != NULL ? listen_fd(&cfg->outband, err, errlen) : -1;
+	int fd = listen_fd(&cfg->outband, err, errlen);
 	if (fd < 0) {
-		outband_feed_close(&ob->feed);
 		tls_ctx_free(&ob->tls);
 		free(ob);
 		return NULL;
