@@ -21,7 +21,11 @@
  * (sync.c) before the tagged OK, so the client gets "* n EXISTS" with the
  * new messages in UID order, whoever else appended meanwhile.
  *
- * Not yet: CATENATE and BINARY's literal8; they get a BAD.
+ * BINARY (RFC 3516): the message may be a literal8 (~{n}), stored as sent
+ * (FETCH BINARY decodes on the way out). RFC 3501's literal cannot carry
+ * NUL (CHAR8), so a plain literal holding one is a BAD that names literal8.
+ *
+ * Not yet: CATENATE; it gets a BAD.
  */
 #include "commands.h"
 
@@ -116,8 +120,8 @@ static const char *parse_message(const struct imap_command *cmd, unsigned *i, st
 		return "CATENATE is not supported";
 	if (a->type != IMAP_ARG_LITERAL)
 		return "APPEND: the message must be a literal";
-	if (a->literal8)
-		return "APPEND: literal8 (BINARY) is not supported";
+	if (!a->literal8 && memchr(a->str, '\0', a->len) != NULL)
+		return "APPEND: NUL in a literal; send binary data as a literal8 ~{n}";
 	m->message = a;
 	(*i)++;
 	return NULL;
