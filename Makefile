@@ -21,7 +21,7 @@ CPPFLAGS += -D_GNU_SOURCE -I. -Icommon -I$(BUILD)/gen
 CFLAGS   += $(CSTD) $(WARN) $(OPT) $(SAN) -fno-strict-aliasing -pthread
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS   += $(PKG_LIBS) -lm -pthread
+LDLIBS   += $(PKG_LIBS) -lunistring -lm -pthread
 LDFLAGS  += $(SAN)
 
 PROTOS      := $(wildcard proto/*.proto)

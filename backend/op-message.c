@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "mime-parse.h"
+#include "preview-source.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -200,6 +201,11 @@ static Cpm__MessageData *message_data(const struct op_ctx *ctx, MDB_txn *t, uint
 		}
 		buf_free(&made);
 	}
+	if ((items & CPM__FETCH_ITEM__F_PREVIEW) && m->blob.len == 32 && op_preview_source(t, ctx->db, m->blob.data, d) < 0) {
+		*st_r = DB_FAIL;
+		cpm__message_data__free_unpacked(d, NULL);
+		return NULL;
+	}
 	if ((items & CPM__FETCH_ITEM__F_BODY) && m->blob.len == 32) {
 		const unsigned char *body;
 		size_t len;
@@ -287,7 +293,7 @@ void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, stru
 			cpmdb__msg_rec__free_unpacked(m, NULL);
 			if (d == NULL)
 				break;
-			bytes += d->body.len;
+			bytes += d->body.len + d->preview_src.len;
 			if (add_message(&r->messages, &r->n_messages, &cap, d) < 0) {
 				cpm__message_data__free_unpacked(d, NULL);
 				st = DB_FAIL;

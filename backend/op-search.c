@@ -7,7 +7,9 @@
  * keys. Message bytes are read from the LMDB map without a copy, and only
  * for messages that reach a key that needs them.
  *
- * Text matching is case-insensitive (ASCII case folding): header field
+ * Text matching uses i;unicode-casemap (RFC 5051, unicode-casemap.h: each
+ * key folded once per SEARCH, texts folded in bounded chunks; invalid UTF-8
+ * matches byte for byte): header field
  * values over their raw bytes, folded lines included; BODY and TEXT over
  * the raw bytes and over the text parts decoded (base64/quoted-printable
  * undone, charset converted to UTF-8), so encoded bodies are found too;
@@ -20,6 +22,8 @@
 #include "mime-parse.h"
 #include "op-sort.h"
 #include "op-thread.h"
+#include "u64map.h"
+#include "unicode-casemap.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -41,7 +45,46 @@ struct msg_view {
 	bool loaded;
 	struct buf decoded;        /* text parts decoded to UTF-8, on first need */
 	bool decoded_done;
+	struct u64map *needles;    /* key text (by address) -> struct folded, for the whole SEARCH */
 };
+
+/* A search key's text in i;unicode-casemap canonical form. */
+struct folded {
+	uint32_t *cps;
+	size_t n;
+};
+
+/* The folded form of text, folded on first use and kept for the whole
+ * SEARCH (the program's strings live as long as the request). NULL when
+ * out of memory or the key is too long. */
+static const struct folded *needle_of(struct msg_view *m, const char *text)
+{
+	struct folded *f = u64map_get(m->needles, (uint64_t)(uintptr_t)text);
+	if (f != NULL)
+		return f;
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return NULL;
+	if (ucm_fold((const unsigned char *)text, strlen(text), &f->cps, &f->n) < 0 ||
+	    u64map_put(m->needles, (uint64_t)(uintptr_t)text, f) < 0) {
+		free(f->cps);
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static void needles_free(struct u64map *map)
+{
+	for (size_t i = 0; i < map->cap; i++) {
+		struct folded *f = map->keys[i] != 0 ? map->vals[i] : NULL;
+		if (f != NULL) {
+			free(f->cps);
+			free(f);
+		}
+	}
+	u64map_free(map);
+}
 
 static bool load(struct msg_view *m)
 {
@@ -93,25 +136,10 @@ static const struct buf *decoded_text(struct msg_view *m)
 	return &m->decoded;
 }
 
-/* Case-insensitive (ASCII) substring search; an empty needle matches. */
-static bool ci_contains(const unsigned char *h, size_t hl, const char *needle)
+/* i;unicode-casemap substring search; an empty needle matches. */
+static bool ci_contains(const unsigned char *h, size_t hl, const struct folded *needle)
 {
-	size_t nl = strlen(needle);
-	if (nl == 0)
-		return true;
-	if (nl > hl)
-		return false;
-	unsigned char first = (unsigned char)needle[0];
-	unsigned char lo = (unsigned char)(first | 0x20), up = (unsigned char)(first & ~0x20);
-	bool alpha = (lo >= 'a' && lo <= 'z');
-	for (size_t i = 0; i + nl <= hl; i++) {
-		unsigned char c = h[i];
-		if (alpha ? (c != lo && c != up) : c != first)
-			continue;
-		if (strncasecmp((const char *)h + i, needle, nl) == 0)
-			return true;
-	}
-	return false;
+	return ucm_contains(needle->cps, needle->n, h, hl) == 1;
 }
 
 /* Length of the header block (through the empty line), or the whole message. */
@@ -265,24 +293,28 @@ static bool eval(const Cpm__SearchKey *k, struct msg_view *m, unsigned depth)
 		return r->size < k->size;
 	case CPM__SEARCH_OP__S_MODSEQ:
 		return r->modseq >= k->modseq;
-	case CPM__SEARCH_OP__S_HEADER:
-		return load(m) && each_field(m->data, header_len(m->data, m->len), k->header, value_contains, k->text);
+	case CPM__SEARCH_OP__S_HEADER: {
+		const struct folded *f = k->text != NULL ? needle_of(m, k->text) : NULL;
+		return f != NULL && load(m) && each_field(m->data, header_len(m->data, m->len), k->header, value_contains, f);
+	}
 	case CPM__SEARCH_OP__S_BODY: {
-		if (!load(m))
+		const struct folded *f = k->text != NULL ? needle_of(m, k->text) : NULL;
+		if (f == NULL || !load(m))
 			return false;
 		size_t hl = header_len(m->data, m->len);
-		if (ci_contains(m->data + hl, m->len - hl, k->text))
+		if (ci_contains(m->data + hl, m->len - hl, f))
 			return true;
 		const struct buf *d = decoded_text(m);
-		return d->len > 0 && ci_contains(d->data, d->len, k->text);
+		return d->len > 0 && ci_contains(d->data, d->len, f);
 	}
 	case CPM__SEARCH_OP__S_TEXT: {
-		if (!load(m))
+		const struct folded *f = k->text != NULL ? needle_of(m, k->text) : NULL;
+		if (f == NULL || !load(m))
 			return false;
-		if (ci_contains(m->data, m->len, k->text))
+		if (ci_contains(m->data, m->len, f))
 			return true;
 		const struct buf *d = decoded_text(m);
-		return d->len > 0 && ci_contains(d->data, d->len, k->text);
+		return d->len > 0 && ci_contains(d->data, d->len, f);
 	}
 	default:
 		return false;
@@ -315,6 +347,8 @@ void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, st
 		return;
 	}
 	MDB_cursor *c = NULL;
+	struct u64map needles;
+	u64map_init(&needles);
 	int rc = mdb_cursor_open(t, ctx->db->msgs, &c);
 	if (rc == 0) {
 		unsigned char k0[12];
@@ -327,7 +361,7 @@ void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, st
 				break;
 			Cpmdb__MsgRec *m = db_decode_msg(&v);
 			if (m != NULL) {
-				struct msg_view mv = {.ctx = ctx, .t = t, .uid = uid, .rec = m};
+				struct msg_view mv = {.ctx = ctx, .t = t, .uid = uid, .rec = m, .needles = &needles};
 				bool hit = eval(q->key, &mv, 0);
 				if (hit && m->modseq > r->highestmodseq)
 					r->highestmodseq = m->modseq;
@@ -367,6 +401,7 @@ void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, st
 	}
 	sort_set_free(&ss);
 	thread_set_free(&ts);
+	needles_free(&needles);
 	if (rc == ENOMEM)
 		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
 	else if (rc != 0 && rc != MDB_NOTFOUND)

@@ -913,14 +913,13 @@ int mime_section_write(struct buf *out, const struct mime_section *sec)
 	return buf_append_byte(out, ')');
 }
 
-bool mime_section_locate(const struct mime_tree *tree, const struct mime_section *sec, uint64_t *off_r, uint64_t *len_r)
+bool mime_part_by_path(const struct mime_tree *tree, const uint32_t *path, size_t path_len, uint32_t *idx_r)
 {
 	const struct mime_part *parts = tree->parts;
 	uint32_t cur = 0;
-	*off_r = *len_r = 0;
-	for (size_t i = 0; i < sec->path_len; i++) {
-		uint32_t n = sec->path[i];
-		bool more = i + 1 < sec->path_len;
+	for (size_t i = 0; i < path_len; i++) {
+		uint32_t n = path[i];
+		bool more = i + 1 < path_len;
 		if ((parts[cur].flags & MIME_PART_MULTIPART) != 0) {
 			if (n > parts[cur].n_children)
 				return false;
@@ -939,7 +938,17 @@ bool mime_section_locate(const struct mime_tree *tree, const struct mime_section
 			cur++;
 		}
 	}
-	const struct mime_part *p = &parts[cur];
+	*idx_r = cur;
+	return true;
+}
+
+bool mime_section_locate(const struct mime_tree *tree, const struct mime_section *sec, uint64_t *off_r, uint64_t *len_r)
+{
+	uint32_t cur;
+	*off_r = *len_r = 0;
+	if (!mime_part_by_path(tree, sec->path, sec->path_len, &cur))
+		return false;
+	const struct mime_part *p = &tree->parts[cur];
 	switch (sec->text) {
 	case MIME_SECTION_BODY:
 		if (sec->path_len == 0) {

@@ -151,6 +151,12 @@ void mime_section_clear(struct mime_section *sec);
  * quoted, as Dovecot answers). */
 int mime_section_write(struct buf *out, const struct mime_section *sec);
 
+/* The index in tree->parts of the part a section path names (path_len 0:
+ * the root; in a single-part body, part 1 is the body's own part, as in
+ * RFC 3501; the path of a message/rfc822 part goes on in its embedded
+ * message). false when no such part exists. */
+bool mime_part_by_path(const struct mime_tree *tree, const uint32_t *path, size_t path_len, uint32_t *idx_r);
+
 /* The byte range msg[*off_r .. *off_r + *len_r) a section refers to. For
  * HEADER.FIELDS(.NOT) it is the header to filter (see mime_section_fetch).
  * Returns false when the part does not exist (RFC 3501: answer an empty

@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libuv1-dev libssl-dev openssl liblmdb-dev lmdb-utils \
 libnanomsg-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev libcmocka-dev \
-zlib1g-dev libgsasl-dev python3 ca-certificates curl \
+zlib1g-dev libgsasl-dev libunistring-dev python3 ca-certificates curl \
 isync libmail-imapclient-perl libio-socket-ssl-perl offlineimap3 dovecot-imapd"
 missing=""
 for p in $PKGS; do

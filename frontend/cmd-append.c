@@ -30,8 +30,9 @@
  * Each built message is bounded by the literal limit, and all messages of
  * the command together by the command limit.
  *
- * Not yet: BINARY's literal8 as a whole message (a BAD); it is accepted
- * as a CATENATE TEXT part.
+ * BINARY (RFC 3516): the message may be a literal8 (~{n}), stored as sent
+ * (FETCH BINARY decodes on the way out). RFC 3501's literal cannot carry
+ * NUL (CHAR8), so a plain literal holding one is a BAD that names literal8.
  */
 #include "commands.h"
 
@@ -149,8 +150,8 @@ static const char *parse_message(const struct imap_command *cmd, unsigned *i, st
 	}
 	if (a->type != IMAP_ARG_LITERAL)
 		return "APPEND: the message must be a literal";
-	if (a->literal8)
-		return "APPEND: literal8 (BINARY) is not supported";
+	if (!a->literal8 && memchr(a->str, '\0', a->len) != NULL)
+		return "APPEND: NUL in a literal; send binary data as a literal8 ~{n}";
 	m->message = a;
 	(*i)++;
 	return NULL;

@@ -2,9 +2,12 @@
  * cmd-fetch: FETCH and UID FETCH (RFC 3501 6.4.5, 6.4.8), and the UID
  * command's dispatch on its sub-command.
  *
- * Served items: UID, FLAGS, INTERNALDATE, RFC822.SIZE, RFC822, FAST,
- * BODY[] and BODY.PEEK[] with <origin.count> (see fetch-items.h); the
- * others are a BAD until the MIME layer lands, never a silent pretence.
+ * Served items: see fetch-items.h (MODSEQ and ANNOTATION are a BAD until
+ * they land, never a silent pretence). BINARY[part] (RFC 3516) is decoded
+ * here from the whole message and its stored MIME tree (mime-binary.h);
+ * PREVIEW (RFC 8970) is made here (preview.h) from the tree and the first
+ * bytes of the chosen part that the back-end sends (F_PREVIEW), never from
+ * the whole message.
  *
  * Path of one command:
  *   1. Parse the set and the items. Sequence numbers are resolved against
@@ -29,7 +32,10 @@
  *
  * Response layout: "* seq FETCH (UID u FLAGS (...) INTERNALDATE "..."
  * RFC822.SIZE n BODY[]<o> {n}\r\n<bytes>)". Literals carry the stored bytes
- * unchanged (8-bit and NUL included).
+ * unchanged (8-bit and NUL included). BINARY answers a literal8 ~{n} when
+ * the decoded bytes hold a NUL, else a plain literal (RFC 3516 4.3); a part
+ * whose Content-Transfer-Encoding is unknown loses its BINARY items and the
+ * command ends NO [UNKNOWN-CTE] (the other items are still answered).
  */
 #include "commands.h"
 
@@ -39,8 +45,10 @@
 #include "fetch-items.h"
 #include "imap-bodystructure.h"
 #include "imap-date.h"
+#include "imap-quote.h"
 #include "imap-seqset.h"
 #include "log.h"
+#include "preview.h"
 #include "rpc-client.h"
 
 #include <stdlib.h>
@@ -69,6 +77,7 @@ struct fetch_ctx {
 	size_t pos;            /* paging cursor: ranges[pos], from UID from_uid on */
 	uint32_t from_uid;
 
+	bool unknown_cte;      /* some BINARY item could not be decoded: end NO [UNKNOWN-CTE] */
 	uint32_t *seen;        /* UIDs whose \Seen this command sets, ascending */
 	size_t n_seen, cap_seen;
 	size_t store_pos;      /* next seen[] index to store */
@@ -142,17 +151,59 @@ static int add_item(struct session *s, struct fetch_items *fi, const struct imap
 	}
 }
 
-static int parse_items(struct session *s, const struct imap_arg *a, struct fetch_items *fi)
+/* PREVIEW's modifier list "(LAZY)" (RFC 8970); on error the tagged BAD, -1. */
+static int add_preview_mods(struct session *s, struct fetch_items *fi, const struct imap_arg *list)
 {
-	if (a->type != IMAP_ARG_LIST)
-		return add_item(s, fi, a);
+	const char *mods[8];
+	size_t lens[8];
+	unsigned n = list->list_count;
+	if (n > 8)
+		n = 0;
+	for (unsigned i = 0; i < n; i++) {
+		mods[i] = list->list[i].type == IMAP_ARG_ATOM ? list->list[i].str : NULL;
+		lens[i] = list->list[i].len;
+	}
+	if (fetch_items_add_preview_mods(fi, mods, lens, n) != FETCH_ITEM_OK) {
+		session_tagged(s, "BAD", "Invalid PREVIEW modifiers");
+		return -1;
+	}
+	return 0;
+}
+
+static bool is_preview(const struct imap_arg *a)
+{
+	return a->type == IMAP_ARG_ATOM && a->len == 7 && strncasecmp(a->str, "PREVIEW", 7) == 0;
+}
+
+/* The items are args[0], or args[0] args[1] for "PREVIEW (LAZY)" given
+ * without parentheses around the items (then *used_r is 2). */
+static int parse_items(struct session *s, const struct imap_arg *args, unsigned nargs, struct fetch_items *fi,
+		       unsigned *used_r)
+{
+	const struct imap_arg *a = &args[0];
+	*used_r = 1;
+	if (a->type != IMAP_ARG_LIST) {
+		if (add_item(s, fi, a) < 0)
+			return -1;
+		/* "PREVIEW (LAZY)"; a list of anything else is FETCH's modifiers. */
+		if (nargs > 1 && is_preview(a) && args[1].type == IMAP_ARG_LIST && args[1].list_count > 0 &&
+		    args[1].list[0].type == IMAP_ARG_ATOM && strcasecmp(args[1].list[0].str, "LAZY") == 0) {
+			*used_r = 2;
+			return add_preview_mods(s, fi, &args[1]);
+		}
+		return 0;
+	}
 	if (a->list_count == 0) {
 		session_tagged(s, "BAD", "Empty fetch item list");
 		return -1;
 	}
-	for (unsigned i = 0; i < a->list_count; i++)
+	for (unsigned i = 0; i < a->list_count; i++) {
 		if (add_item(s, fi, &a->list[i]) < 0)
 			return -1;
+		if (is_preview(&a->list[i]) && i + 1 < a->list_count && a->list[i + 1].type == IMAP_ARG_LIST &&
+		    add_preview_mods(s, fi, &a->list[++i]) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -304,14 +355,31 @@ static void seen_normalise(struct fetch_ctx *c)
 	c->n_seen = w;
 }
 
-static void write_message(struct session *s, const struct fetch_ctx *c, const Cpm__MessageData *m)
+/* Appends "PREVIEW <string>" for message m (tree: its MIME tree). */
+static void write_preview(struct buf *b, const struct mime_tree *tree, const Cpm__MessageData *m)
+{
+	struct buf text = {0};
+	uint32_t idx;
+	if (tree != NULL && preview_choose_part(tree, &idx) && m->preview_src.data != NULL)
+		preview_make(&text, tree, idx, m->preview_src.data, m->preview_src.len,
+			     m->preview_src.len < tree->parts[idx].body_len);
+	buf_append_str(b, "PREVIEW ");
+	imap_write_quoted_or_literal(b, text.data != NULL ? (const char *)text.data : "", text.len);
+	buf_free(&text);
+}
+
+/* Writes one "* n FETCH (...)". Returns true when a BINARY item had to be
+ * left out (unknown Content-Transfer-Encoding). */
+static bool write_message(struct session *s, const struct fetch_ctx *c, const Cpm__MessageData *m)
 {
 	uint32_t seq = session_seq_of_uid(s, m->uid);
 	if (seq == 0)
-		return; /* not in this session's view */
+		return false; /* not in this session's view */
 	const struct fetch_items *fi = &c->items;
 	bool flags = fi->flags || seen_contains(c, m->uid);
+	bool unknown_cte = false;
 	struct buf *b = session_outbuf(s);
+	size_t line_start = b->len;
 	const char *sep = "";
 
 	buf_printf(b, "* %u FETCH (", (unsigned)seq);
@@ -361,19 +429,38 @@ static void write_message(struct session *s, const struct fetch_ctx *c, const Cp
 	}
 	struct buf part = {0};
 	const unsigned char *msg = m->body.data != NULL ? m->body.data : (const unsigned char *)"";
-	for (unsigned i = 0; i < fi->n_body; i++) {
-		buf_reset(&part);
-		fetch_items_body_bytes(&part, &fi->items[i], msg, m->body.data != NULL ? m->body.len : 0, tree);
+	if (fi->preview) {
 		buf_append_str(b, sep);
-		fetch_items_write_body_name(b, &fi->items[i]);
-		buf_printf(b, " {%zu}\r\n", part.len);
+		write_preview(b, tree, m);
+		sep = " ";
+	}
+	for (unsigned i = 0; i < fi->n_body; i++) {
+		const struct fetch_body_item *it = &fi->items[i];
+		buf_reset(&part);
+		if (fetch_items_body_bytes(&part, it, msg, m->body.data != NULL ? m->body.len : 0, tree) ==
+		    FETCH_BYTES_UNKNOWN_CTE) {
+			unknown_cte = true;
+			continue;
+		}
+		buf_append_str(b, sep);
+		fetch_items_write_body_name(b, it);
+		sep = " ";
+		if (it->name == FETCH_BINARY_SIZE) {
+			buf_printf(b, " %zu", part.len);
+			continue;
+		}
+		bool lit8 = it->name == FETCH_BINARY && part.len > 0 && memchr(part.data, '\0', part.len) != NULL;
+		buf_printf(b, " %s{%zu}\r\n", lit8 ? "~" : "", part.len);
 		if (part.len > 0)
 			buf_append(b, part.data, part.len);
-		sep = " ";
 	}
 	buf_free(&part);
 	mime_tree_free(&tree);
-	buf_append_str(b, ")\r\n");
+	if (*sep == '\0')
+		buf_truncate(b, line_start); /* every item left out: no empty "FETCH ()" */
+	else
+		buf_append_str(b, ")\r\n");
+	return unknown_cte;
 }
 
 static void resume_fetch(void *arg)
@@ -429,8 +516,8 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 				fetch_finish(c);
 				return;
 			}
-		} else {
-			write_message(s, c, m);
+		} else if (write_message(s, c, m)) {
+			c->unknown_cte = true;
 		}
 	}
 
@@ -460,7 +547,10 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 			rc = start_fetch_phase(c);
 		}
 	} else {
-		session_tagged(s, "OK", "Fetch completed.");
+		if (c->unknown_cte)
+			session_tagged(s, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
+		else
+			session_tagged(s, "OK", "Fetch completed.");
 		fetch_finish(c);
 		return;
 	}
@@ -585,7 +675,7 @@ static void vanished_done(struct session *s, bool ok, const Cpm__Response *last,
 
 static void fetch_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode)
 {
-	if (nargs != 2 && nargs != 3) {
+	if (nargs < 2) {
 		session_tagged(s, "BAD", "%s needs a sequence set and fetch items", uid_mode ? "UID FETCH" : "FETCH");
 		session_done(s);
 		return;
@@ -597,7 +687,16 @@ static void fetch_start(struct session *s, const struct imap_arg *args, unsigned
 		return;
 	}
 	c->s = s;
-	if (parse_items(s, &args[1], &c->items) < 0) {
+	unsigned used;
+	if (parse_items(s, &args[1], nargs - 1, &c->items, &used) < 0) {
+		fetch_ctx_free(c);
+		session_done(s);
+		return;
+	}
+	/* After the items, at most the modifier list (CHANGEDSINCE / VANISHED). */
+	const struct imap_arg *mods = 2 + used == nargs ? &args[1 + used] : NULL;
+	if (1 + used != nargs && mods == NULL) {
+		session_tagged(s, "BAD", "%s needs a sequence set and fetch items", uid_mode ? "UID FETCH" : "FETCH");
 		fetch_ctx_free(c);
 		session_done(s);
 		return;
@@ -605,12 +704,12 @@ static void fetch_start(struct session *s, const struct imap_arg *args, unsigned
 	if (uid_mode)
 		c->items.uid = true;
 	if (session_uid_ranges(s, &args[0], uid_mode, &c->ranges, &c->n_ranges) < 0 ||
-	    (nargs == 3 && parse_modifiers(s, &args[2], &args[0], uid_mode, c) < 0)) {
+	    (mods != NULL && parse_modifiers(s, mods, &args[0], uid_mode, c) < 0)) {
 		fetch_ctx_free(c);
 		session_done(s);
 		return;
 	}
-	if (c->items.modseq || nargs == 3)
+	if (c->items.modseq || mods != NULL)
 		condstore_enable(s);
 
 	if (c->n_ranges == 0 && !c->vanished) {
@@ -631,6 +730,8 @@ static void fetch_start(struct session *s, const struct imap_arg *args, unsigned
 		c->wire_items |= CPM__FETCH_ITEM__F_BODY;
 	if (fetch_items_need_tree(&c->items))
 		c->wire_items |= CPM__FETCH_ITEM__F_TREE;
+	if (c->items.preview)
+		c->wire_items |= CPM__FETCH_ITEM__F_PREVIEW;
 
 	c->set_seen = set_seen;
 	session_ref(s);

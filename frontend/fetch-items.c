@@ -3,6 +3,8 @@
  */
 #include "fetch-items.h"
 
+#include "mime-binary.h"
+
 #include <string.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -79,9 +81,10 @@ static enum fetch_item_result body_item(struct fetch_items *fi, enum fetch_body_
 	return add_body(fi, &it);
 }
 
-/* "BODY[" or "BODY.PEEK[" already matched up to and including '['. */
+/* "BODY[" or "BODY.PEEK[" (or a BINARY form) already matched up to and
+ * including '['. BINARY takes part paths only, BINARY.SIZE no partial. */
 static enum fetch_item_result parse_body_section(struct fetch_items *fi, const char *s, size_t len, size_t pos,
-						 bool peek)
+						 bool peek, enum fetch_body_name name)
 {
 	/* The section ends at the last ']' (field names cannot contain one). */
 	size_t close = len;
@@ -104,7 +107,14 @@ static enum fetch_item_result parse_body_section(struct fetch_items *fi, const c
 			return FETCH_ITEM_INVALID;
 		partial = true;
 	}
-	return body_item(fi, FETCH_BODY, peek, s + pos, close - pos, partial, origin, count);
+	if (name == FETCH_BINARY || name == FETCH_BINARY_SIZE) {
+		for (size_t k = pos; k < close; k++)
+			if (!(s[k] == '.' || (s[k] >= '0' && s[k] <= '9')))
+				return FETCH_ITEM_INVALID;
+		if (name == FETCH_BINARY_SIZE && partial)
+			return FETCH_ITEM_INVALID;
+	}
+	return body_item(fi, name, peek, s + pos, close - pos, partial, origin, count);
 }
 
 enum fetch_item_result fetch_items_add(struct fetch_items *fi, const char *s, size_t len)
@@ -140,16 +150,34 @@ enum fetch_item_result fetch_items_add(struct fetch_items *fi, const char *s, si
 	} else if (eq(s, len, "RFC822.TEXT")) {
 		return body_item(fi, FETCH_RFC822_TEXT, false, "TEXT", 4, false, 0, 0);
 	} else if (has_prefix(s, len, "BODY.PEEK[")) {
-		return parse_body_section(fi, s, len, 10, true);
+		return parse_body_section(fi, s, len, 10, true, FETCH_BODY);
 	} else if (has_prefix(s, len, "BODY[")) {
-		return parse_body_section(fi, s, len, 5, false);
-	} else if (has_prefix(s, len, "BINARY[") || has_prefix(s, len, "BINARY.PEEK[") ||
-		   has_prefix(s, len, "BINARY.SIZE[") || has_prefix(s, len, "PREVIEW") ||
-		   has_prefix(s, len, "ANNOTATION")) {
+		return parse_body_section(fi, s, len, 5, false, FETCH_BODY);
+	} else if (has_prefix(s, len, "BINARY.PEEK[")) {
+		return parse_body_section(fi, s, len, 12, true, FETCH_BINARY);
+	} else if (has_prefix(s, len, "BINARY.SIZE[")) {
+		return parse_body_section(fi, s, len, 12, true, FETCH_BINARY_SIZE);
+	} else if (has_prefix(s, len, "BINARY[")) {
+		return parse_body_section(fi, s, len, 7, false, FETCH_BINARY);
+	} else if (eq(s, len, "PREVIEW")) {
+		fi->preview = true;
+	} else if (has_prefix(s, len, "ANNOTATION")) {
 		return FETCH_ITEM_UNSUPPORTED;
 	} else {
 		return FETCH_ITEM_INVALID;
 	}
+	return FETCH_ITEM_OK;
+}
+
+enum fetch_item_result fetch_items_add_preview_mods(struct fetch_items *fi, const char *const *mods,
+						    const size_t *lens, unsigned n)
+{
+	if (n == 0)
+		return FETCH_ITEM_INVALID;
+	for (unsigned i = 0; i < n; i++)
+		if (mods[i] == NULL || !eq(mods[i], lens[i], "LAZY"))
+			return FETCH_ITEM_INVALID;
+	fi->preview = fi->preview_lazy = true;
 	return FETCH_ITEM_OK;
 }
 
@@ -175,12 +203,17 @@ static bool whole_message(const struct fetch_body_item *it)
 	return it->sec.path_len == 0 && it->sec.text == MIME_SECTION_BODY;
 }
 
+static bool is_binary(const struct fetch_body_item *it)
+{
+	return it->name == FETCH_BINARY || it->name == FETCH_BINARY_SIZE;
+}
+
 bool fetch_items_need_tree(const struct fetch_items *fi)
 {
-	if (fi->envelope || fi->bodystructure || fi->body)
+	if (fi->envelope || fi->bodystructure || fi->body || fi->preview)
 		return true;
 	for (unsigned i = 0; i < fi->n_body; i++)
-		if (!whole_message(&fi->items[i]))
+		if (!whole_message(&fi->items[i]) || is_binary(&fi->items[i]))
 			return true;
 	return false;
 }
@@ -202,6 +235,14 @@ void fetch_items_write_body_name(struct buf *b, const struct fetch_body_item *it
 	case FETCH_RFC822_TEXT:
 		buf_append_str(b, "RFC822.TEXT");
 		return;
+	case FETCH_BINARY_SIZE:
+		buf_printf(b, "BINARY.SIZE[%s]", it->spec);
+		return;
+	case FETCH_BINARY:
+		buf_printf(b, "BINARY[%s]", it->spec);
+		if (it->partial)
+			buf_printf(b, "<%u>", (unsigned)it->origin);
+		return;
 	case FETCH_BODY:
 		break;
 	}
@@ -216,7 +257,15 @@ int fetch_items_body_bytes(struct buf *out, const struct fetch_body_item *it, co
 	struct buf sec = {0};
 	const unsigned char *p = msg;
 	size_t n = len;
-	if (!whole_message(it)) {
+	if (is_binary(it)) {
+		int rc = tree == NULL ? -1 : mime_binary_fetch(&sec, msg, len, tree, it->sec.path, it->sec.path_len);
+		if (rc != MIME_BINARY_OK) {
+			buf_free(&sec);
+			return rc == MIME_BINARY_UNKNOWN_CTE ? FETCH_BYTES_UNKNOWN_CTE : -1;
+		}
+		p = sec.data;
+		n = sec.len;
+	} else if (!whole_message(it)) {
 		if (tree == NULL || mime_section_fetch(&sec, msg, len, tree, &it->sec) < 0) {
 			buf_free(&sec);
 			return -1;

@@ -4,11 +4,14 @@
  * Items: UID, FLAGS, INTERNALDATE, RFC822.SIZE, ENVELOPE, BODYSTRUCTURE,
  * BODY, RFC822, RFC822.HEADER, RFC822.TEXT, BODY[section]<origin.count>,
  * BODY.PEEK[section]<origin.count> (section: "", "1.2", HEADER, TEXT, MIME,
- * HEADER.FIELDS (...), HEADER.FIELDS.NOT (...), with part paths), MODSEQ,
- * and the macros ALL, FAST, FULL. BINARY, PREVIEW and ANNOTATION are
- * recognised and refused as unsupported; anything else is invalid. The
- * parser's atoms already hold whole items ("BODY[HEADER.FIELDS (A B)]<0.9>"
- * arrives as one atom).
+ * HEADER.FIELDS (...), HEADER.FIELDS.NOT (...), with part paths),
+ * BINARY[part]<origin.count>, BINARY.PEEK[part]<origin.count> and
+ * BINARY.SIZE[part] (RFC 3516: part paths only), PREVIEW (RFC 8970; its
+ * "(LAZY)" modifier list is a separate argument: fetch_items_add_preview_mods),
+ * MODSEQ (RFC 7162), and the macros ALL, FAST, FULL. ANNOTATION is
+ * recognised and refused as unsupported; anything else is invalid. The parser's atoms
+ * already hold whole items ("BODY[HEADER.FIELDS (A B)]<0.9>" arrives as one
+ * atom).
  *
  * Contract: a zeroed struct fetch_items is the empty request;
  * fetch_items_add adds one atom (case-insensitive, need not be
@@ -31,7 +34,14 @@
 #define FETCH_MAX_BODY_ITEMS 16
 
 /* How a body item is named in the response. */
-enum fetch_body_name { FETCH_BODY, FETCH_RFC822, FETCH_RFC822_HEADER, FETCH_RFC822_TEXT };
+enum fetch_body_name {
+	FETCH_BODY,
+	FETCH_RFC822,
+	FETCH_RFC822_HEADER,
+	FETCH_RFC822_TEXT,
+	FETCH_BINARY,      /* BINARY[part]: transfer encoding removed (mime-binary.h) */
+	FETCH_BINARY_SIZE, /* BINARY.SIZE[part]: the length BINARY[part] would have */
+};
 
 struct fetch_body_item {
 	bool peek;      /* leaves \Seen alone (BODY.PEEK[], RFC822.HEADER) */
@@ -52,6 +62,8 @@ struct fetch_items {
 	bool bodystructure;
 	bool body;      /* BODY (the non-extended structure) */
 	bool modseq;    /* MODSEQ (RFC 7162), also implied by CHANGEDSINCE */
+	bool preview;   /* PREVIEW (RFC 8970) */
+	bool preview_lazy; /* PREVIEW (LAZY): we always compute, so only remembered */
 	unsigned n_body;
 	struct fetch_body_item items[FETCH_MAX_BODY_ITEMS];
 };
@@ -64,6 +76,11 @@ enum fetch_item_result {
 };
 
 enum fetch_item_result fetch_items_add(struct fetch_items *fi, const char *atom, size_t len);
+/* The modifiers of PREVIEW: mods[0 .. n) are the atoms of the list that
+ * followed it ("LAZY" is the only one, RFC 8970). FETCH_ITEM_INVALID for
+ * an empty list or an unknown modifier. */
+enum fetch_item_result fetch_items_add_preview_mods(struct fetch_items *fi, const char *const *mods,
+						    const size_t *lens, unsigned n);
 void fetch_items_clear(struct fetch_items *fi);
 
 /* True when some body item is not a PEEK (fetching it sets \Seen). */
@@ -72,11 +89,16 @@ bool fetch_items_sets_seen(const struct fetch_items *fi);
 bool fetch_items_need_tree(const struct fetch_items *fi);
 bool fetch_items_need_body(const struct fetch_items *fi);
 
-/* Appends the response name of a body item: "BODY[1.HEADER]<0>", "RFC822" ... */
+/* Appends the response name of a body item: "BODY[1.HEADER]<0>", "RFC822",
+ * "BINARY[2]<0>", "BINARY.SIZE[1]" ... */
 void fetch_items_write_body_name(struct buf *b, const struct fetch_body_item *it);
 
 /* Appends what a body item returns for msg[0 .. len) (tree: its MIME tree,
- * needed unless the section is the whole message), partial applied. 0 / -1. */
+ * needed unless the section is the whole message for BODY), partial
+ * applied; for BINARY.SIZE the decoded bytes whose length is the answer.
+ * 0, -1 (out of memory, no tree), or FETCH_BYTES_UNKNOWN_CTE (a BINARY
+ * item whose part has a Content-Transfer-Encoding we cannot decode). */
+#define FETCH_BYTES_UNKNOWN_CTE (-2)
 int fetch_items_body_bytes(struct buf *out, const struct fetch_body_item *it, const unsigned char *msg, size_t len,
 			   const struct mime_tree *tree);
 

@@ -285,8 +285,8 @@ def parse(data, pos=0):
                     s.append(ch)
                     pos += 1
             out.append(bytes(s))
-        elif c == b"{":
-            m = re.compile(rb"\{(\d+)\}\r\n").match(data, pos)
+        elif c == b"{" or data[pos:pos + 2] == b"~{":  # literal, or literal8 (RFC 3516)
+            m = re.compile(rb"~?\{(\d+)\}\r\n").match(data, pos)
             if not m:
                 raise ParseError("bad literal at %d: %r" % (pos, data[pos:pos + 20]))
             ln = int(m.group(1))

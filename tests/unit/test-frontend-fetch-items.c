@@ -96,7 +96,7 @@ static void test_body_bad(void **state)
 static void test_unsupported(void **state)
 {
 	struct fetch_items fi = {0};
-	const char *u[] = {"BINARY[]", "BINARY.PEEK[1]", "BINARY.SIZE[]", "PREVIEW"};
+	const char *u[] = {"ANNOTATION"};
 	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
 		assert_int_equal(add(&fi, u[i]), FETCH_ITEM_UNSUPPORTED);
 	assert_int_equal(add(&fi, "FOO"), FETCH_ITEM_INVALID);
@@ -107,6 +107,45 @@ static void test_unsupported(void **state)
 	assert_int_equal(fi.n_body, 0);
 	assert_int_equal(add(&fi, "modseq"), FETCH_ITEM_OK);
 	assert_true(fi.modseq);
+}
+
+static void test_binary_and_preview(void **state)
+{
+	struct fetch_items fi = {0};
+	assert_int_equal(add(&fi, "BINARY.PEEK[1.2]<0.5>"), FETCH_ITEM_OK);
+	assert_int_equal(add(&fi, "binary.size[]"), FETCH_ITEM_OK);
+	assert_int_equal(add(&fi, "BINARY[3]"), FETCH_ITEM_OK);
+	assert_int_equal(add(&fi, "BINARY.PEEK[3]"), FETCH_ITEM_OK); /* merged with BINARY[3] */
+	assert_int_equal(fi.n_body, 3);
+	assert_true(fi.items[0].peek && fi.items[1].peek && !fi.items[2].peek);
+	assert_true(fetch_items_sets_seen(&fi));
+	assert_true(fetch_items_need_tree(&fi) && fetch_items_need_body(&fi));
+	struct buf b = {0};
+	for (unsigned i = 0; i < fi.n_body; i++) {
+		fetch_items_write_body_name(&b, &fi.items[i]);
+		buf_append_byte(&b, '|');
+	}
+	assert_string_equal((char *)b.data, "BINARY[1.2]<0>|BINARY.SIZE[]|BINARY[3]|");
+	buf_free(&b);
+	/* part paths only; no partial on BINARY.SIZE */
+	const char *bad[] = {"BINARY[HEADER]", "BINARY[1.MIME]", "BINARY.PEEK[TEXT]", "BINARY.SIZE[1]<0.1>",
+			     "BINARY[0]", "BINARY[1]<0.0>", "BINARY[", "BINARY", "BINARY.SIZE", "PREVIEW[]"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(add(&fi, bad[i]), FETCH_ITEM_INVALID);
+	assert_int_equal(fi.n_body, 3);
+	fetch_items_clear(&fi);
+
+	assert_int_equal(add(&fi, "preview"), FETCH_ITEM_OK);
+	assert_true(fi.preview && !fi.preview_lazy);
+	assert_true(fetch_items_need_tree(&fi));
+	assert_false(fetch_items_sets_seen(&fi) || fetch_items_need_body(&fi));
+	const char *mods[] = {"lazy", "BOGUS"};
+	size_t lens[] = {4, 5};
+	assert_int_equal(fetch_items_add_preview_mods(&fi, mods, lens, 1), FETCH_ITEM_OK);
+	assert_true(fi.preview_lazy);
+	assert_int_equal(fetch_items_add_preview_mods(&fi, mods, lens, 2), FETCH_ITEM_INVALID);
+	assert_int_equal(fetch_items_add_preview_mods(&fi, mods, lens, 0), FETCH_ITEM_INVALID);
+	fetch_items_clear(&fi);
 }
 
 static void test_structure_and_sections(void **state)
@@ -199,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_simple),      cmocka_unit_test(test_body),
 		cmocka_unit_test(test_body_bad),    cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_too_many),    cmocka_unit_test(test_names_and_bytes),
+		cmocka_unit_test(test_binary_and_preview),
 		cmocka_unit_test(test_structure_and_sections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,132 @@
+/* mime-binary: Content-Transfer-Encoding removal for FETCH BINARY. See mime-binary.h. */
+#include "mime-binary.h"
+
+#include "mime-decode.h"
+#include "mime-header.h"
+
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+enum cte { CTE_IDENTITY, CTE_BASE64, CTE_QP, CTE_UNKNOWN };
+
+static bool is(const unsigned char *s, size_t len, const char *name)
+{
+	return strlen(name) == len && strncasecmp((const char *)s, name, len) == 0;
+}
+
+static enum cte part_cte(const struct mime_tree *tree, const struct mime_part *p)
+{
+	size_t len;
+	const unsigned char *e = mime_tree_str(tree, p->encoding, &len);
+	if (e == NULL || is(e, len, "7bit") || is(e, len, "8bit") || is(e, len, "binary"))
+		return CTE_IDENTITY;
+	if (is(e, len, "base64"))
+		return CTE_BASE64;
+	if (is(e, len, "quoted-printable"))
+		return CTE_QP;
+	return CTE_UNKNOWN;
+}
+
+static bool is_leaf(const struct mime_part *p)
+{
+	return (p->flags & (MIME_PART_MULTIPART | MIME_PART_RFC822)) == 0;
+}
+
+/* msg[off .. off+len) clamped to msg_len. */
+static void clamp(size_t msg_len, uint64_t *off, uint64_t *len)
+{
+	if (*off > msg_len)
+		*off = msg_len;
+	if (*len > msg_len - *off)
+		*len = msg_len - *off;
+}
+
+static int decode_body(struct buf *out, const unsigned char *msg, size_t msg_len, const struct mime_tree *tree,
+		       const struct mime_part *p, enum cte cte)
+{
+	uint64_t off = p->body_off, len = p->body_len;
+	clamp(msg_len, &off, &len);
+	if (cte == CTE_IDENTITY)
+		return buf_append(out, msg + off, (size_t)len);
+	size_t el;
+	const unsigned char *e = mime_tree_str(tree, p->encoding, &el);
+	return mime_decode_text(out, msg + off, (size_t)len, (const char *)e, el, NULL, 0, SIZE_MAX);
+}
+
+/* The header h[0 .. len) with each Content-Transfer-Encoding field replaced
+ * by "Content-Transfer-Encoding: binary" (keeping the field's line end). */
+static int rewrite_header(struct buf *out, const unsigned char *h, size_t len)
+{
+	struct mime_header_iter it;
+	struct mime_header_field f;
+	size_t pos = 0;
+	mime_header_iter_init(&it, h, len, 0);
+	while (mime_header_iter_next(&it, &f)) {
+		if (!f.has_colon || !mime_header_name_is(h, &f, "Content-Transfer-Encoding"))
+			continue;
+		if (buf_append(out, h + pos, f.off - pos) < 0 ||
+		    buf_append_str(out, "Content-Transfer-Encoding: binary") < 0)
+			return -1;
+		const char *eol = f.len >= 2 && h[f.off + f.len - 2] == '\r' && h[f.off + f.len - 1] == '\n' ? "\r\n"
+				  : f.len >= 1 && h[f.off + f.len - 1] == '\n'				? "\n"
+													: "";
+		if (buf_append_str(out, eol) < 0)
+			return -1;
+		pos = f.off + f.len;
+	}
+	return buf_append(out, h + pos, len - pos);
+}
+
+/* msg[off .. end) with the leaves parts[first .. last) that carry an
+ * encoding decoded in place (their header rewritten). */
+static int convert(struct buf *out, const unsigned char *msg, size_t msg_len, const struct mime_tree *tree,
+		   uint32_t first, uint32_t last, uint64_t off, uint64_t end)
+{
+	uint64_t pos = off;
+	for (uint32_t i = first; i < last; i++) {
+		const struct mime_part *p = &tree->parts[i];
+		if (!is_leaf(p))
+			continue;
+		enum cte cte = part_cte(tree, p);
+		if (cte == CTE_UNKNOWN)
+			return MIME_BINARY_UNKNOWN_CTE;
+		uint64_t hoff = p->hdr_off, hlen = p->hdr_len;
+		clamp(msg_len, &hoff, &hlen);
+		if (cte == CTE_IDENTITY || hoff < pos || hoff + hlen > end)
+			continue;
+		if (buf_append(out, msg + pos, (size_t)(hoff - pos)) < 0 ||
+		    rewrite_header(out, msg + hoff, (size_t)hlen) < 0 ||
+		    decode_body(out, msg, msg_len, tree, p, cte) < 0)
+			return MIME_BINARY_NOMEM;
+		uint64_t boff = p->body_off, blen = p->body_len;
+		clamp(msg_len, &boff, &blen);
+		pos = boff + blen > pos ? boff + blen : pos;
+	}
+	if (pos < end && buf_append(out, msg + pos, (size_t)(end - pos)) < 0)
+		return MIME_BINARY_NOMEM;
+	return MIME_BINARY_OK;
+}
+
+int mime_binary_fetch(struct buf *out, const unsigned char *msg, size_t msg_len, const struct mime_tree *tree,
+		      const uint32_t *path, size_t path_len)
+{
+	uint32_t idx;
+	if (tree == NULL || tree->n_parts == 0 || !mime_part_by_path(tree, path, path_len, &idx))
+		return MIME_BINARY_OK;
+	const struct mime_part *p = &tree->parts[idx];
+	if (path_len == 0) {
+		uint64_t off = 0, len = tree->msg_size;
+		clamp(msg_len, &off, &len);
+		return convert(out, msg, msg_len, tree, 0, p->next, 0, len);
+	}
+	if (is_leaf(p)) {
+		enum cte cte = part_cte(tree, p);
+		if (cte == CTE_UNKNOWN)
+			return MIME_BINARY_UNKNOWN_CTE;
+		return decode_body(out, msg, msg_len, tree, p, cte) < 0 ? MIME_BINARY_NOMEM : MIME_BINARY_OK;
+	}
+	uint64_t off = p->body_off, len = p->body_len;
+	clamp(msg_len, &off, &len);
+	return convert(out, msg, msg_len, tree, idx + 1, p->next, off, off + len);
+}

@@ -1,0 +1,164 @@
+/* Unit tests for common/mime-binary: FETCH BINARY section decoding. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "mime-binary.h"
+
+static const char MULTI[] = "From: a@b\r\n"
+			    "Content-Type: multipart/mixed; boundary=XX\r\n"
+			    "\r\n"
+			    "--XX\r\n"
+			    "Content-Type: text/plain; charset=utf-8\r\n"
+			    "Content-Transfer-Encoding: quoted-printable\r\n"
+			    "\r\n"
+			    "Hello=20w=C3=B6rld=\r\n soft\r\n"
+			    "--XX\r\n"
+			    "Content-Type: application/octet-stream\r\n"
+			    "Content-Transfer-Encoding:\r\n BASE64\r\n"
+			    "\r\n"
+			    "AAECA2hlbGxv\r\n"
+			    "--XX\r\n"
+			    "Content-Type: message/rfc822\r\n"
+			    "\r\n"
+			    "Subject: inner\r\n"
+			    "MIME-Version: 1.0\r\n"
+			    "Content-Transfer-Encoding: base64\r\n"
+			    "\r\n"
+			    "aGk=\r\n"
+			    "--XX--\r\n";
+
+/* Fetches path from msg; returns the mime_binary_fetch result, output in out. */
+static int fetch(const char *msg, size_t len, const uint32_t *path, size_t n, struct buf *out)
+{
+	struct mime_tree *tree = NULL;
+	assert_int_equal(mime_parse((const unsigned char *)msg, len, &tree), 0);
+	int rc = mime_binary_fetch(out, (const unsigned char *)msg, len, tree, path, n);
+	mime_tree_free(&tree);
+	return rc;
+}
+
+static void expect(const char *msg, const uint32_t *path, size_t n, const char *want, size_t want_len)
+{
+	struct buf out = {0};
+	assert_int_equal(fetch(msg, strlen(msg), path, n, &out), MIME_BINARY_OK);
+	assert_int_equal(out.len, want_len);
+	if (want_len > 0)
+		assert_memory_equal(out.data, want, want_len);
+	buf_free(&out);
+}
+
+static void test_leaf_parts(void **state)
+{
+	uint32_t p1[] = {1}, p2[] = {2}, p3[] = {3}, p31[] = {3, 1}, p9[] = {9};
+	expect(MULTI, p1, 1, "Hello w\xc3\xb6rld soft", 17);
+	/* folded CTE value, base64 with NULs */
+	expect(MULTI, p2, 1, "\x00\x01\x02\x03hello", 9);
+	/* the embedded message's own body part */
+	expect(MULTI, p31, 2, "hi", 2);
+	/* no such part: empty */
+	expect(MULTI, p9, 1, "", 0);
+	/* a message/rfc822 part: the embedded message, its leaf converted */
+	const char *inner = "Subject: inner\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: binary\r\n\r\nhi";
+	expect(MULTI, p3, 1, inner, strlen(inner));
+}
+
+static void test_whole_message(void **state)
+{
+	static const char want[] = "From: a@b\r\n"
+			   "Content-Type: multipart/mixed; boundary=XX\r\n"
+			   "\r\n"
+			   "--XX\r\n"
+			   "Content-Type: text/plain; charset=utf-8\r\n"
+			   "Content-Transfer-Encoding: binary\r\n"
+			   "\r\n"
+			   "Hello w\xc3\xb6rld soft\r\n"
+			   "--XX\r\n"
+			   "Content-Type: application/octet-stream\r\n"
+			   "Content-Transfer-Encoding: binary\r\n"
+			   "\r\n"
+			   "\x00\x01\x02\x03hello\r\n"
+			   "--XX\r\n"
+			   "Content-Type: message/rfc822\r\n"
+			   "\r\n"
+			   "Subject: inner\r\n"
+			   "MIME-Version: 1.0\r\n"
+			   "Content-Transfer-Encoding: binary\r\n"
+			   "\r\n"
+			   "hi\r\n"
+			   "--XX--\r\n";
+	size_t want_len = sizeof(want) - 1;
+	expect(MULTI, NULL, 0, want, want_len);
+
+	/* a single-part message: header rewritten, body decoded; bare LF kept */
+	const char *single = "Subject: s\nContent-Transfer-Encoding: base64\nContent-Type: text/plain\n\naGVsbG8=\n";
+	const char *sw = "Subject: s\nContent-Transfer-Encoding: binary\nContent-Type: text/plain\n\nhello";
+	expect(single, NULL, 0, sw, strlen(sw));
+	uint32_t p1[] = {1};
+	expect(single, p1, 1, "hello", 5);
+
+	/* nothing encoded: the message as stored */
+	const char *plain = "Subject: p\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: 8bit\r\n\r\nb\xc3\xa9\r\n";
+
+	/* without MIME-Version or Content-Type, Content-* fields mean nothing */
+	const char *nomime = "Subject: n\r\nContent-Transfer-Encoding: base64\r\n\r\naGk=\r\n";
+	expect(nomime, NULL, 0, nomime, strlen(nomime));
+	expect(plain, NULL, 0, plain, strlen(plain));
+	expect(plain, p1, 1, "b\xc3\xa9\r\n", 5);
+}
+
+static void test_unknown_cte(void **state)
+{
+	const char *msg = "From: a@b\r\n"
+			  "Content-Type: multipart/mixed; boundary=Q\r\n"
+			  "\r\n"
+			  "--Q\r\n"
+			  "\r\n"
+			  "plain\r\n"
+			  "--Q\r\n"
+			  "Content-Type: text/plain\r\n"
+			  "Content-Transfer-Encoding: x-uuencode\r\n"
+			  "\r\n"
+			  "begin 644 a\r\n"
+			  "--Q--\r\n";
+	uint32_t p1[] = {1}, p2[] = {2};
+	struct buf out = {0};
+	expect(msg, p1, 1, "plain", 5);
+	assert_int_equal(fetch(msg, strlen(msg), p2, 1, &out), MIME_BINARY_UNKNOWN_CTE);
+	buf_reset(&out);
+	assert_int_equal(fetch(msg, strlen(msg), NULL, 0, &out), MIME_BINARY_UNKNOWN_CTE);
+	buf_free(&out);
+}
+
+static void test_truncated_message(void **state)
+{
+	/* The tree says more than the bytes given: everything is clamped. */
+	struct mime_tree *tree = NULL;
+	const char *msg = MULTI;
+	size_t len = strlen(msg);
+	assert_int_equal(mime_parse((const unsigned char *)msg, len, &tree), 0);
+	for (size_t cut = 0; cut < len; cut += 7) {
+		struct buf out = {0};
+		uint32_t p2[] = {2};
+		assert_true(mime_binary_fetch(&out, (const unsigned char *)msg, cut, tree, NULL, 0) == 0);
+		assert_true(out.len <= len);
+		buf_reset(&out);
+		assert_true(mime_binary_fetch(&out, (const unsigned char *)msg, cut, tree, p2, 1) == 0);
+		buf_free(&out);
+	}
+	mime_tree_free(&tree);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_leaf_parts),
+		cmocka_unit_test(test_whole_message),
+		cmocka_unit_test(test_unknown_cte),
+		cmocka_unit_test(test_truncated_message),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
