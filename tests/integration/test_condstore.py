@@ -108,6 +108,10 @@ class Condstore(ClusterTest):
         self.assertEqual(untagged, [b"* 2 FETCH (FLAGS (\\Seen \\Answered \\Recent) MODSEQ (%d))" % top])
         untagged, _ = a.cmd("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % top)
         self.assertEqual(untagged, [])
+        # A bare PREVIEW followed by the modifier list (not PREVIEW's own "(LAZY)").
+        untagged, tagged = a.cmd("FETCH 1:* PREVIEW (CHANGEDSINCE %d)" % new)
+        self.assertEqual(status(tagged), "OK", tagged)
+        self.assertEqual(untagged, [b'* 2 FETCH (MODSEQ (%d) PREVIEW "body 2")' % top])
         # UNCHANGEDSINCE: both messages changed after hms, so both are left
         # alone and named in [MODIFIED].
         untagged, tagged = a.cmd("STORE 1:2 (UNCHANGEDSINCE %d) +FLAGS (\\Draft)" % hms)
