@@ -152,7 +152,7 @@ enum notify_parse_result notify_spec_parse(const struct imap_arg *args, unsigned
 		return NOTIFY_BAD;
 	}
 	unsigned i = 1;
-	if (args[i].type == IMAP_ARG_LIST && args[i].list_count == 1 && is_atom(&args[i].list[0], "STATUS")) {
+	if (is_atom(&args[i], "STATUS")) { /* RFC 5465: status-indicator = SP "STATUS" */
 		spec->status = true;
 		i++;
 	}

@@ -3,7 +3,7 @@
  * question it answers: "which events does this session want for folder X?".
  *
  *   NOTIFY NONE
- *   NOTIFY SET [(STATUS)] (filter events) [(filter events) ...]
+ *   NOTIFY SET [STATUS] (filter events) [(filter events) ...]
  *     filter: SELECTED | SELECTED-DELAYED | INBOXES | PERSONAL | SUBSCRIBED
  *             | SUBTREE mailboxes | MAILBOXES mailboxes
  *     events: NONE | (event ...) with MessageNew [(fetch-att ...)],
@@ -64,7 +64,7 @@ struct notify_group {
 
 struct notify_spec {
 	bool none;        /* NOTIFY NONE */
-	bool status;      /* SET (STATUS): send STATUS for the watched folders now */
+	bool status;      /* SET STATUS: send STATUS for the watched folders now */
 	struct notify_group groups[NOTIFY_MAX_GROUPS];
 	size_t n_groups;
 	char *fetch_att;  /* MessageNew's fetch attributes for the selected folder ("" = none) */

@@ -53,6 +53,8 @@ def quiet(conn, wait=0.5):
 class NotifySelected(ClusterTest):
     def test_errors(self):
         a = self.cluster.login_raw("nt1")
+        untagged, _ = a.cmd("CAPABILITY")
+        self.assertIn(b"NOTIFY", untagged[0].split())
         for bad in ("NOTIFY", "NOTIFY SET", "NOTIFY SET (selected (MessageNew))", "NOTIFY SET (bogus NONE)",
                     "NOTIFY SET (personal (MailboxName)) (personal NONE)"):
             _, tagged = a.cmd(bad)
@@ -119,5 +121,93 @@ class NotifySelected(ClusterTest):
         # NOOP allows EXPUNGE: now it comes.
         untagged, _ = a.cmd("NOOP")
         self.assertEqual(untagged, [b"* 1 EXPUNGE"])
+        a.close()
+        b.close()
+
+
+class NotifyOthers(ClusterTest):
+    def test_message_events_as_status(self):
+        a = self.cluster.login_raw("nt4", fe=0)
+        b = self.cluster.login_raw("nt4", fe=1)
+        for box in ("Other", "Quiet"):
+            a.cmd("CREATE %s" % box)
+        append(b, "Other", 1)
+        a.cmd("SELECT INBOX")
+        # SET STATUS: the followed folders' STATUS at once (with UIDVALIDITY).
+        untagged, tagged = a.cmd("NOTIFY SET STATUS (selected (MessageNew MessageExpunge)) "
+                                 "(mailboxes (Other Missing) (MessageNew MessageExpunge FlagChange))")
+        self.assertEqual(status(tagged), "OK", tagged)
+        self.assertEqual(len(untagged), 1, untagged)
+        self.assertRegex(untagged[0], rb"^\* STATUS Other \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1\)$")
+        # New mail in a followed folder: STATUS by itself.
+        append(b, "Other", 2)
+        self.assertEqual(read_lines(a, 1), [b"* STATUS Other (MESSAGES 2 UIDNEXT 3 UNSEEN 2)"])
+        # A folder that is not followed: nothing.
+        append(b, "Quiet", 1)
+        self.assertTrue(quiet(a))
+        # Flag change and expunge (HIGHESTMODSEQ once CONDSTORE is on).
+        a.cmd("ENABLE CONDSTORE")
+        b.cmd("SELECT Other")
+        b.cmd("STORE 1 +FLAGS.SILENT (\\Seen)")
+        got = read_lines(a, 1)
+        self.assertRegex(got[0], rb"^\* STATUS Other \(MESSAGES 2 UIDNEXT 3 UNSEEN 1 HIGHESTMODSEQ \d+\)$")
+        b.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")
+        read_lines(a, 1)
+        b.cmd("EXPUNGE")
+        got = read_lines(a, 1)
+        self.assertRegex(got[0], rb"^\* STATUS Other \(MESSAGES 1 UIDNEXT 3 UNSEEN 1 HIGHESTMODSEQ \d+\)$")
+        # While a command runs, notifications wait for its tagged answer.
+        untagged, tagged = a.cmd("NOOP")
+        self.assertEqual((untagged, status(tagged)), ([], "OK"))
+        a.close()
+        b.close()
+
+    def test_mailbox_name_and_subscription(self):
+        a = self.cluster.login_raw("nt5", fe=0)
+        b = self.cluster.login_raw("nt5", fe=1)
+        _, tagged = a.cmd("NOTIFY SET (personal (MailboxName SubscriptionChange))")
+        self.assertEqual(status(tagged), "OK")
+        b.cmd("CREATE Fresh")
+        self.assertEqual(read_lines(a, 1), [b'* LIST () "/" Fresh'])
+        b.cmd("RENAME Fresh Renamed")
+        self.assertEqual(read_lines(a, 1), [b'* LIST () "/" Renamed ("OLDNAME" (Fresh))'])
+        b.cmd("SUBSCRIBE Renamed")
+        self.assertEqual(read_lines(a, 1), [b'* LIST (\\Subscribed) "/" Renamed'])
+        b.cmd("UNSUBSCRIBE Renamed")
+        self.assertEqual(read_lines(a, 1), [b'* LIST () "/" Renamed'])
+        b.cmd("DELETE Renamed")
+        self.assertEqual(read_lines(a, 1), [b'* LIST (\\NonExistent) "/" Renamed'])
+        # Message events were not asked for.
+        b.cmd("CREATE Box")
+        read_lines(a, 1)
+        append(b, "Box", 1)
+        self.assertTrue(quiet(a))
+        a.close()
+        b.close()
+
+    def test_subscribed_filter_and_idle(self):
+        a = self.cluster.login_raw("nt6", fe=0)
+        b = self.cluster.login_raw("nt6", fe=1)
+        for box in ("Sub1", "Unsub", "Sel"):
+            a.cmd("CREATE %s" % box)
+        a.cmd("SUBSCRIBE Sub1")
+        a.cmd("SELECT Sel")
+        a.cmd("NOTIFY SET (selected (MessageNew MessageExpunge)) (subscribed (MessageNew MessageExpunge))")
+        # Inside IDLE: the selected folder as IDLE reports it, other folders as STATUS.
+        a.send(b"i IDLE\r\n")
+        self.assertEqual(read_lines(a, 1), [b"+ idling"])
+        append(b, "Sub1", 1)
+        self.assertEqual(read_lines(a, 1), [b"* STATUS Sub1 (MESSAGES 1 UIDNEXT 2 UNSEEN 1)"])
+        append(b, "Unsub", 1)
+        append(b, "Sel", 1)
+        self.assertEqual(read_lines(a, 1), [b"* 1 EXISTS"])
+        self.assertTrue(quiet(a))
+        # Subscribing later brings the folder in.
+        b.cmd("SUBSCRIBE Unsub")
+        append(b, "Unsub", 2)
+        self.assertEqual(read_lines(a, 1), [b"* STATUS Unsub (MESSAGES 2 UIDNEXT 3 UNSEEN 2)"])
+        a.send(b"DONE\r\n")
+        got = read_lines(a, 1)
+        self.assertRegex(got[0], rb"^i OK ")
         a.close()
         b.close()

@@ -39,7 +39,7 @@ static void test_none_and_set(void **state)
 	assert_true(sp.none);
 	notify_spec_free(&sp);
 
-	assert_int_equal(parse("a NOTIFY SET (STATUS) (selected (MessageNew (UID FLAGS) MessageExpunge FlagChange)) "
+	assert_int_equal(parse("a NOTIFY SET STATUS (selected (MessageNew (UID FLAGS) MessageExpunge FlagChange)) "
 			       "(subtree (Default Work) (MessageNew MessageExpunge)) (personal (MailboxName "
 			       "SubscriptionChange))\r\n",
 			       &sp, &err),
@@ -85,7 +85,8 @@ static void test_errors(void **state)
 	static const char *const bad[] = {
 		"a NOTIFY\r\n",
 		"a NOTIFY SET\r\n",
-		"a NOTIFY SET (STATUS)\r\n",
+		"a NOTIFY SET STATUS\r\n",
+		"a NOTIFY SET (STATUS) (personal (MailboxName))\r\n",
 		"a NOTIFY BOGUS (selected (MessageNew MessageExpunge))\r\n",
 		"a NOTIFY SET (selected (MessageNew))\r\n",                         /* needs MessageExpunge */
 		"a NOTIFY SET (personal (FlagChange))\r\n",                         /* needs both */
