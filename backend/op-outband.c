@@ -14,19 +14,10 @@
 #include "log.h"
 #include "outlog.h"
 
+#include "user-name.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-static bool user_ok(const char *u)
-{
-	size_t n = strlen(u);
-	if (n == 0 || n > 255)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)u[i] <= 0x20 || u[i] == 0x7f)
-			return false;
-	return true;
-}
 
 static Cpm__OutbandEntry *entry_from(uint64_t seq, const Cpmdb__OutlogRec *rec)
 {
@@ -107,7 +98,7 @@ static bool read_entries(const struct op_ctx *ctx, MDB_txn *t, const Cpm__Outban
 
 void op_outband_read(const struct op_ctx *ctx, MDB_txn *t, const Cpm__OutbandReadReq *q, struct op_result *res)
 {
-	if (!user_ok(q->user)) {
+	if (!user_name_valid(q->user)) {
 		op_fail(res, CPM__STATUS__INVALID, "invalid user name");
 		return;
 	}

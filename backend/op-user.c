@@ -8,20 +8,11 @@
 
 #include "log.h"
 
+#include "user-name.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static bool user_name_ok(const char *u)
-{
-	size_t n = strlen(u);
-	if (n == 0 || n > 255)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)u[i] <= 0x20 || u[i] == 0x7f)
-			return false;
-	return true;
-}
 
 void op_user_get(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserGetReq *q, struct op_result *res)
 {
@@ -47,7 +38,7 @@ void op_user_get(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserGetReq *q,
 
 void op_user_put(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserPutReq *q, struct op_result *res)
 {
-	if (!user_name_ok(q->user) || q->scram_secret == NULL || q->scram_secret[0] == '\0') {
+	if (!user_name_valid(q->user) || q->scram_secret == NULL || q->scram_secret[0] == '\0') {
 		op_fail(res, CPM__STATUS__INVALID, "invalid user name or secret");
 		return;
 	}

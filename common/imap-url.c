@@ -22,6 +22,10 @@
  */
 #include "imap-url.h"
 
+#include "civil-date.h"
+
+#include "hex.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -39,17 +43,6 @@ static bool is_alpha(unsigned char c)
 static bool is_digit(unsigned char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static int hex_value(unsigned char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static bool is_unreserved(unsigned char c)
@@ -108,7 +101,7 @@ static bool valid_chars(struct span s, bool (*ok)(unsigned char))
 		if (c == '%') {
 			if (i + 2 >= s.n)
 				return false;
-			if (hex_value((unsigned char)s.p[i + 1]) < 0 || hex_value((unsigned char)s.p[i + 2]) < 0)
+			if (hex_digit((unsigned char)s.p[i + 1]) < 0 || hex_digit((unsigned char)s.p[i + 2]) < 0)
 				return false;
 			i += 2;
 		} else if (!ok(c)) {
@@ -124,8 +117,8 @@ static int pct_decode(struct buf *out, struct span s)
 	for (size_t i = 0; i < s.n; i++) {
 		unsigned char c = (unsigned char)s.p[i];
 		if (c == '%') {
-			c = (unsigned char)(hex_value((unsigned char)s.p[i + 1]) * 16 +
-					    hex_value((unsigned char)s.p[i + 2]));
+			c = (unsigned char)(hex_digit((unsigned char)s.p[i + 1]) * 16 +
+					    hex_digit((unsigned char)s.p[i + 2]));
 			i += 2;
 		}
 		if (buf_append_byte(out, c) < 0)
@@ -196,17 +189,6 @@ static int digits(const char *p, size_t n, int *v_r)
 	return 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t days_from_civil(int y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static bool leap(int y)
 {
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -249,7 +231,7 @@ static int parse_datetime(struct span s, int64_t *t_r)
 	}
 	if (i != n)
 		return -1;
-	*t_r = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (se > 59 ? 59 : se) - (int64_t)off * 60;
+	*t_r = civil_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + (se > 59 ? 59 : se) - (int64_t)off * 60;
 	return 0;
 }
 
@@ -296,7 +278,7 @@ static const char *parse_server(struct span a, struct imap_url *u)
 		size_t hl = (size_t)(close - host.p) + 1;
 		for (size_t i = 1; i + 1 < hl; i++) {
 			unsigned char c = (unsigned char)host.p[i];
-			if (hex_value(c) < 0 && c != ':' && c != '.' && c != 'v' && c != 'V')
+			if (hex_digit(c) < 0 && c != ':' && c != '.' && c != 'v' && c != 'V')
 				return "Invalid IP literal host";
 		}
 		if (hl == 2)
@@ -452,7 +434,7 @@ static const char *parse_urlauth(struct span s, size_t pos, struct imap_url *u)
 	if (token.n < 32)
 		return "URLAUTH token too short";
 	for (size_t i = 0; i < token.n; i++)
-		if (hex_value((unsigned char)token.p[i]) < 0)
+		if (hex_digit((unsigned char)token.p[i]) < 0)
 			return "Invalid URLAUTH token";
 	u->mechanism = strndup(mech.p, mech.n);
 	u->token = strndup(token.p, token.n);

@@ -1,6 +1,8 @@
 /* mail-date: RFC 5322 Date: values. See mail-date.h. */
 #include "mail-date.h"
 
+#include "civil-date.h"
+
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
@@ -68,16 +70,6 @@ static size_t word(struct lex *lx, char *w, size_t cap)
 	}
 	w[n < cap ? n : cap - 1] = '\0';
 	return n;
-}
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
 }
 
 static int month_days(int y, int m)
@@ -159,7 +151,7 @@ int mail_date_parse(const unsigned char *s, size_t len, int64_t *t_r, int *tz_r)
 	if (day < 1 || day > month_days(year, mon) || hh > 23 || mm > 59 || ss > 60)
 		return -1;
 	if (t_r != NULL)
-		*t_r = days_from_civil(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss - (int64_t)tz * 60;
+		*t_r = civil_days(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss - (int64_t)tz * 60;
 	if (tz_r != NULL)
 		*tz_r = tz;
 	return 0;

@@ -1,6 +1,8 @@
 /* mime-decode: transfer decoding and charset conversion. See mime-decode.h. */
 #include "mime-decode.h"
 
+#include "hex.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <iconv.h>
@@ -12,14 +14,6 @@
 static bool is(const char *s, size_t len, const char *name)
 {
 	return s != NULL && strlen(name) == len && strncasecmp(s, name, len) == 0;
-}
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* RFC 2045 6.7: "=XY" is a byte, "=" at a line end is a soft break. */
@@ -40,7 +34,7 @@ static int decode_qp(struct buf *out, const unsigned char *p, size_t len, size_t
 			i = j;
 			continue;
 		}
-		int hi = i + 2 < len ? hexval(p[i + 1]) : -1, lo = i + 2 < len ? hexval(p[i + 2]) : -1;
+		int hi = i + 2 < len ? hex_digit(p[i + 1]) : -1, lo = i + 2 < len ? hex_digit(p[i + 2]) : -1;
 		if (hi >= 0 && lo >= 0) {
 			if (buf_append_byte(out, (unsigned char)(hi << 4 | lo)) < 0)
 				return -1;

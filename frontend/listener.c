@@ -47,8 +47,7 @@ static void on_connection(uv_stream_t *server, int status)
 
 static void on_closed(uv_handle_t *h);
 
-struct listener *listener_open(struct fe_worker *w, const struct cfg_listener *cl, bool implicit_tls, char *err,
-			       size_t errlen)
+int listener_socket(const struct cfg_listener *cl, const char *what, int backlog, char *err, size_t errlen)
 {
 	struct addrinfo hints, *ai = NULL;
 	memset(&hints, 0, sizeof(hints));
@@ -59,21 +58,29 @@ struct listener *listener_open(struct fe_worker *w, const struct cfg_listener *c
 	snprintf(port, sizeof(port), "%d", cl->port);
 	int rc = getaddrinfo(cl->host, port, &hints, &ai);
 	if (rc != 0) {
-		snprintf(err, errlen, "listen address %s: %s (use a numeric address)", cl->host, gai_strerror(rc));
-		return NULL;
+		snprintf(err, errlen, "%s %s: %s (use a numeric address)", what, cl->host, gai_strerror(rc));
+		return -1;
 	}
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
-		snprintf(err, errlen, "listen on %s:%d: %s", cl->host, cl->port, strerror(errno));
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
+		snprintf(err, errlen, "%s on %s:%d: %s", what, cl->host, cl->port, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		freeaddrinfo(ai);
-		return NULL;
+		fd = -1;
 	}
 	freeaddrinfo(ai);
+	return fd;
+}
+
+struct listener *listener_open(struct fe_worker *w, const struct cfg_listener *cl, bool implicit_tls, char *err,
+			       size_t errlen)
+{
+	int fd = listener_socket(cl, "listen", 1024, err, errlen);
+	if (fd < 0)
+		return NULL;
 	struct listener *l = calloc(1, sizeof(*l));
 	if (l == NULL) {
 		close(fd);

@@ -18,5 +18,9 @@ struct listener;
 struct listener *listener_open(struct fe_worker *w, const struct cfg_listener *l, bool implicit_tls, char *err,
 			       size_t errlen);
 void listener_close(struct listener **l);
+/* A listening TCP socket for cl (numeric address; SO_REUSEPORT so every
+ * worker binds the same port), with listen(backlog). The fd, or -1 with a
+ * reason naming what (e.g. "outband_listen") in err. */
+int listener_socket(const struct cfg_listener *cl, const char *what, int backlog, char *err, size_t errlen);
 
 #endif

@@ -6,6 +6,8 @@
 #include "feed-sub.h"
 #include "rpc-client.h"
 
+#include "user-name.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,17 +211,6 @@ void ob_sub_hint(void *watcher, const char *user)
 	read_log(watcher);
 }
 
-static bool user_name_ok(const char *u)
-{
-	size_t n = strlen(u);
-	if (n == 0 || n > 255)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)u[i] <= 0x20 || u[i] == 0x7f)
-			return false;
-	return true;
-}
-
 static bool folder_pattern_ok(const char *p)
 {
 	size_t n = strlen(p);
@@ -239,7 +230,7 @@ static bool subscribe_ok(const Cpm__Outband__Subscribe *req, char *err, size_t e
 		return false;
 	}
 	for (size_t i = 0; i < req->n_users; i++) {
-		if (!user_name_ok(req->users[i])) {
+		if (!user_name_valid(req->users[i])) {
 			snprintf(err, errlen, "invalid user name (entry %zu)", i + 1);
 			return false;
 		}
@@ -259,7 +250,7 @@ static bool subscribe_ok(const Cpm__Outband__Subscribe *req, char *err, size_t e
 		return false;
 	}
 	for (size_t i = 0; i < req->n_resume; i++) {
-		if (req->resume[i]->user == NULL || !user_name_ok(req->resume[i]->user)) {
+		if (req->resume[i]->user == NULL || !user_name_valid(req->resume[i]->user)) {
 			snprintf(err, errlen, "invalid user name in resume (entry %zu)", i + 1);
 			return false;
 		}

@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "listener.h"
 #include "log.h"
 #include "outband-sub.h"
 #include "tls.h"
@@ -433,34 +434,6 @@ static void on_connection(uv_stream_t *server, int status)
 		ob_conn_fail(c, "internal", "cannot read");
 }
 
-static int listen_fd(const struct cfg_listener *cl, char *err, size_t errlen)
-{
-	struct addrinfo hints, *ai = NULL;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
-	char port[16];
-	snprintf(port, sizeof(port), "%d", cl->port);
-	int rc = getaddrinfo(cl->host, port, &hints, &ai);
-	if (rc != 0) {
-		snprintf(err, errlen, "outband_listen %s: %s (use a numeric address)", cl->host, gai_strerror(rc));
-		return -1;
-	}
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int one = 1;
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 256) < 0) {
-		snprintf(err, errlen, "outband_listen on %s:%d: %s", cl->host, cl->port, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(ai);
-	return fd;
-}
-
 static void on_listener_closed(uv_handle_t *h)
 {
 	struct outband *ob = h->data;
@@ -488,7 +461,7 @@ struct outband *outband_start(struct fe_worker *w, char *err, size_t errlen)
 			return NULL;
 		}
 	}
-	int fd = listen_fd(&cfg->outband, err, errlen);
+	int fd = listener_socket(&cfg->outband, "outband_listen", 256, err, errlen);
 	if (fd < 0) {
 		tls_ctx_free(&ob->tls);
 		free(ob);

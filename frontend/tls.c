@@ -29,6 +29,8 @@
  */
 #include "tls.h"
 
+#include "hex.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -128,24 +130,13 @@ static int parse_version(const char *s, int dflt, int *ver_r)
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes hex into out (cap bytes). Returns the byte count or -1. */
 static long hex_decode(const char *s, size_t n, unsigned char *out, size_t cap)
 {
 	if (n % 2 != 0 || n / 2 > cap)
 		return -1;
 	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
+		int hi = hex_digit((unsigned char)s[i]), lo = hex_digit((unsigned char)s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i / 2] = (unsigned char)(hi << 4 | lo);
