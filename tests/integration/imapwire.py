@@ -350,3 +350,15 @@ def recv_all_until_closed_or(sock_reader, predicate, limit_bytes=64 * 1024 * 102
             raise AssertionError("server sent more than %d bytes" % limit_bytes)
         if predicate(r):
             return got, False
+
+
+def expand_set(seqset):
+    """The numbers of a sequence set without "*" (b"1:3,7" -> [1, 2, 3, 7])."""
+    out = []
+    for part in seqset.split(b","):
+        if b":" in part:
+            lo, hi = part.split(b":")
+            out.extend(range(int(lo), int(hi) + 1))
+        else:
+            out.append(int(part))
+    return out

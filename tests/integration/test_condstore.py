@@ -9,7 +9,7 @@ import re
 
 import cluster
 from cluster import ClusterTest
-from imapwire import status
+from imapwire import expand_set, status
 
 cluster.module_fixtures(globals())
 
@@ -216,7 +216,7 @@ class Condstore(ClusterTest):
         gone = [uids[0], uids[2], uids[4], uids[5]]
         self.assertTrue(untagged[0].startswith(b"* VANISHED (EARLIER) "), untagged)
         vanished = untagged[0][len(b"* VANISHED (EARLIER) "):]
-        self.assertEqual(expand(vanished), gone)
+        self.assertEqual(expand_set(vanished), gone)
         self.assertEqual(sorted(modseqs(untagged[1:])), [uids[1], u7])
         _, tagged = a.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)")
         self.assertEqual(status(tagged), "BAD")
@@ -248,14 +248,3 @@ class Condstore(ClusterTest):
         self.assertEqual(status(tagged), "OK")
         self.assertRegex(untagged[-1], rb"^\* STATUS L \(HIGHESTMODSEQ [1-9]\d*\)$")
         a.close()
-
-
-def expand(seqset):
-    out = []
-    for part in seqset.split(b","):
-        if b":" in part:
-            lo, hi = part.split(b":")
-            out.extend(range(int(lo), int(hi) + 1))
-        else:
-            out.append(int(part))
-    return out

@@ -12,7 +12,7 @@ import re
 
 import cluster
 from cluster import ClusterTest
-from imapwire import status
+from imapwire import expand_set, status
 
 cluster.module_fixtures(globals())
 
@@ -39,16 +39,6 @@ def parse_fetch(line):
     return (int(u.group(1)) if u else None, flagset(f.group(1).decode()) if f else None,
             int(m.group(1)) if m else None)
 
-
-def expand(seqset):
-    out = []
-    for part in seqset.split(b","):
-        if b":" in part:
-            lo, hi = part.split(b":")
-            out.extend(range(int(lo), int(hi) + 1))
-        else:
-            out.append(int(part))
-    return out
 
 
 def server_state(w, box):
@@ -142,7 +132,7 @@ class Mobile:
             untagged, _ = conn.cmd("UID FETCH 1:* (FLAGS)")
         for ln in untagged:
             if ln.startswith(b"* VANISHED (EARLIER) "):
-                for u in expand(ln[len(b"* VANISHED (EARLIER) "):]):
+                for u in expand_set(ln[len(b"* VANISHED (EARLIER) "):]):
                     self.cache.pop(u, None)
         self.apply_fetches(untagged)
         self.uidvalidity, self.modseq = uv, hm
