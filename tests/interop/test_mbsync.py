@@ -18,6 +18,7 @@ import unittest
 
 import cluster
 from cluster import ClusterTest
+from syncstate import maildir_files, maildir_folder, server_folder, subject_of
 
 cluster.module_fixtures(globals(), shards=2, frontends=2)
 
@@ -25,9 +26,6 @@ MBSYNC = shutil.which("mbsync")
 PW = "mbsync-pw"
 USER = "syncer"
 FOLDERS = ["INBOX", "Default", "Work", "Work/Sub"]
-MAILDIR_FLAGS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen", "T": "\\Deleted"}
-
-
 def message(subject, body):
     return ("From: sync@example.com\r\nTo: %s@example.com\r\nSubject: %s\r\nMessage-ID: <%s@example.com>\r\n"
             "Date: Tue, 5 Mar 2024 09:00:00 +0000\r\n\r\n%s\r\n"
@@ -54,11 +52,6 @@ def strip_tuid(data):
     """mbsync writes an X-TUID header into every message it propagates (both
     directions: it finds the copy again by it after an interrupted run)."""
     return re.sub(rb"(?m)^X-TUID: [A-Za-z0-9+/]{12}\r?\n", b"", data)
-
-
-def subject_of(data):
-    m = re.search(rb"^Subject: (.*?)\r?$", data, re.M)
-    return m.group(1).decode() if m else None
 
 
 @unittest.skipIf(MBSYNC is None, "mbsync is not installed (deploy/deps.sh installs isync)")
@@ -96,51 +89,23 @@ class MbsyncTwoWay(ClusterTest):
 
     # --- the two sides' states ---------------------------------------------
     def local_files(self, folder):
-        """[(path, maildir flags)] of one local folder."""
-        out = []
-        for sub in ("new", "cur"):
-            d = os.path.join(self.local, folder, sub)
-            for name in sorted(os.listdir(d)):
-                flags = name.split(":2,", 1)[1] if ":2," in name else ""
-                out.append((os.path.join(d, name), flags))
-        return out
+        return maildir_files(self.local, folder)
 
     def local_state(self):
         state = {}
         for folder in sorted(os.listdir(self.local)) + ["Work/Sub"]:
             if folder == "Work/Sub" or os.path.isdir(os.path.join(self.local, folder, "cur")):
-                msgs = []
-                for path, flags in self.local_files(folder):
-                    with open(path, "rb") as f:
-                        data = f.read()
-                    names = sorted(MAILDIR_FLAGS[c] for c in flags if c in MAILDIR_FLAGS)
-                    data = strip_tuid(data)
-                    msgs.append((subject_of(data), " ".join(names), data.replace(b"\r\n", b"\n")))
-                state[folder] = sorted(msgs)
+                state[folder] = maildir_folder(self.local, folder, strip_tuid)
         return state
 
     def server_state(self):
         w = self.cluster.login_raw(USER, fe=1)
-        state = {}
         try:
             u, _ = w.cmd('LIST "" "*"')
             names = sorted(re.search(rb'"/" "?([^"]*)"?$', ln).group(1).decode() for ln in u)
-            for folder in names:
-                _, t = w.cmd('EXAMINE "%s"' % folder)
-                self.assertIn(b" OK [READ-ONLY]", t)
-                u, t = w.cmd("FETCH 1:* (FLAGS BODY.PEEK[])")
-                msgs = []
-                for ln in u:
-                    if b" FETCH " not in ln:
-                        continue
-                    flags = re.search(rb"FLAGS \(([^)]*)\)", ln).group(1).decode().split()
-                    data = strip_tuid(ln[ln.index(b"}\r\n") + 3:-1])
-                    msgs.append((subject_of(data), " ".join(sorted(f for f in flags if f != "\\Recent")),
-                                 data.replace(b"\r\n", b"\n")))
-                state[folder] = sorted(msgs)
+            return {folder: server_folder(w, folder, strip_tuid) for folder in names}
         finally:
             w.close()
-        return state
 
     def expected(self, spec):
         """spec: folder -> [(subject, flags)] -> the state both sides must have."""

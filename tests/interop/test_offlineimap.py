@@ -17,6 +17,7 @@ import unittest
 
 import cluster
 from cluster import ClusterTest
+from syncstate import maildir_files, maildir_folder, server_folder, subject_of
 
 cluster.module_fixtures(globals(), shards=2, frontends=2)
 
@@ -24,17 +25,9 @@ OFFLINEIMAP = shutil.which("offlineimap")
 PW = "oi-pw"
 USER = "offline"
 FOLDERS = ["Default", "INBOX", "Lists", "Lists/cpm"]
-MAILDIR_FLAGS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen", "T": "\\Deleted"}
-
-
 def message(subject):
     return ("From: oi@example.com\r\nSubject: %s\r\nMessage-ID: <%s@example.com>\r\n\r\nbody: %s\r\n"
             % (subject, re.sub(r"[^a-z0-9]", ".", subject.lower()), subject)).encode()
-
-
-def subject_of(data):
-    m = re.search(rb"^Subject: (.*?)\r?$", data, re.M)
-    return m.group(1).decode() if m else None
 
 
 def populate(c):
@@ -82,39 +75,14 @@ class OfflineIMAP(ClusterTest):
         return text
 
     def local_state(self):
-        state = {}
-        for folder in FOLDERS:
-            msgs = []
-            for sub in ("new", "cur"):
-                d = os.path.join(self.local, folder, sub)
-                for name in os.listdir(d):
-                    flags = name.split(":2,", 1)[1] if ":2," in name else ""
-                    with open(os.path.join(d, name), "rb") as f:
-                        data = f.read()
-                    msgs.append((subject_of(data), " ".join(sorted(MAILDIR_FLAGS[c] for c in flags)),
-                                 data.replace(b"\r\n", b"\n")))
-            state[folder] = sorted(msgs)
-        return state
+        return {folder: maildir_folder(self.local, folder) for folder in FOLDERS}
 
     def server_state(self):
         w = self.cluster.login_raw(USER, fe=0)
-        state = {}
         try:
-            for folder in FOLDERS:
-                _, t = w.cmd('EXAMINE "%s"' % folder)
-                u, _ = w.cmd("FETCH 1:* (FLAGS BODY.PEEK[])")
-                msgs = []
-                for ln in u:
-                    if b" FETCH " not in ln:
-                        continue
-                    flags = re.search(rb"FLAGS \(([^)]*)\)", ln).group(1).decode().split()
-                    data = ln[ln.index(b"}\r\n") + 3:-1]
-                    msgs.append((subject_of(data), " ".join(sorted(f for f in flags if f != "\\Recent")),
-                                 data.replace(b"\r\n", b"\n")))
-                state[folder] = sorted(msgs)
+            return {folder: server_folder(w, folder) for folder in FOLDERS}
         finally:
             w.close()
-        return state
 
     def assert_both(self, spec):
         want = {f: sorted((s, " ".join(sorted(fl.split())), message(s).replace(b"\r\n", b"\n")) for s, fl in msgs)
@@ -123,12 +91,10 @@ class OfflineIMAP(ClusterTest):
         self.assertEqual(self.local_state(), want, "local Maildir")
 
     def find_local(self, folder, subject):
-        for sub in ("new", "cur"):
-            d = os.path.join(self.local, folder, sub)
-            for name in os.listdir(d):
-                with open(os.path.join(d, name), "rb") as f:
-                    if subject_of(f.read()) == subject:
-                        return os.path.join(d, name)
+        for path, _ in maildir_files(self.local, folder):
+            with open(path, "rb") as f:
+                if subject_of(f.read()) == subject:
+                    return path
         raise AssertionError("%s not in local %s" % (subject, folder))
 
     def test_sync_both_ways(self):
