@@ -135,7 +135,8 @@ asan:
 asan-test: asan
 	@python3 tests/run_tests.py --build build-asan
 
-# libFuzzer harnesses (clang): tests/fuzz/fuzz-NAME.c fuzzes common/NAME.c.
+# libFuzzer harnesses (clang): tests/fuzz/fuzz-NAME.c fuzzes common/NAME.c
+# (or frontend/NAME.c); a harness #includes the other modules it needs.
 # Run e.g.: build/fuzz/fuzz-imap-parser -max_len=4096 -max_total_time=60
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
 fuzz:
@@ -143,8 +144,9 @@ fuzz:
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); m=$${n#fuzz-}; echo "  FUZZ $$n"; \
+		src=common/$$m.c; [ -f $$src ] || src=frontend/$$m.c; \
 		clang -std=gnu17 -D_GNU_SOURCE -I. -Icommon -g -O1 -fsanitize=fuzzer,address,undefined \
-			-o build/fuzz/$$n $$f common/$$m.c common/buf.c || exit 1; \
+			-o build/fuzz/$$n $$f $$src common/buf.c || exit 1; \
 	done
 
 clean:
