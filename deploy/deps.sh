@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential pkg-config libuv1-dev libssl-dev openssl liblmdb-dev lmdb-utils \
 libnanomsg-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev libcmocka-dev \
 zlib1g-dev libgsasl-dev libunistring-dev python3 ca-certificates curl \
-isync libmail-imapclient-perl libio-socket-ssl-perl offlineimap3 dovecot-imapd"
+isync libmail-imapclient-perl libio-socket-ssl-perl offlineimap3 dovecot-imapd interimap"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
