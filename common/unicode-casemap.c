@@ -134,12 +134,47 @@ int ucm_fold(const unsigned char *s, size_t len, uint32_t **cps_r, size_t *n_r)
 	return 0;
 }
 
+/* The canonical form of an ASCII character: its titlecase (upper case). */
+static uint32_t ascii_fold(unsigned char c)
+{
+	return c >= 'a' && c <= 'z' ? (uint32_t)(c - 'a' + 'A') : c;
+}
+
+/* Pure ASCII text folds to ASCII, character for character (titlecase is
+ * upper case, NFKD leaves ASCII alone), so it can be matched without the
+ * Unicode machinery: the common case of mail text, several times faster.
+ * 1 / 0, or -1 when h is not pure ASCII (the caller folds instead). */
+static int ascii_contains(const uint32_t *needle, size_t nn, const unsigned char *h, size_t hl)
+{
+	for (size_t i = 0; i < hl; i++)
+		if (h[i] >= 0x80)
+			return -1;
+	for (size_t j = 0; j < nn; j++)
+		if (needle[j] >= 0x80)
+			return 0; /* a folded needle with non-ASCII cannot occur in folded ASCII */
+	if (nn > hl)
+		return 0;
+	for (size_t i = 0; i + nn <= hl; i++) {
+		if (ascii_fold(h[i]) != needle[0])
+			continue;
+		size_t j = 1;
+		while (j < nn && ascii_fold(h[i + j]) == needle[j])
+			j++;
+		if (j == nn)
+			return 1;
+	}
+	return 0;
+}
+
 int ucm_contains(const uint32_t *needle, size_t nn, const unsigned char *h, size_t hl)
 {
 	if (nn == 0)
 		return 1;
 	if (hl == 0)
 		return 0;
+	int fast = ascii_contains(needle, nn, h, hl);
+	if (fast >= 0)
+		return fast;
 	size_t *fail = malloc(nn * sizeof(size_t));
 	struct folder *f = malloc(sizeof(*f));
 	if (fail == NULL || f == NULL) {

@@ -92,6 +92,55 @@ static void test_unicode(void **state)
 	assert_int_equal(contains("\xef\xbc\xa1\xef\xbc\xa2", "ab"), 1);
 }
 
+/* The pure-ASCII fast path answers as the full folding does: checked
+ * against a reference (fold both sides, search the code points). */
+static int reference_contains(const char *needle, const char *hay)
+{
+	uint32_t *n = NULL, *h = NULL;
+	size_t nn = 0, hn = 0;
+	assert_int_equal(ucm_fold((const unsigned char *)needle, strlen(needle), &n, &nn), 0);
+	assert_int_equal(ucm_fold((const unsigned char *)hay, strlen(hay), &h, &hn), 0);
+	int found = nn == 0;
+	for (size_t i = 0; !found && i + nn <= hn; i++)
+		found = memcmp(h + i, n, nn * sizeof(uint32_t)) == 0;
+	free(n);
+	free(h);
+	return found;
+}
+
+static void test_ascii_fast_path_matches_folding(void **state)
+{
+	static const char alphabet[] = "aAbBzZ09 -_\t\r\n[]";
+	unsigned seed = 12345;
+	for (int round = 0; round < 3000; round++) {
+		char hay[64], needle[6];
+		size_t hl = (size_t)(rand_r(&seed) % 40), nl = (size_t)(rand_r(&seed) % 5);
+		for (size_t i = 0; i < hl; i++)
+			hay[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		hay[hl] = '\0';
+		for (size_t i = 0; i < nl; i++)
+			needle[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		needle[nl] = '\0';
+		uint32_t *n = NULL;
+		size_t nn = 0;
+		assert_int_equal(ucm_fold((const unsigned char *)needle, nl, &n, &nn), 0);
+		assert_int_equal(ucm_contains(n, nn, (const unsigned char *)hay, hl), reference_contains(needle, hay));
+		free(n);
+	}
+	/* Non-ASCII needles against ASCII text: only an ASCII canonical form can match. */
+	uint32_t *n = NULL;
+	size_t nn = 0;
+	assert_int_equal(ucm_fold((const unsigned char *)"\xef\xbc\xa6ile", 6, &n, &nn), 0); /* fullwidth F: FILE */
+	assert_int_equal(ucm_contains(n, nn, (const unsigned char *)"a Profile", 9), 1);
+	free(n);
+	assert_int_equal(ucm_fold((const unsigned char *)"\xef\xac\x81le", 5, &n, &nn), 0); /* ligature: fiLE */
+	assert_int_equal(ucm_contains(n, nn, (const unsigned char *)"a Profile", 9), reference_contains("\xef\xac\x81le", "a Profile"));
+	free(n);
+	assert_int_equal(ucm_fold((const unsigned char *)"caf\xc3\xa9", 5, &n, &nn), 0);
+	assert_int_equal(ucm_contains(n, nn, (const unsigned char *)"cafe", 4), 0);
+	free(n);
+}
+
 static void test_invalid_utf8(void **state)
 {
 	assert_int_equal(contains("bad \xff\xfe bytes", "BYTES"), 1);
@@ -140,6 +189,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fold),	      cmocka_unit_test(test_ascii),  cmocka_unit_test(test_unicode),
 		cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_chunks),
+		cmocka_unit_test(test_ascii_fast_path_matches_folding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
