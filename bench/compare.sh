@@ -3,7 +3,7 @@
 # this machine, side by side.
 #
 #   bench/compare.sh SCENARIO|all [-c CONNS] [-d SECONDS] [-m MESSAGES] [-k CHANGES]
-#                    [--idle-rate R] [--tls] [--keep]
+#                    [--idle-rate R] [--tls] [--keep] [--only cpm-store|dovecot]
 #
 # SCENARIO is one of login append fetch search store mixed idle resync, or
 # "all" (each in turn, on the same two servers). Everything lives in one
@@ -38,7 +38,7 @@ usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [ $# -ge 1 ] || usage
 SCEN=$1
 shift
-CONNS=20 DUR=20 MSGS=10000 CHANGES=10 RATE=20 TLS=0 KEEP=0
+CONNS=20 DUR=20 MSGS=10000 CHANGES=10 RATE=20 TLS=0 KEEP=0 ONLY=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-c) CONNS=$2; shift 2 ;;
@@ -48,6 +48,7 @@ while [ $# -gt 0 ]; do
 	--idle-rate) RATE=$2; shift 2 ;;
 	--tls) TLS=1; shift ;;
 	--keep) KEEP=1; shift ;;
+	--only) ONLY=$2; shift 2 ;;
 	*) usage ;;
 	esac
 done
@@ -266,8 +267,8 @@ for s in $SCENARIOS; do
 	echo "$PROG: $s ..." >&2
 	if [ "$TLS" = 1 ]; then cp=$P_IMAPS dp=$D_IMAPS; else cp=$P_IMAP dp=$D_IMAP; fi
 	# Each pid brings its descendants: the front-end's workers, Dovecot's children.
-	run cpm-store "$cp" "$s" "$be_pid" "$fe_pid"
-	run dovecot "$dp" "$s" "$dc_pid"
+	[ "$ONLY" = dovecot ] || run cpm-store "$cp" "$s" "$be_pid" "$fe_pid"
+	[ "$ONLY" = cpm-store ] || run dovecot "$dp" "$s" "$dc_pid"
 done
 
 python3 - "$results" <<'EOF'

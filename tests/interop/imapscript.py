@@ -12,11 +12,18 @@ Script format, one client line per script line (sent with CRLF):
     the same command (the `&` and one space dropped), e.g. MULTIAPPEND's
     second message; a line `&` alone ends the command.
   - `IDLE` waits for the `+` continuation; the next script line (`DONE`) ends it.
+  - Values differ between servers (UIDVALIDITY, MODSEQ): each run keeps the
+    last `UIDVALIDITY n` and `HIGHESTMODSEQ n` it saw (response codes and
+    STATUS items) and the last `MODSEQ (n)` of a FETCH; a comment line
+    `#save NAME WHAT` copies one of them (WHAT: UIDVALIDITY, HIGHESTMODSEQ
+    or MODSEQ) into NAME, and `${NAME}` in a later command line is replaced
+    by that run's value.
 
 normalise() keeps what a conformance comparison needs and drops what is
 legitimately volatile: UIDVALIDITY values (in codes, STATUS, APPENDUID,
-COPYUID), capability lists, the ID response, and the human-readable text
-after OK/NO/BAD/BYE/PREAUTH and continuations (response codes are kept).
+COPYUID), MODSEQ and HIGHESTMODSEQ values, capability lists, the ID
+response, and the human-readable text after OK/NO/BAD/BYE/PREAUTH and
+continuations (response codes are kept).
 """
 
 import re
@@ -25,11 +32,12 @@ import imapwire
 
 
 class Command:
-    def __init__(self, tag, data, lineno, idle=False):
+    def __init__(self, tag, data, lineno, idle=False, save=None):
         self.tag = tag
         self.data = data        # bytes to send, CRLF included, literals inline
         self.lineno = lineno
         self.idle = idle        # IDLE: then `DONE`
+        self.save = save        # (NAME, WHAT): a `#save` directive, nothing to send
 
 
 def parse_script(text):
@@ -41,6 +49,12 @@ def parse_script(text):
         line = lines[i].rstrip("\r")
         lineno = i + 1
         i += 1
+        if line.startswith("#save "):
+            parts = line.split()
+            if len(parts) != 3 or parts[2] not in ("UIDVALIDITY", "HIGHESTMODSEQ", "MODSEQ"):
+                raise ValueError("line %d: #save NAME UIDVALIDITY|HIGHESTMODSEQ|MODSEQ" % lineno)
+            cmds.append(Command(None, None, lineno, save=(parts[1], parts[2])))
+            continue
         if not line.strip() or line.startswith("#"):
             continue
         tag = line.split(" ", 1)[0]
@@ -206,6 +220,8 @@ def _canonical_fetch(r):
 def normalise(resp):
     """One response (bytes, CRLF stripped, literals inline) -> str."""
     r = DATE_TIME.sub(_utc, resp)
+    # MODSEQ values are each server's own counter: compared as present, not by value.
+    r = re.sub(rb"\b(HIGHESTMODSEQ|MODSEQ) (\(?)\d+(\)?)", rb"\1 \2*\3", r)
     if re.match(rb"^\* \d+ FETCH \(", r):
         c = _canonical_fetch(r)
         if c is not None:
@@ -226,11 +242,41 @@ def normalise(resp):
     return r.decode("utf-8", "replace")
 
 
+VALUE_PATTERNS = {
+    "UIDVALIDITY": re.compile(rb"UIDVALIDITY (\d+)"),
+    "HIGHESTMODSEQ": re.compile(rb"HIGHESTMODSEQ (\d+)"),
+    "MODSEQ": re.compile(rb"\bMODSEQ \((\d+)\)"),
+}
+
+
+def _remember(values, line):
+    for what, pat in VALUE_PATTERNS.items():
+        m = pat.search(line)
+        if m:
+            values[what] = m.group(1)
+
+
+def _substitute(data, saved, c):
+    def value(m):
+        name = m.group(1).decode()
+        if name not in saved:
+            raise ValueError("line %d: ${%s} was never saved" % (c.lineno, name))
+        return saved[name]
+    return re.sub(rb"\$\{(\w+)\}", value, data)
+
+
 def run_script(w, cmds, timeout=10):
     """Run cmds on RawIMAP w. Returns [(Command, [normalised lines])]."""
     out = []
+    values, saved = {}, {}
     for c in cmds:
-        w.send(c.data)
+        if c.save is not None:
+            name, what = c.save
+            if what not in values:
+                raise ValueError("line %d: no %s seen yet to save" % (c.lineno, what))
+            saved[name] = values[what]
+            continue
+        w.send(_substitute(c.data, saved, c))
         got = []
         if c.idle:
             r = w.read_response()
@@ -241,6 +287,7 @@ def run_script(w, cmds, timeout=10):
         while True:
             r = w.read_response()
             line = r[:-2] if r.endswith(b"\r\n") else r
+            _remember(values, line)
             got.append(normalise(line))
             if r.startswith(tagb):
                 break
