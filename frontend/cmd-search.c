@@ -406,8 +406,6 @@ void search_write_esearch(struct session *s, bool uid_mode, unsigned ret, const 
 		buf_printf(b, " MIN %u", vals[0]);
 	if (n > 0 && (ret & RET_MAX))
 		buf_printf(b, " MAX %u", vals[n - 1]);
-	if (ret & RET_COUNT)
-		buf_printf(b, " COUNT %zu", n);
 	if (n > 0 && (ret & RET_ALL) && sorted) {
 		/* ESORT: the sort order kept; ascending runs as ranges (as Dovecot). */
 		buf_append_str(b, " ALL ");
@@ -429,6 +427,9 @@ void search_write_esearch(struct session *s, bool uid_mode, unsigned ret, const 
 		imap_seqset_write(b, &set);
 		imap_seqset_free(&set);
 	}
+	/* RFC 4731 fixes no order; this is Dovecot's (COUNT after ALL). */
+	if (ret & RET_COUNT)
+		buf_printf(b, " COUNT %zu", n);
 	if (n > 0 && modseq != 0)
 		buf_printf(b, " MODSEQ %llu", (unsigned long long)modseq);
 	buf_append_str(b, "\r\n");

@@ -103,7 +103,7 @@ int search_check_charset(struct session *s, const struct imap_arg *a);
 Cpm__SearchKey *search_parse_program(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode,
 				     bool *modseq_r);
 void search_key_free(Cpm__SearchKey *k);
-/* "* ESEARCH (TAG ...) [UID] MIN MAX COUNT ALL [MODSEQ m]" for vals[0 .. n)
+/* "* ESEARCH (TAG ...) [UID] MIN MAX ALL COUNT [MODSEQ m]" for vals[0 .. n)
  * (ascending, or in sort order when sorted: MIN/MAX are then the
  * first/last); MODSEQ when modseq is not 0 and something matched. */
 void search_write_esearch(struct session *s, bool uid_mode, unsigned ret, const uint32_t *vals, size_t n, bool sorted,

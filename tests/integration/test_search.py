@@ -117,7 +117,7 @@ class ESearchWithin(ClusterTest):
         w.cmd("SELECT Q")
         untagged, tagged = w.cmd("SEARCH RETURN (MIN MAX COUNT ALL) NOT SEEN", tag="e1")
         self.assertEqual(status(tagged), "OK", tagged)
-        self.assertEqual(untagged, [b'* ESEARCH (TAG "e1") MIN 2 MAX 3 COUNT 2 ALL 2:3'])
+        self.assertEqual(untagged, [b'* ESEARCH (TAG "e1") MIN 2 MAX 3 ALL 2:3 COUNT 2'])
         untagged, _ = w.cmd("UID SEARCH RETURN () FLAGGED", tag="e2")
         self.assertEqual(untagged, [b'* ESEARCH (TAG "e2") UID ALL %d' % UIDS[1]])
         untagged, _ = w.cmd("SEARCH RETURN (COUNT) DELETED", tag="e3")

@@ -70,6 +70,20 @@ ALLOW = [
     ("status.imap", "t11", "dovecot", r"^t11 OK \[CLIENTBUG\]$",
      "Dovecot-only hint (STATUS on the selected mailbox); ours: plain OK"),
     ("status.imap", "t11", "ours", r"^t11 OK$", "see above"),
+    ("condstore.imap", "c7", "dovecot", r"^c7 OK \[CLIENTBUG\]$", "as status.imap t11"),
+    ("condstore.imap", "c7", "ours", r"^c7 OK$", "see above"),
+    # --- QRESYNC / NOTIFY -------------------------------------------------------
+    ("qresync.imap", "q22", "dovecot", r"^\* OK \[CLOSED\]$",
+     "SELECT with a malformed QRESYNC parameter: both answer BAD; Dovecot closes the selected mailbox "
+     "first, we keep it (a BAD command is not executed, RFC 3501 2.2.2 / 7.1.5)"),
+    ("notify.imap", "n8", "ours", r"^n8 BAD$",
+     "NOTIFY SET (personal (FlagChange)): RFC 5465 section 5.2 requires MessageNew and MessageExpunge "
+     "with FlagChange and a BAD otherwise; Dovecot accepts it"),
+    ("notify.imap", "n8", "dovecot", r"^n8 OK$", "see above"),
+    ("notify.imap", "n11", "ours", r"^n11 BAD$",
+     "NOTIFY SET without an event group: the RFC 5465 grammar needs at least one (event-groups); "
+     "Dovecot accepts it"),
+    ("notify.imap", "n11", "dovecot", r"^n11 OK$", "see above"),
     # --- read-only mailboxes ----------------------------------------------------
     ("expunge.imap", "e8", "ours", r"^e8 NO \[READ-ONLY\]$",
      "EXPUNGE in an EXAMINEd mailbox: RFC 3501 6.4.3 'NO - can't expunge'; Dovecot answers OK and "
