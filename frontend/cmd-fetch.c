@@ -87,6 +87,7 @@ struct fetch_ctx {
 	bool set_seen;         /* a SCAN/STORE phase sets \Seen before the FETCH phase */
 	uint32_t *gone;        /* VANISHED: scratch for one page of UIDs */
 	struct imap_seqset vset; /* VANISHED: the UID set as asked ("*" = any UID), not clipped to the view */
+	void (*untagged_done)(struct session *s); /* fetch_untagged: no tagged answer; call this at the end */
 };
 
 static void fetch_ctx_free(struct fetch_ctx *c)
@@ -103,10 +104,27 @@ static void fetch_ctx_free(struct fetch_ctx *c)
 static void fetch_finish(struct fetch_ctx *c)
 {
 	struct session *s = c->s;
-	if (!session_closed(s))
-		session_done(s);
+	if (!session_closed(s)) {
+		if (c->untagged_done != NULL)
+			c->untagged_done(s);
+		else
+			session_done(s);
+	}
 	fetch_ctx_free(c);
 	session_unref(s);
+}
+
+/* The tagged answer of a FETCH command (nothing for fetch_untagged). */
+static void fetch_answer(struct fetch_ctx *c, const char *result, const char *text)
+{
+	if (c->untagged_done == NULL)
+		session_tagged(c->s, result, "%s", text);
+}
+
+static void fetch_answer_rpc_error(struct fetch_ctx *c, const Cpm__Response *resp)
+{
+	if (c->untagged_done == NULL)
+		session_tagged_rpc_error(c->s, resp, "FETCH");
 }
 
 /* ---- parsing ----------------------------------------------------------------- */
@@ -471,7 +489,7 @@ static void resume_fetch(void *arg)
 		return;
 	}
 	if (send_fetch(c) < 0) {
-		session_tagged(c->s, "NO", "[SERVERBUG] Out of memory");
+		fetch_answer(c, "NO", "[SERVERBUG] Out of memory");
 		fetch_finish(c);
 	}
 }
@@ -485,7 +503,7 @@ static bool reply_usable(struct fetch_ctx *c, const Cpm__Response *resp)
 		return false;
 	}
 	if (resp->status != CPM__STATUS__OK) {
-		session_tagged_rpc_error(c->s, resp, "FETCH");
+		fetch_answer_rpc_error(c, resp);
 		fetch_finish(c);
 		return false;
 	}
@@ -500,7 +518,7 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 		return;
 	if (resp->result_case != CPM__RESPONSE__RESULT_FETCH || resp->fetch == NULL) {
 		log_error("event=bad_rpc_response cmd=FETCH");
-		session_tagged(s, "NO", "[SERVERBUG] FETCH: bad back-end response");
+		fetch_answer(c, "NO", "[SERVERBUG] FETCH: bad back-end response");
 		fetch_finish(c);
 		return;
 	}
@@ -512,7 +530,7 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 		if (c->phase == PHASE_SCAN) {
 			if ((m->sys_flags & CPM__SYS_FLAG__SEEN) == 0 && session_seq_of_uid(s, m->uid) != 0 &&
 			    seen_push(c, m->uid) < 0) {
-				session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+				fetch_answer(c, "NO", "[SERVERBUG] Out of memory");
 				fetch_finish(c);
 				return;
 			}
@@ -524,7 +542,7 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 	int more = r->more_from_uid != 0 ? cursor_advance(c, r->more_from_uid) : 0;
 	if (more < 0) {
 		log_error("event=fetch_no_progress more_from_uid=%u", (unsigned)r->more_from_uid);
-		session_tagged(s, "NO", "[SERVERBUG] FETCH: back-end paging error");
+		fetch_answer(c, "NO", "[SERVERBUG] FETCH: back-end paging error");
 		fetch_finish(c);
 		return;
 	}
@@ -548,14 +566,14 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 		}
 	} else {
 		if (c->unknown_cte)
-			session_tagged(s, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
+			fetch_answer(c, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
 		else
-			session_tagged(s, "OK", "Fetch completed.");
+			fetch_answer(c, "OK", "Fetch completed.");
 		fetch_finish(c);
 		return;
 	}
 	if (rc < 0) {
-		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		fetch_answer(c, "NO", "[SERVERBUG] Out of memory");
 		fetch_finish(c);
 	}
 }
@@ -563,12 +581,11 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 static void on_store(const Cpm__Response *resp, void *ctx)
 {
 	struct fetch_ctx *c = ctx;
-	struct session *s = c->s;
 	if (!reply_usable(c, resp))
 		return;
 	int rc = c->store_pos < c->n_seen ? send_store(c) : start_fetch_phase(c);
 	if (rc < 0) {
-		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		fetch_answer(c, "NO", "[SERVERBUG] Out of memory");
 		fetch_finish(c);
 	}
 }
@@ -603,7 +620,7 @@ static int parse_modifiers(struct session *s, const struct imap_arg *l, const st
 			c->vanished = true;
 			if (imap_seqset_parse(set->str, set->len, &c->vset) < 0 ||
 			    imap_seqset_resolve(&c->vset, UINT32_MAX) < 0) {
-				session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+				fetch_answer(c, "NO", "[SERVERBUG] Out of memory");
 				return -1;
 			}
 		} else {
@@ -656,22 +673,90 @@ static void vanished_done(struct session *s, bool ok, const Cpm__Response *last,
 	}
 	if (!ok) {
 		if (last != NULL && last->status != CPM__STATUS__OK)
-			session_tagged_rpc_error(s, last, "FETCH");
+			fetch_answer_rpc_error(c, last);
 		else
-			session_tagged(s, "NO", "[SERVERBUG] FETCH: bad back-end response");
+			fetch_answer(c, "NO", "[SERVERBUG] FETCH: bad back-end response");
 		fetch_finish(c);
 		return;
 	}
 	if (c->n_ranges == 0) {
-		session_tagged(s, "OK", "Fetch completed.");
+		fetch_answer(c, "OK", "Fetch completed.");
 		fetch_finish(c);
 	} else if (start_phases(c) < 0) {
-		session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		fetch_answer(c, "NO", "[SERVERBUG] Out of memory");
 		fetch_finish(c);
 	}
 }
 
+/* What the back-end must send for c->items (and whether \Seen is set first). */
+static void set_wire_items(struct fetch_ctx *c, bool set_seen)
+{
+	c->set_seen = set_seen;
+	if (c->items.flags || set_seen)
+		c->wire_items |= CPM__FETCH_ITEM__F_FLAGS;
+	if (c->items.internaldate)
+		c->wire_items |= CPM__FETCH_ITEM__F_INTERNALDATE;
+	if (c->items.size)
+		c->wire_items |= CPM__FETCH_ITEM__F_SIZE;
+	if (fetch_items_need_body(&c->items))
+		c->wire_items |= CPM__FETCH_ITEM__F_BODY;
+	if (fetch_items_need_tree(&c->items))
+		c->wire_items |= CPM__FETCH_ITEM__F_TREE;
+	if (c->items.preview)
+		c->wire_items |= CPM__FETCH_ITEM__F_PREVIEW;
+}
+
 /* ---- entry points -------------------------------------------------------------- */
+
+int fetch_items_valid(char *const *atoms, size_t n)
+{
+	struct fetch_items fi = {0};
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = fetch_items_add(&fi, atoms[i], strlen(atoms[i])) == FETCH_ITEM_OK ? 0 : -1;
+	fetch_items_clear(&fi);
+	return rc;
+}
+
+int fetch_untagged(struct session *s, char *const *atoms, size_t n_atoms, const uint32_t *uids, size_t n_uids,
+		   void (*done)(struct session *s))
+{
+	if (n_uids == 0 || s->state != SESSION_SELECTED)
+		return -1;
+	struct fetch_ctx *c = calloc(1, sizeof(*c));
+	Cpm__UidRange *ranges = c != NULL ? calloc(n_uids, sizeof(*ranges)) : NULL;
+	if (ranges == NULL) {
+		free(c);
+		return -1;
+	}
+	c->s = s;
+	c->ranges = ranges;
+	c->untagged_done = done;
+	for (size_t i = 0; i < n_atoms; i++) {
+		if (fetch_items_add(&c->items, atoms[i], strlen(atoms[i])) != FETCH_ITEM_OK) {
+			fetch_ctx_free(c);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < n_uids; i++) {
+		if (c->n_ranges > 0 && c->ranges[c->n_ranges - 1].last + 1 == uids[i]) {
+			c->ranges[c->n_ranges - 1].last = uids[i];
+		} else {
+			Cpm__UidRange init = CPM__UID_RANGE__INIT;
+			init.first = init.last = uids[i];
+			c->ranges[c->n_ranges++] = init;
+		}
+	}
+	/* A notification never sets \Seen (the client did not ask to read). */
+	set_wire_items(c, false);
+	session_ref(s);
+	if (start_phases(c) < 0) {
+		fetch_finish(c);
+		return 0; /* done() was called */
+	}
+	return 0;
+}
+
 
 static void fetch_start(struct session *s, const struct imap_arg *args, unsigned nargs, bool uid_mode)
 {
@@ -719,21 +804,7 @@ static void fetch_start(struct session *s, const struct imap_arg *args, unsigned
 		return;
 	}
 
-	bool set_seen = fetch_items_sets_seen(&c->items) && !s->sel.readonly;
-	if (c->items.flags || set_seen)
-		c->wire_items |= CPM__FETCH_ITEM__F_FLAGS;
-	if (c->items.internaldate)
-		c->wire_items |= CPM__FETCH_ITEM__F_INTERNALDATE;
-	if (c->items.size)
-		c->wire_items |= CPM__FETCH_ITEM__F_SIZE;
-	if (fetch_items_need_body(&c->items))
-		c->wire_items |= CPM__FETCH_ITEM__F_BODY;
-	if (fetch_items_need_tree(&c->items))
-		c->wire_items |= CPM__FETCH_ITEM__F_TREE;
-	if (c->items.preview)
-		c->wire_items |= CPM__FETCH_ITEM__F_PREVIEW;
-
-	c->set_seen = set_seen;
+	set_wire_items(c, fetch_items_sets_seen(&c->items) && !s->sel.readonly);
 	session_ref(s);
 	int rc = c->vanished ? changes_walk(s, c->changedsince, vanished_page, vanished_done, c) : start_phases(c);
 	if (rc < 0) {

@@ -23,6 +23,15 @@ static void idle_finish(struct session *s)
 	session_done(s);
 }
 
+static void idle_synced(struct session *s);
+
+/* After the sync: NOTIFY MessageNew's FETCH of new messages, if asked. */
+static void idle_sync_done(struct session *s)
+{
+	if (!notify_fetch_new(s, idle_synced))
+		idle_synced(s);
+}
+
 static void idle_synced(struct session *s)
 {
 	s->syncing = false;
@@ -41,7 +50,8 @@ void idle_sync(struct session *s)
 	if (s->state != SESSION_SELECTED || s->syncing)
 		return;
 	s->syncing = true;
-	session_sync(s, idle_synced);
+	notify_collect_new(s);
+	session_sync(s, idle_sync_done);
 }
 
 static void idle_line(struct session *s, const char *line, size_t len)

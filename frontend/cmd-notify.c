@@ -28,9 +28,10 @@
  * Deviations, documented: a push also carries flag changes when the
  * SELECTED group asked only for MessageNew/MessageExpunge (a flag change
  * alone does not start a push, though); changes made by the session itself
- * in other folders are reported too (the log does not say who made them);
- * MessageNew's fetch attributes are accepted but the selected folder's new
- * messages are announced with EXISTS only (the client fetches).
+ * in other folders are reported too (the log does not say who made them).
+ * MessageNew's fetch attributes are answered after the EXISTS with one
+ * "* n FETCH (...)" per new message of the selected folder (cmd-fetch.c
+ * fetch_untagged: no \Seen side effect).
  */
 #include "commands.h"
 
@@ -150,11 +151,53 @@ static void push_step_done(struct session *s)
 		conn_command_done(s->conn);
 }
 
+void notify_collect_new(struct session *s)
+{
+	struct notify_state *n = s->notify;
+	s->collect_new = n != NULL && n->spec.n_fetch_atts > 0 && (n->sel_events & NE_MESSAGE_NEW);
+}
+
+static void fetched_new(struct session *s)
+{
+	free(s->pushed_new);
+	s->pushed_new = NULL;
+	s->n_pushed_new = 0;
+}
+
+static void after_fetch_new(struct session *s)
+{
+	fetched_new(s);
+	if (s->notify_fetch_then != NULL) {
+		void (*then)(struct session *) = s->notify_fetch_then;
+		s->notify_fetch_then = NULL;
+		then(s);
+	}
+}
+
+bool notify_fetch_new(struct session *s, void (*then)(struct session *s))
+{
+	struct notify_state *n = s->notify;
+	s->collect_new = false;
+	if (n == NULL || s->n_pushed_new == 0 || session_closed(s)) {
+		fetched_new(s);
+		return false;
+	}
+	s->notify_fetch_then = then;
+	if (fetch_untagged(s, n->spec.fetch_atts, n->spec.n_fetch_atts, s->pushed_new, s->n_pushed_new,
+			   after_fetch_new) == 0)
+		return true;
+	s->notify_fetch_then = NULL;
+	fetched_new(s);
+	return false;
+}
+
 static void selected_done(struct session *s)
 {
 	s->syncing = false;
 	s->defer_expunge = false;
-	push_step_done(s);
+	/* MessageNew (fetch-att): the new messages' FETCH after their EXISTS. */
+	if (!notify_fetch_new(s, push_step_done))
+		push_step_done(s);
 }
 
 static void read_log(struct session *s);
@@ -167,6 +210,7 @@ static bool push_next(struct session *s)
 	if (n->sel_events != 0 && s->state == SESSION_SELECTED && !s->syncing && !s->idling && s->sel_changed) {
 		s->syncing = true;
 		s->defer_expunge = n->sel_delayed;
+		notify_collect_new(s);
 		session_sync(s, selected_done);
 		return true;
 	}
@@ -542,6 +586,12 @@ void cmd_notify(struct session *s, const struct imap_command *cmd)
 	case NOTIFY_BAD:
 	default:
 		session_tagged(s, err != NULL && err[0] == '[' ? "NO" : "BAD", "%s", err ? err : "Invalid NOTIFY");
+		notify_state_free(&n);
+		session_done(s);
+		return;
+	}
+	if (fetch_items_valid(n->spec.fetch_atts, n->spec.n_fetch_atts) < 0) {
+		session_tagged(s, "BAD", "Invalid MessageNew fetch attribute");
 		notify_state_free(&n);
 		session_done(s);
 		return;

@@ -46,6 +46,14 @@ void cmd_append(struct session *s, const struct imap_command *cmd);
 /* cmd-fetch.c: FETCH and UID FETCH (UID dispatches on its sub-command) */
 void cmd_fetch(struct session *s, const struct imap_command *cmd);
 void cmd_uid(struct session *s, const struct imap_command *cmd);
+/* 0 when every atom is a FETCH item we serve (NOTIFY MessageNew checks its attributes). */
+int fetch_items_valid(char *const *atoms, size_t n);
+/* NOTIFY MessageNew: "* n FETCH (...)" of the given new UIDs (ascending, in
+ * the view) with the fetch attributes atoms, outside any command: no tagged
+ * answer, \Seen untouched. done(s) is called at the end (not when the
+ * session closed). -1 when nothing was started (done is not called). */
+int fetch_untagged(struct session *s, char *const *atoms, size_t n_atoms, const uint32_t *uids, size_t n_uids,
+		   void (*done)(struct session *s));
 
 /* cmd-store.c, cmd-expunge.c, cmd-copy.c; the *_start forms serve UID too. */
 void cmd_store(struct session *s, const struct imap_command *cmd);
@@ -76,6 +84,12 @@ void notify_push_selected(struct session *s, const Cpm__FeedEvent *ev);
  * reading the next command. True when that started (it releases the
  * connection itself when done). */
 bool notify_push_after_command(struct session *s);
+/* NOTIFY MessageNew with fetch attributes: before a sync, ask it to keep
+ * the new UIDs (notify_collect_new); after it, notify_fetch_new writes
+ * their FETCH and then calls then(s) — true when it started (then comes
+ * later), false when there was nothing to fetch (then is not called). */
+void notify_collect_new(struct session *s);
+bool notify_fetch_new(struct session *s, void (*then)(struct session *s));
 /* SELECTED-DELAYED: remember expunged UIDs to report at the next command
  * that allows EXPUNGE responses. */
 void notify_defer_expunged(struct session *s, const uint32_t *uids, size_t n);

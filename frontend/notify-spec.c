@@ -91,29 +91,25 @@ static enum notify_parse_result parse_events(const struct imap_arg *a, struct no
 		}
 		if (bit == NE_MESSAGE_NEW && i + 1 < a->list_count && a->list[i + 1].type == IMAP_ARG_LIST) {
 			const struct imap_arg *atts = &a->list[++i];
-			/* Only the selected folder gets FETCH responses; others get STATUS. */
-			struct buf text = {0};
 			for (unsigned k = 0; k < atts->list_count; k++) {
-				if (atts->list[k].type != IMAP_ARG_ATOM) {
-					buf_free(&text);
+				if (atts->list[k].type != IMAP_ARG_ATOM || atts->list[k].str == NULL) {
 					*err_r = "Invalid MessageNew fetch attribute";
 					return NOTIFY_BAD;
 				}
-				if (k > 0)
-					buf_append_byte(&text, ' ');
-				buf_append(&text, atts->list[k].str, atts->list[k].len);
 			}
-			buf_append_byte(&text, '\0');
-			if (!is_selected(g->filter)) {
-				buf_free(&text);
-				goto next;
+			/* Only the selected folder gets FETCH responses; others get STATUS. */
+			if (is_selected(g->filter) && atts->list_count > 0) {
+				char **v = calloc(atts->list_count, sizeof(char *));
+				if (v == NULL)
+					return NOTIFY_NOMEM;
+				spec->fetch_atts = v;
+				for (unsigned k = 0; k < atts->list_count; k++) {
+					if ((v[k] = strndup(atts->list[k].str, atts->list[k].len)) == NULL)
+						return NOTIFY_NOMEM;
+					spec->n_fetch_atts++;
+				}
 			}
-			free(spec->fetch_att);
-			spec->fetch_att = (char *)buf_steal(&text, NULL);
-			if (spec->fetch_att == NULL)
-				return NOTIFY_NOMEM;
 		}
-	next:
 		if (g->events & bit) {
 			*err_r = "Duplicate NOTIFY event";
 			return NOTIFY_BAD;
@@ -229,7 +225,9 @@ void notify_spec_free(struct notify_spec *spec)
 			free(spec->groups[i].names[j]);
 		free(spec->groups[i].names);
 	}
-	free(spec->fetch_att);
+	for (size_t i = 0; i < spec->n_fetch_atts; i++)
+		free(spec->fetch_atts[i]);
+	free(spec->fetch_atts);
 	memset(spec, 0, sizeof(*spec));
 }
 

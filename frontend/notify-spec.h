@@ -16,7 +16,7 @@
  * NOTIFY_MAX_MAILBOXES names. Events this server cannot deliver
  * (AnnotationChange and the metadata events: no METADATA/ANNOTATE yet) give
  * NOTIFY_BADEVENT. For the selected folder, MessageNew's fetch attributes
- * are kept as the client wrote them (fetch_att, fetch_att_n).
+ * are kept as the client wrote them, one atom each (fetch_atts).
  *
  * Mailbox names are UTF-8 (decoded from modified UTF-7 by the caller's
  * arg_mailbox callback). The spec owns all its memory: notify_spec_free.
@@ -67,7 +67,8 @@ struct notify_spec {
 	bool status;      /* SET STATUS: send STATUS for the watched folders now */
 	struct notify_group groups[NOTIFY_MAX_GROUPS];
 	size_t n_groups;
-	char *fetch_att;  /* MessageNew's fetch attributes for the selected folder ("" = none) */
+	char **fetch_atts; /* MessageNew's fetch attributes for the selected folder (atoms) */
+	size_t n_fetch_atts;
 };
 
 enum notify_parse_result {

@@ -367,6 +367,9 @@ void session_unselect(struct session *s)
 	free(s->deferred);
 	s->deferred = NULL;
 	s->n_deferred = 0;
+	free(s->pushed_new);
+	s->pushed_new = NULL;
+	s->n_pushed_new = 0;
 	if (s->sel.folder_id != 0 && s->w->feed != NULL)
 		feed_sub_unwatch(s->w->feed, s->shard, s->sel.folder_id, s);
 	free(s->sel.name);

@@ -97,6 +97,10 @@ struct session {
 	bool defer_expunge;      /* a SELECTED-DELAYED push runs: keep expunges for later */
 	uint32_t *deferred;      /* UIDs expunged but not yet reported (ascending) */
 	size_t n_deferred;
+	bool collect_new;        /* a NOTIFY push wants the new UIDs a sync adds (MessageNew FETCH) */
+	uint32_t *pushed_new;    /* those UIDs, ascending */
+	size_t n_pushed_new;
+	void (*notify_fetch_then)(struct session *s); /* after their FETCH (notify_fetch_new) */
 };
 
 struct session *session_new(struct fe_worker *w, struct conn *c, bool tls_active, bool loopback);

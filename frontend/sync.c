@@ -48,7 +48,15 @@ static void apply_changes(struct session *s, const Cpm__ChangesResp *r, void *ar
 		uint32_t seq = session_seq_of_uid(s, m->uid);
 		if (seq == 0) {
 			/* Not known yet: new (the client fetches what it wants). */
-			grew |= view_add(&s->sel, m->uid);
+			bool added = view_add(&s->sel, m->uid);
+			grew |= added;
+			if (added && s->collect_new) {
+				uint32_t *nu = realloc(s->pushed_new, (s->n_pushed_new + 1) * sizeof(uint32_t));
+				if (nu != NULL) {
+					s->pushed_new = nu;
+					s->pushed_new[s->n_pushed_new++] = m->uid;
+				}
+			}
 			continue;
 		}
 		condstore_write_fetch(s, seq, m, false, true);

@@ -18,7 +18,7 @@ PW = "nt-pw"
 
 
 def populate(c):
-    for u in ("nt1", "nt2", "nt3", "nt4", "nt5", "nt6"):
+    for u in ("nt1", "nt2", "nt3", "nt4", "nt5", "nt6", "nt7"):
         c.add_user(u, PW)
 
 
@@ -97,6 +97,41 @@ class NotifySelected(ClusterTest):
         self.assertTrue(quiet(a))
         untagged, _ = a.cmd("NOOP")
         self.assertEqual(untagged, [b"* 2 EXISTS"])
+        a.close()
+        b.close()
+
+    def test_message_new_fetch_attributes(self):
+        """MessageNew (fetch-att): each new message of the selected folder is
+        reported with those attributes after its EXISTS, with no \\Seen side
+        effect — between commands and inside IDLE."""
+        a = self.cluster.login_raw("nt7", fe=0)
+        b = self.cluster.login_raw("nt7", fe=1)
+        a.cmd("CREATE Att")
+        append(b, "Att", 1)
+        a.cmd("SELECT Att")
+        _, tagged = a.cmd("NOTIFY SET (selected (MessageNew (BOGUS) MessageExpunge))")
+        self.assertEqual(status(tagged), "BAD")
+        _, tagged = a.cmd("NOTIFY SET (selected (MessageNew (UID FLAGS BODY[HEADER.FIELDS (Subject)]) "
+                          "MessageExpunge))")
+        self.assertEqual(status(tagged), "OK", tagged)
+        u2 = append(b, "Att", 2)
+        got = read_lines(a, 3)
+        self.assertEqual(got[0], b"* 2 EXISTS")
+        self.assertEqual(got[1], b"* 2 FETCH (UID %d FLAGS (\\Recent) BODY[HEADER.FIELDS (SUBJECT)] {15}" % u2)
+        self.assertEqual(got[2], b"Subject: n2")
+        self.assertEqual(read_lines(a, 2), [b"", b")"])
+        # Inside IDLE too.
+        a.send(b"i IDLE\r\n")
+        self.assertEqual(read_lines(a, 1), [b"+ idling"])
+        u3 = append(b, "Att", 3)
+        got = read_lines(a, 5)
+        self.assertEqual(got[:2], [b"* 3 EXISTS",
+                                   b"* 3 FETCH (UID %d FLAGS (\\Recent) BODY[HEADER.FIELDS (SUBJECT)] {15}" % u3])
+        a.send(b"DONE\r\n")
+        self.assertRegex(read_lines(a, 1)[0], rb"^i OK ")
+        # Not marked \Seen by the notification.
+        untagged, _ = a.cmd("FETCH 2:3 (FLAGS)")
+        self.assertEqual(untagged, [b"* 2 FETCH (FLAGS (\\Recent))", b"* 3 FETCH (FLAGS (\\Recent))"])
         a.close()
         b.close()
 

@@ -47,7 +47,9 @@ static void test_none_and_set(void **state)
 	assert_false(sp.none);
 	assert_true(sp.status);
 	assert_int_equal(sp.n_groups, 3);
-	assert_string_equal(sp.fetch_att, "UID FLAGS");
+	assert_int_equal(sp.n_fetch_atts, 2);
+	assert_string_equal(sp.fetch_atts[0], "UID");
+	assert_string_equal(sp.fetch_atts[1], "FLAGS");
 	bool delayed = true;
 	assert_int_equal(notify_spec_selected(&sp, &delayed), NE_MESSAGE_NEW | NE_MESSAGE_EXPUNGE | NE_FLAG_CHANGE);
 	assert_false(delayed);
@@ -76,7 +78,7 @@ static void test_filters(void **state)
 	assert_int_equal(notify_spec_folder(&sp, "Sent", true), 0); /* subscribed NONE comes first */
 	assert_int_equal(notify_spec_folder(&sp, "Sent", false), NE_MESSAGE_NEW | NE_MESSAGE_EXPUNGE);
 	assert_int_equal(notify_spec_folder(&sp, "Other", false), 0);
-	assert_null(sp.fetch_att);
+	assert_null(sp.fetch_atts);
 	notify_spec_free(&sp);
 }
 
