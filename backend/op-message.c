@@ -151,7 +151,8 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 	cpmdb__folder_rec__free_unpacked(f, NULL);
 }
 
-/* A MessageData with what items asks for (body bytes copied out of the txn). */
+/* A MessageData with what items asks for: body bytes copied out of the
+ * txn, or pointing into the map when ctx->borrow_bodies (see ops.h). */
 static Cpm__MessageData *message_data(const struct op_ctx *ctx, MDB_txn *t, uint32_t uid, const Cpmdb__MsgRec *m,
 				      uint32_t items, enum db_status *st_r)
 {
@@ -214,14 +215,17 @@ static Cpm__MessageData *message_data(const struct op_ctx *ctx, MDB_txn *t, uint
 			cpm__message_data__free_unpacked(d, NULL);
 			return NULL;
 		}
-		d->body.data = malloc(len ? len : 1);
-		if (d->body.data == NULL) {
+		if (ctx->borrow_bodies) {
+			d->body.data = (uint8_t *)body; /* packed before the read txn ends (server.c) */
+			d->body.len = len;
+		} else if ((d->body.data = malloc(len ? len : 1)) == NULL) {
 			*st_r = DB_FAIL;
 			cpm__message_data__free_unpacked(d, NULL);
 			return NULL;
+		} else {
+			memcpy(d->body.data, body, len);
+			d->body.len = len;
 		}
-		memcpy(d->body.data, body, len);
-		d->body.len = len;
 	}
 	*st_r = DB_OK;
 	return d;
@@ -253,6 +257,7 @@ void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, stru
 		return;
 	}
 	cpm__fetch_resp__init(r);
+	res->borrowed = ctx->borrow_bodies && (q->items & CPM__FETCH_ITEM__F_BODY);
 	res->resp->result_case = CPM__RESPONSE__RESULT_FETCH;
 	res->resp->fetch = r;
 	uint32_t max_msgs = q->max_messages && q->max_messages < OP_FETCH_MAX_MESSAGES ? q->max_messages

@@ -279,6 +279,15 @@ void op_result_error(struct op_result *res, Cpm__Status st, const char *msg)
 
 void op_result_clear(struct op_result *res)
 {
+	if (res->borrowed && res->resp != NULL && res->resp->result_case == CPM__RESPONSE__RESULT_FETCH &&
+	    res->resp->fetch != NULL) {
+		/* Those bytes are the map's, not ours. */
+		for (size_t i = 0; i < res->resp->fetch->n_messages; i++) {
+			res->resp->fetch->messages[i]->body.data = NULL;
+			res->resp->fetch->messages[i]->body.len = 0;
+		}
+	}
+	res->borrowed = false;
 	if (res->resp != NULL)
 		cpm__response__free_unpacked(res->resp, NULL);
 	for (size_t i = 0; i < res->n_events; i++)

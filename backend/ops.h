@@ -34,9 +34,15 @@ struct op_ctx {
 	const struct cpm_config *cfg;
 	const char *shard_id;
 	uint64_t started_ms;
+	/* Reads only: FETCH bodies point into the LMDB map instead of being
+	 * copied; they are valid until the transaction ends, so the caller packs
+	 * the response before ending it (server.c); op_result_clear never frees
+	 * them (res->borrowed). */
+	bool borrow_bodies;
 };
 
 struct op_result {
+	bool borrowed; /* message bodies in resp point into the map (op_ctx.borrow_bodies) */
 	Cpm__Response *resp;
 	Cpm__FeedEvent **events;
 	size_t n_events;

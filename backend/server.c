@@ -20,7 +20,8 @@ struct server {
 	const struct cpm_config *cfg;
 	const struct cfg_shard *shard;
 	struct db *db;
-	struct op_ctx ctx;
+	struct op_ctx ctx;      /* the writer's (copied by writer_start) */
+	struct op_ctx read_ctx; /* reads on the thread pool: FETCH bodies borrowed from the map */
 	struct rpc_server *rpc;
 	struct feed *feed;
 	struct writer *writer;
@@ -34,13 +35,21 @@ struct job {
 	struct rpc_incoming *in;
 	uv_work_t work;
 	struct writer_job wj; /* req + result, used by reads too */
+	unsigned char *sealed; /* a read's answer packed on the thread pool (borrowed bodies) */
+	size_t sealed_len;
 };
 
 static void finish(struct job *j, bool remember)
 {
 	struct server *s = j->s;
 	struct op_result *res = &j->wj.res;
-	if (res->resp != NULL) {
+	if (j->sealed != NULL && res->resp != NULL) {
+		rpc_server_reply_sealed(s->rpc, &j->in, j->sealed, j->sealed_len, false);
+		j->sealed = NULL;
+	} else if (res->borrowed) {
+		/* Its bodies were the read transaction's; it could not be packed in time. */
+		rpc_server_reply_status(s->rpc, &j->in, CPM__STATUS__INTERNAL, "out of memory");
+	} else if (res->resp != NULL) {
 		rpc_server_reply(s->rpc, &j->in, res->resp, remember && res->resp->status == CPM__STATUS__OK);
 		for (size_t i = 0; i < res->n_events; i++) {
 			res->events[i]->shard = strdup(s->shard->id);
@@ -68,7 +77,11 @@ static void read_work(uv_work_t *w)
 		op_result_error(&j->wj.res, CPM__STATUS__INTERNAL, "storage error: cannot begin transaction");
 		return;
 	}
-	op_run(&j->s->ctx, t, j->wj.req, &j->wj.res);
+	op_run(&j->s->read_ctx, t, j->wj.req, &j->wj.res);
+	/* Bodies borrowed from the map are packed before the transaction ends
+	 * (one copy, straight into the envelope, off the loop). */
+	if (j->wj.res.borrowed && j->wj.res.resp != NULL)
+		j->sealed = rpc_server_seal(j->s->rpc, j->in, j->wj.res.resp, &j->sealed_len);
 	mdb_txn_abort(t);
 }
 
@@ -179,6 +192,8 @@ struct server *server_start(uv_loop_t *loop, const struct cpm_config *cfg, const
 	s->feed = feed_open(shard->feed, cfg->secret, cfg->secret_len, err, errlen);
 	if (s->feed == NULL)
 		goto fail;
+	s->read_ctx = s->ctx;
+	s->read_ctx.borrow_bodies = true; /* the writer keeps its own copy of ctx, without */
 	s->writer = writer_start(loop, &s->ctx, write_done, s, err, errlen);
 	if (s->writer == NULL)
 		goto fail;

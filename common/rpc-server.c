@@ -236,26 +236,43 @@ const Cpm__Request *rpc_incoming_request(const struct rpc_incoming *in)
 	return in->req;
 }
 
-void rpc_server_reply(struct rpc_server *srv, struct rpc_incoming **inp, Cpm__Response *resp, bool remember)
+unsigned char *rpc_server_seal(const struct rpc_server *srv, const struct rpc_incoming *in, Cpm__Response *resp,
+			       size_t *len_r)
 {
-	struct rpc_incoming *in = *inp;
-	*inp = NULL;
 	resp->id = in->req->id;
 	size_t plen = cpm__response__get_packed_size(resp);
 	unsigned char *env = malloc(RPC_ENVELOPE_OVERHEAD + plen);
-	if (env != NULL) {
-		cpm__response__pack(resp, env + RPC_ENVELOPE_OVERHEAD);
-		rpc_envelope_seal(srv->secret, srv->secret_len, env + RPC_ENVELOPE_OVERHEAD, plen, env);
-		send_with_ctl(srv, &in->ctl, env, RPC_ENVELOPE_OVERHEAD + plen);
-	} else {
+	*len_r = 0;
+	if (env == NULL) {
 		log_error("event=rpc_reply_oom bytes=%zu", plen);
+		return NULL;
 	}
+	cpm__response__pack(resp, env + RPC_ENVELOPE_OVERHEAD);
+	rpc_envelope_seal(srv->secret, srv->secret_len, env + RPC_ENVELOPE_OVERHEAD, plen, env);
+	*len_r = RPC_ENVELOPE_OVERHEAD + plen;
+	return env;
+}
+
+void rpc_server_reply(struct rpc_server *srv, struct rpc_incoming **inp, Cpm__Response *resp, bool remember)
+{
+	size_t len;
+	unsigned char *env = rpc_server_seal(srv, *inp, resp, &len);
+	rpc_server_reply_sealed(srv, inp, env, len, remember);
+}
+
+void rpc_server_reply_sealed(struct rpc_server *srv, struct rpc_incoming **inp, unsigned char *env, size_t len,
+			     bool remember)
+{
+	struct rpc_incoming *in = *inp;
+	*inp = NULL;
+	if (env != NULL)
+		send_with_ctl(srv, &in->ctl, env, len);
 	struct dedupe_entry *dd = in->dd;
 	if (dd != NULL) {
 		if (remember && env != NULL) {
 			dd->state = DD_DONE;
 			dd->reply = env;
-			dd->reply_len = RPC_ENVELOPE_OVERHEAD + plen;
+			dd->reply_len = len;
 			env = NULL;
 			dd->expires_ms = clock_unix_ms() + RPC_DEDUPE_TTL_MS;
 			if (srv->done_tail != NULL)

@@ -45,6 +45,16 @@ struct rpc_server *rpc_server_new(uv_loop_t *loop, const char *endpoint, const u
 				  size_t secret_len, rpc_request_cb *cb, void *ctx, char *err, size_t errlen);
 /* Sends resp (its id is set from the request) and frees in. */
 void rpc_server_reply(struct rpc_server *srv, struct rpc_incoming **in, Cpm__Response *resp, bool remember);
+/* The two halves of rpc_server_reply, so the packing (and the copy of any
+ * large bytes) can run on a worker thread: rpc_server_seal packs resp with
+ * in's request id into a sealed envelope (touches only the secret and that
+ * id: safe off the loop; NULL when out of memory); rpc_server_reply_sealed
+ * sends it and takes ownership of env (NULL: nothing is sent, the request
+ * is dropped as when out of memory). */
+unsigned char *rpc_server_seal(const struct rpc_server *srv, const struct rpc_incoming *in, Cpm__Response *resp,
+			       size_t *len_r);
+void rpc_server_reply_sealed(struct rpc_server *srv, struct rpc_incoming **in, unsigned char *env, size_t len,
+			     bool remember);
 /* Convenience: reply with only a status and an error text. */
 void rpc_server_reply_status(struct rpc_server *srv, struct rpc_incoming **in, Cpm__Status st, const char *error);
 const Cpm__Request *rpc_incoming_request(const struct rpc_incoming *in);
