@@ -354,6 +354,7 @@ static int list_folders(struct session *s, bool initial, void (*done)(struct ses
 
 struct read_ctx {
 	struct session *s;
+	unsigned gen;  /* s->notify_gen when started: a NOTIFY since then makes it stale */
 	bool from_now; /* NOTIFY SET: only learn the log's head */
 	void (*done)(struct session *s, bool ok, void *arg); /* NULL: a push step */
 	void *arg;
@@ -381,6 +382,12 @@ static void send_read(struct read_ctx *c)
 static void read_finish(struct session *s, bool ok, void *arg)
 {
 	struct read_ctx *c = arg;
+	if (c->gen != s->notify_gen) {
+		/* NOTIFY changed meanwhile (possible only for a push inside IDLE):
+		 * this read belongs to a specification that is gone. */
+		free(c);
+		return;
+	}
 	if (c->done != NULL)
 		c->done(s, ok, c->arg);
 	else
@@ -395,6 +402,7 @@ static int read_start(struct session *s, bool from_now, void (*done)(struct sess
 	if (c == NULL)
 		return -1;
 	c->s = s;
+	c->gen = s->notify_gen;
 	c->from_now = from_now;
 	c->done = done;
 	c->arg = arg;
@@ -479,7 +487,7 @@ static void on_log(const Cpm__Response *resp, void *ctx)
 	struct notify_state *n = s->notify;
 	bool ok = resp->status == CPM__STATUS__OK && resp->result_case == CPM__RESPONSE__RESULT_OUTBAND_READ &&
 		  resp->outband_read != NULL;
-	if (session_closed(s) || n == NULL || !ok) {
+	if (session_closed(s) || n == NULL || !ok || c->gen != s->notify_gen) {
 		read_finish(s, false, c); /* a failed read: the next hint tries again */
 		session_unref(s);
 		return;
@@ -597,6 +605,7 @@ void cmd_notify(struct session *s, const struct imap_command *cmd)
 		return;
 	}
 	notify_state_free(&s->notify);
+	s->notify_gen++;
 	if (n->spec.none) {
 		notify_state_free(&n);
 		session_tagged(s, "OK", "NOTIFY completed.");

@@ -94,6 +94,7 @@ struct session {
 	bool condstore;          /* CONDSTORE enabled (RFC 7162 3.1): FETCH carries MODSEQ */
 	bool qresync;            /* QRESYNC enabled: VANISHED instead of EXPUNGE, UID in FETCH */
 	struct notify_state *notify; /* NOTIFY SET in force (cmd-notify.c), or NULL */
+	unsigned notify_gen;     /* counts NOTIFY commands that replaced it */
 	bool defer_expunge;      /* a SELECTED-DELAYED push runs: keep expunges for later */
 	uint32_t *deferred;      /* UIDs expunged but not yet reported (ascending) */
 	size_t n_deferred;
