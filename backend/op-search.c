@@ -45,6 +45,8 @@ struct msg_view {
 	bool loaded;
 	struct buf decoded;        /* text parts decoded to UTF-8, on first need */
 	bool decoded_done;
+	struct span { size_t off, len; } *skip; /* binary parts (base64, not text): not body text */
+	size_t n_skip;
 	struct u64map *needles;    /* key text (by address) -> struct folded, for the whole SEARCH */
 };
 
@@ -99,9 +101,36 @@ static bool load(struct msg_view *m)
 	return m->data != NULL;
 }
 
-/* The message's text parts as a reader sees them: transfer encoding undone,
- * charset converted to UTF-8 (mime-decode.h), from the MIME tree stored at
- * APPEND (parsed now when there is none). */
+static bool token_is(const unsigned char *s, size_t len, const char *name)
+{
+	return s != NULL && strlen(name) == len && strncasecmp((const char *)s, name, len) == 0;
+}
+
+/* Whether decoding a text part would give back its bytes unchanged (no
+ * transfer encoding, UTF-8 or plain ASCII): the scan of the raw message
+ * has covered it already, so decoded_text leaves it out. */
+static bool identity_text(const unsigned char *enc, size_t el, const unsigned char *cs, size_t cl,
+			  const unsigned char *body, size_t blen)
+{
+	if (!(enc == NULL || el == 0 || token_is(enc, el, "7bit") || token_is(enc, el, "8bit") ||
+	      token_is(enc, el, "binary")))
+		return false;
+	if (token_is(cs, cl, "utf-8") || token_is(cs, cl, "utf8"))
+		return true;
+	if (cs != NULL && cl > 0 && !token_is(cs, cl, "us-ascii"))
+		return false;
+	for (size_t i = 0; i < blen; i++)
+		if (body[i] >= 0x80)
+			return false; /* 8-bit bytes without a charset: let the decoder decide */
+	return true;
+}
+
+/* The message's text parts as a reader sees them, from the MIME tree
+ * stored at APPEND (parsed now when there is none): transfer encoding
+ * undone and charset converted to UTF-8 (mime-decode.h) into m->decoded —
+ * except the parts that would decode to themselves, which the raw scan of
+ * the body covers. Base64 parts that are not text (images, media,
+ * attachments) are noted in m->skip: the raw scan leaves them out. */
 static const struct buf *decoded_text(struct msg_view *m)
 {
 	if (m->decoded_done || !load(m))
@@ -116,11 +145,21 @@ static const struct buf *decoded_text(struct msg_view *m)
 		return &m->decoded;
 	for (uint32_t i = 0; i < tree->n_parts && m->decoded.len < SEARCH_MAX_DECODED; i++) {
 		const struct mime_part *pt = &tree->parts[i];
-		if (pt->n_children != 0 || !(pt->flags & MIME_PART_TEXT) || pt->body_off > m->len)
+		if (pt->n_children != 0 || pt->body_off > m->len)
 			continue;
 		size_t blen = pt->body_len <= m->len - pt->body_off ? pt->body_len : m->len - pt->body_off;
 		size_t el = 0, cl = 0;
 		const unsigned char *enc = mime_tree_str(tree, pt->encoding, &el);
+		if (!(pt->flags & MIME_PART_TEXT)) {
+			if (token_is(enc, el, "base64")) {
+				struct span *ns = realloc(m->skip, (m->n_skip + 1) * sizeof(*ns));
+				if (ns == NULL)
+					break;
+				m->skip = ns;
+				m->skip[m->n_skip++] = (struct span){pt->body_off, blen};
+			}
+			continue;
+		}
 		const unsigned char *cs = NULL;
 		for (uint32_t k = 0; k < pt->params.count; k++) {
 			size_t nl;
@@ -128,6 +167,8 @@ static const struct buf *decoded_text(struct msg_view *m)
 			if (name != NULL && nl == 7 && strncasecmp((const char *)name, "charset", 7) == 0)
 				cs = mime_store_get(&tree->st, tree->st.strs[pt->params.first + 2 * k + 1], &cl);
 		}
+		if (identity_text(enc, el, cs, cl, m->data + pt->body_off, blen))
+			continue;
 		mime_decode_text(&m->decoded, m->data + pt->body_off, blen, (const char *)enc, el, (const char *)cs, cl,
 				 SEARCH_MAX_DECODED);
 		buf_append_byte(&m->decoded, '\n');
@@ -135,6 +176,7 @@ static const struct buf *decoded_text(struct msg_view *m)
 	mime_tree_free(&tree);
 	return &m->decoded;
 }
+
 
 /* i;unicode-casemap substring search; an empty needle matches. */
 static bool ci_contains(const unsigned char *h, size_t hl, const struct folded *needle)
@@ -161,7 +203,7 @@ static size_t header_len(const unsigned char *d, size_t len)
 static bool each_field(const unsigned char *h, size_t hl, const char *name,
 		       bool (*fn)(const unsigned char *v, size_t vl, const void *arg), const void *arg)
 {
-	size_t nl = strlen(name);
+	size_t nl = name != NULL ? strlen(name) : 0;
 	size_t i = 0;
 	while (i < hl) {
 		size_t line = i;
@@ -172,12 +214,42 @@ static bool each_field(const unsigned char *h, size_t hl, const char *name,
 				break;
 			end++;
 		}
-		if (end - line > nl && h[line + nl] == ':' && strncasecmp((const char *)h + line, name, nl) == 0 &&
-		    fn(h + line + nl + 1, end - line - nl - 1, arg))
+		if (name == NULL) {
+			/* Every field: the value after the first colon. */
+			const unsigned char *colon = memchr(h + line, ':', end - line);
+			if (colon != NULL && fn(colon + 1, (size_t)(h + end - colon - 1), arg))
+				return true;
+		} else if (end - line > nl && h[line + nl] == ':' && strncasecmp((const char *)h + line, name, nl) == 0 &&
+			   fn(h + line + nl + 1, end - line - nl - 1, arg)) {
 			return true;
+		}
 		i = end + 1;
 	}
 	return false;
+}
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* BODY: the folded key in the raw body (after the header, binary parts
+ * left out) or in the decoded text parts (decoded_text). */
+static bool body_contains(struct msg_view *m, const struct folded *f)
+{
+	const struct buf *d = decoded_text(m);
+	if (m->n_skip > 1)
+		qsort(m->skip, m->n_skip, sizeof(*m->skip), span_cmp);
+	size_t pos = header_len(m->data, m->len);
+	for (size_t i = 0; i <= m->n_skip; i++) {
+		size_t end = i < m->n_skip ? m->skip[i].off : m->len;
+		if (end > pos && ci_contains(m->data + pos, end - pos, f))
+			return true;
+		if (i < m->n_skip && m->skip[i].off + m->skip[i].len > pos)
+			pos = m->skip[i].off + m->skip[i].len;
+	}
+	return d->len > 0 && ci_contains(d->data, d->len, f);
 }
 
 /* The raw value, or the value with its encoded words decoded (RFC 2047). */
@@ -299,22 +371,16 @@ static bool eval(const Cpm__SearchKey *k, struct msg_view *m, unsigned depth)
 	}
 	case CPM__SEARCH_OP__S_BODY: {
 		const struct folded *f = k->text != NULL ? needle_of(m, k->text) : NULL;
-		if (f == NULL || !load(m))
-			return false;
-		size_t hl = header_len(m->data, m->len);
-		if (ci_contains(m->data + hl, m->len - hl, f))
-			return true;
-		const struct buf *d = decoded_text(m);
-		return d->len > 0 && ci_contains(d->data, d->len, f);
+		return f != NULL && load(m) && body_contains(m, f);
 	}
 	case CPM__SEARCH_OP__S_TEXT: {
+		/* The header block (raw, and its fields' encoded words decoded) or the body text. */
 		const struct folded *f = k->text != NULL ? needle_of(m, k->text) : NULL;
 		if (f == NULL || !load(m))
 			return false;
-		if (ci_contains(m->data, m->len, f))
-			return true;
-		const struct buf *d = decoded_text(m);
-		return d->len > 0 && ci_contains(d->data, d->len, f);
+		size_t hl = header_len(m->data, m->len);
+		return ci_contains(m->data, hl, f) || each_field(m->data, hl, NULL, value_contains, f) ||
+		       body_contains(m, f);
 	}
 	default:
 		return false;
@@ -366,6 +432,7 @@ void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, st
 				if (hit && m->modseq > r->highestmodseq)
 					r->highestmodseq = m->modseq;
 				buf_free(&mv.decoded);
+				free(mv.skip);
 				if (hit && ((sorting && sort_set_add(&ss, ctx, t, uid, m) < 0) ||
 					    (threading && thread_set_add(&ts, ctx, t, uid, m) < 0))) {
 					cpmdb__msg_rec__free_unpacked(m, NULL);

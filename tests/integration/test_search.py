@@ -24,6 +24,7 @@ MSGS = [
 
 def populate(c):
     c.add_user("srch", PW)
+    c.add_user("srchmedia", PW)
 
 
 UIDS = []
@@ -169,3 +170,31 @@ class DecodedText(ClusterTest):
         untagged, _ = w.cmd_literal(b"SEARCH CHARSET UTF-8 SUBJECT", "Déjà vu".encode())
         self.assertEqual(untagged, [b"* SEARCH 2"])
         w.close()
+
+
+class BodyTextNotMedia(ClusterTest):
+    def test_binary_parts_are_not_body_text(self):
+        """BODY/TEXT look at the text a reader sees: a base64 image's encoded
+        bytes are not searched (no false hits on base64), while a CPIM chat
+        body, a base64 text part and the header of the message are."""
+        w = self.cluster.login_raw("srchmedia")
+        w.cmd("CREATE M")
+        media = (b"From: a@example.org\r\nSubject: pic\r\nMIME-Version: 1.0\r\n"
+                 b"Content-Type: multipart/related; boundary=b1\r\n\r\n"
+                 b"--b1\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                 b"aGVsbG8gc3Vuc2hpbmU=\r\n"  # "hello sunshine"
+                 b"--b1\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                 b"QUJDREVGR0hJSktMTU5PUA==\r\n--b1--\r\n")
+        chat = (b"From: b@example.org\r\nSubject: chat\r\nContent-Type: Message/CPIM\r\n\r\n"
+                b"From: <sip:b@example.org>\r\n\r\nContent-Type: text/plain\r\n\r\nsee you at QUJDREVG\r\n")
+        for body in (media, chat):
+            _, tagged = w.cmd_literal(b"APPEND M", body)
+            self.assertEqual(status(tagged), "OK", tagged)
+        w.cmd("SELECT M")
+        self.assertEqual(self.search(w, 'BODY "QUJDREVG"'), [2])    # only as chat text, not as base64 data
+        self.assertEqual(self.search(w, 'BODY "sunshine"'), [1])    # decoded text part
+        self.assertEqual(self.search(w, 'TEXT "pic"'), [1])          # the header is TEXT
+        self.assertEqual(self.search(w, 'BODY "image/png"'), [1])   # MIME headers of parts are raw body text
+        w.close()
+
+    search = Search.search
