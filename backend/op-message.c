@@ -151,10 +151,16 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 	cpmdb__folder_rec__free_unpacked(f, NULL);
 }
 
+/* Which bytes of the body a FETCH wants (FetchReq.body_*); NULL: all. */
+struct body_window {
+	uint64_t limit, offset, len;
+};
+
 /* A MessageData with what items asks for: body bytes copied out of the
- * txn, or pointing into the map when ctx->borrow_bodies (see ops.h). */
+ * txn, or pointing into the map when ctx->borrow_bodies (see ops.h); only
+ * the window's bytes when w says so. */
 static Cpm__MessageData *message_data(const struct op_ctx *ctx, MDB_txn *t, uint32_t uid, const Cpmdb__MsgRec *m,
-				      uint32_t items, enum db_status *st_r)
+				      uint32_t items, const struct body_window *w, enum db_status *st_r)
 {
 	Cpm__MessageData *d = malloc(sizeof(*d));
 	if (d == NULL) {
@@ -214,6 +220,14 @@ static Cpm__MessageData *message_data(const struct op_ctx *ctx, MDB_txn *t, uint
 		if (*st_r != DB_OK) {
 			cpm__message_data__free_unpacked(d, NULL);
 			return NULL;
+		}
+		if (w != NULL && w->len > 0) {
+			size_t off = w->offset < len ? (size_t)w->offset : len;
+			body += off;
+			len = len - off < w->len ? len - off : (size_t)w->len;
+		} else if (w != NULL && w->limit > 0 && len > w->limit) {
+			d->body_omitted = true; /* the front-end streams it in windows */
+			len = 0;
 		}
 		if (ctx->borrow_bodies) {
 			d->body.data = (uint8_t *)body; /* packed before the read txn ends (server.c) */
@@ -294,7 +308,8 @@ void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, stru
 				crc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 				continue;
 			}
-			Cpm__MessageData *d = message_data(ctx, t, uid, m, q->items, &st);
+			struct body_window w = {q->body_limit, q->body_offset, q->body_len};
+			Cpm__MessageData *d = message_data(ctx, t, uid, m, q->items, &w, &st);
 			cpmdb__msg_rec__free_unpacked(m, NULL);
 			if (d == NULL)
 				break;
@@ -475,7 +490,7 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 			Cpmdb__MsgRec view = *m;
 			view.keywords = nk;
 			view.n_keywords = nn;
-			Cpm__MessageData *d = st == DB_OK ? message_data(ctx, t, uids[i], &view, CPM__FETCH_ITEM__F_FLAGS, &st)
+			Cpm__MessageData *d = st == DB_OK ? message_data(ctx, t, uids[i], &view, CPM__FETCH_ITEM__F_FLAGS, NULL, &st)
 							  : NULL;
 			if (d != NULL && add_message(&r->messages, &r->n_messages, &cap, d) < 0) {
 				cpm__message_data__free_unpacked(d, NULL);
@@ -756,7 +771,7 @@ void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, 
 		}
 		if (st != DB_OK)
 			break;
-		Cpm__MessageData *d = message_data(ctx, t, uids[i], m, CPM__FETCH_ITEM__F_FLAGS, &st);
+		Cpm__MessageData *d = message_data(ctx, t, uids[i], m, CPM__FETCH_ITEM__F_FLAGS, NULL, &st);
 		cpmdb__msg_rec__free_unpacked(m, NULL);
 		if (d != NULL && add_message(&r->changed, &r->n_changed, &ccap, d) < 0) {
 			cpm__message_data__free_unpacked(d, NULL);

@@ -2,8 +2,9 @@
  * cmd-fetch: FETCH and UID FETCH (RFC 3501 6.4.5, 6.4.8), and the UID
  * command's dispatch on its sub-command.
  *
- * Served items: see fetch-items.h (MODSEQ and ANNOTATION are a BAD until
- * they land, never a silent pretence). BINARY[part] (RFC 3516) is decoded
+ * Served items: see fetch-items.h (ANNOTATION is a BAD until it lands,
+ * never a silent pretence); MODSEQ and the CONDSTORE/QRESYNC modifiers
+ * (CHANGEDSINCE, VANISHED) as RFC 7162 says. BINARY[part] (RFC 3516) is decoded
  * here from the whole message and its stored MIME tree (mime-binary.h);
  * PREVIEW (RFC 8970) is made here (preview.h) from the tree and the first
  * bytes of the chosen part that the back-end sends (F_PREVIEW), never from
@@ -25,6 +26,15 @@
  *   3. FETCH  FetchReq(items) page by page (FetchResp.more_from_uid), each
  *      page written out as it arrives; only UIDs in the session's view are
  *      reported, numbered by the view.
+ *   4. LARGE  A message longer than FETCH_STREAM_MIN comes without its body
+ *      in the pages (FetchReq.body_limit); after the pages, each such
+ *      message gets its response alone: the other items from a FetchReq
+ *      without the body, then each body item that is a byte range of the
+ *      message (BODY[], TEXT, HEADER, MIME, part bodies, RFC822*, partials)
+ *      as a literal whose bytes come in FETCH_STREAM_CHUNK windows
+ *      (FetchReq.body_offset/len), written as they arrive and paced by the
+ *      client's reading. Neither process ever holds the whole message.
+ *      BINARY and HEADER.FIELDS of a large message still fetch it whole.
  *
  * One context per command lives across the RPCs; the session is referenced
  * while an RPC is in flight, and a callback that finds the client gone frees
@@ -57,6 +67,11 @@
 
 /* Messages per FetchResp page when bodies are asked (0 = back-end default otherwise). */
 #define FETCH_BODY_PAGE 16
+/* A message longer than this comes without its body in the pages; its body
+ * items are then streamed in FETCH_STREAM_CHUNK windows (bounded memory on
+ * both processes whatever the message's size). */
+#define FETCH_STREAM_MIN (1u << 20)
+#define FETCH_STREAM_CHUNK (256u << 10)
 /* UID ranges per StoreReq when setting \Seen. */
 #define STORE_MAX_RANGES 4096
 /* Bytes of a client's item shown in an error text. */
@@ -88,6 +103,14 @@ struct fetch_ctx {
 	uint32_t *gone;        /* VANISHED: scratch for one page of UIDs */
 	struct imap_seqset vset; /* VANISHED: the UID set as asked ("*" = any UID), not clipped to the view */
 	void (*untagged_done)(struct session *s); /* fetch_untagged: no tagged answer; call this at the end */
+
+	uint32_t *large;       /* UIDs whose body the pages left out (longer than FETCH_STREAM_MIN) */
+	size_t n_large, cap_large, large_pos;
+	struct mime_tree *stree; /* the message being streamed: its tree, */
+	uint64_t ssize;        /* size, */
+	unsigned sitem;        /* body item being written, */
+	uint64_t soff, slen, sdone; /* and that item's bytes: msg[soff .. soff + slen), sdone written */
+	bool ssep;             /* an item was written before it in the response */
 };
 
 static void fetch_ctx_free(struct fetch_ctx *c)
@@ -97,6 +120,8 @@ static void fetch_ctx_free(struct fetch_ctx *c)
 	free(c->seen);
 	free(c->gone);
 	imap_seqset_free(&c->vset);
+	free(c->large);
+	mime_tree_free(&c->stree);
 	free(c);
 }
 
@@ -229,6 +254,7 @@ static int parse_items(struct session *s, const struct imap_arg *args, unsigned 
 
 static void on_fetch_page(const Cpm__Response *resp, void *ctx);
 static void on_store(const Cpm__Response *resp, void *ctx);
+static void large_next(struct fetch_ctx *c);
 
 /* Sends a FetchReq for what remains from the cursor. -1 when out of memory. */
 static int send_fetch(struct fetch_ctx *c)
@@ -258,6 +284,7 @@ static int send_fetch(struct fetch_ctx *c)
 	} else {
 		fr.items = c->wire_items;
 		fr.max_messages = (c->wire_items & CPM__FETCH_ITEM__F_BODY) ? FETCH_BODY_PAGE : 0;
+		fr.body_limit = FETCH_STREAM_MIN;
 	}
 	req.op_case = CPM__REQUEST__OP_FETCH;
 	req.fetch = &fr;
@@ -388,11 +415,35 @@ static void write_preview(struct buf *b, const struct mime_tree *tree, const Cpm
 
 /* Writes one "* n FETCH (...)". Returns true when a BINARY item had to be
  * left out (unknown Content-Transfer-Encoding). */
-static bool write_message(struct session *s, const struct fetch_ctx *c, const Cpm__MessageData *m)
+static int large_push(struct fetch_ctx *c, uint32_t uid)
+{
+	if (c->n_large == c->cap_large) {
+		size_t nc = c->cap_large ? c->cap_large * 2 : 16;
+		uint32_t *nl = reallocarray(c->large, nc, sizeof(uint32_t));
+		if (nl == NULL)
+			return -1;
+		c->large = nl;
+		c->cap_large = nc;
+	}
+	c->large[c->n_large++] = uid;
+	return 0;
+}
+
+/* "* n FETCH (...)" of one message. head_only: everything but the body
+ * items, and the line left open (*wrote_r: some item was written). A
+ * message whose body was left out (body_omitted) is queued for streaming
+ * instead. True when a BINARY item met an unknown encoding. */
+static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__MessageData *m, bool head_only,
+			  bool *wrote_r)
 {
 	uint32_t seq = session_seq_of_uid(s, m->uid);
 	if (seq == 0)
 		return false; /* not in this session's view */
+	if (m->body_omitted && !head_only) {
+		if (large_push(c, m->uid) < 0)
+			log_error("event=fetch_oom uid=%u", (unsigned)m->uid);
+		return false;
+	}
 	const struct fetch_items *fi = &c->items;
 	bool flags = fi->flags || seen_contains(c, m->uid);
 	bool unknown_cte = false;
@@ -451,6 +502,12 @@ static bool write_message(struct session *s, const struct fetch_ctx *c, const Cp
 		buf_append_str(b, sep);
 		write_preview(b, tree, m);
 		sep = " ";
+	}
+	if (head_only) {
+		*wrote_r = *sep != '\0';
+		buf_free(&part);
+		mime_tree_free(&tree);
+		return false;
 	}
 	for (unsigned i = 0; i < fi->n_body; i++) {
 		const struct fetch_body_item *it = &fi->items[i];
@@ -534,7 +591,7 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 				fetch_finish(c);
 				return;
 			}
-		} else if (write_message(s, c, m)) {
+		} else if (write_message(s, c, m, false, NULL)) {
 			c->unknown_cte = true;
 		}
 	}
@@ -565,16 +622,212 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 			rc = start_fetch_phase(c);
 		}
 	} else {
-		if (c->unknown_cte)
-			fetch_answer(c, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
-		else
-			fetch_answer(c, "OK", "Fetch completed.");
-		fetch_finish(c);
+		large_next(c); /* the large messages, then the tagged answer */
 		return;
 	}
 	if (rc < 0) {
 		fetch_answer(c, "NO", "[SERVERBUG] Out of memory");
 		fetch_finish(c);
+	}
+}
+
+/* ---- large messages: bodies in windows ------------------------------------------ */
+
+static void fetch_complete(struct fetch_ctx *c)
+{
+	if (c->unknown_cte)
+		fetch_answer(c, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
+	else
+		fetch_answer(c, "OK", "Fetch completed.");
+	fetch_finish(c);
+}
+
+/* A FetchReq for one UID; body_len > 0 asks for that window of the body. */
+static void send_one(struct fetch_ctx *c, uint32_t uid, uint32_t items, uint64_t body_offset, uint64_t body_len,
+		     rpc_done_cb *cb)
+{
+	struct session *s = c->s;
+	Cpm__UidRange r = CPM__UID_RANGE__INIT;
+	r.first = r.last = uid;
+	Cpm__UidRange *rp = &r;
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FetchReq fr = CPM__FETCH_REQ__INIT;
+	fr.user = s->user;
+	fr.folder_id = s->sel.folder_id;
+	fr.uidvalidity = s->sel.uidvalidity;
+	fr.uids = &rp;
+	fr.n_uids = 1;
+	fr.items = items;
+	fr.body_offset = body_offset;
+	fr.body_len = body_len;
+	req.op_case = CPM__REQUEST__OP_FETCH;
+	req.fetch = &fr;
+	rpc_call(s->w->rpc, s->shard, &req, 0, cb, c);
+}
+
+/* Body items that are a byte range of the message can be streamed; BINARY
+ * (decoded) and HEADER.FIELDS (filtered) need the whole message. */
+static bool streamable(const struct fetch_items *fi)
+{
+	for (unsigned i = 0; i < fi->n_body; i++) {
+		const struct fetch_body_item *it = &fi->items[i];
+		if (it->name == FETCH_BINARY || it->name == FETCH_BINARY_SIZE ||
+		    it->sec.text == MIME_SECTION_HEADER_FIELDS || it->sec.text == MIME_SECTION_HEADER_FIELDS_NOT)
+			return false;
+	}
+	return true;
+}
+
+static void on_large_meta(const Cpm__Response *resp, void *ctx);
+static void on_large_whole(const Cpm__Response *resp, void *ctx);
+static void on_chunk(const Cpm__Response *resp, void *ctx);
+static void stream_item(struct fetch_ctx *c);
+
+static void large_next(struct fetch_ctx *c)
+{
+	if (c->large_pos >= c->n_large) {
+		fetch_complete(c);
+		return;
+	}
+	uint32_t uid = c->large[c->large_pos];
+	if (!streamable(&c->items)) {
+		/* The whole message, as before: memory grows with it (rare items). */
+		send_one(c, uid, c->wire_items, 0, 0, on_large_whole);
+		return;
+	}
+	uint32_t items = (c->wire_items & ~(uint32_t)CPM__FETCH_ITEM__F_BODY) | CPM__FETCH_ITEM__F_TREE |
+			 CPM__FETCH_ITEM__F_SIZE;
+	send_one(c, uid, items, 0, 0, on_large_meta);
+}
+
+static const Cpm__MessageData *the_message(const Cpm__Response *resp)
+{
+	return resp->result_case == CPM__RESPONSE__RESULT_FETCH && resp->fetch != NULL && resp->fetch->n_messages == 1
+		       ? resp->fetch->messages[0]
+		       : NULL;
+}
+
+static void on_large_whole(const Cpm__Response *resp, void *ctx)
+{
+	struct fetch_ctx *c = ctx;
+	if (!reply_usable(c, resp))
+		return;
+	const Cpm__MessageData *m = the_message(resp);
+	if (m != NULL && write_message(c->s, c, m, false, NULL))
+		c->unknown_cte = true;
+	c->large_pos++;
+	large_next(c);
+}
+
+static void on_large_meta(const Cpm__Response *resp, void *ctx)
+{
+	struct fetch_ctx *c = ctx;
+	if (!reply_usable(c, resp))
+		return;
+	const Cpm__MessageData *m = the_message(resp);
+	if (m == NULL || session_seq_of_uid(c->s, m->uid) == 0) {
+		c->large_pos++; /* expunged meanwhile */
+		large_next(c);
+		return;
+	}
+	bool wrote = false;
+	write_message(c->s, c, m, true, &wrote);
+	mime_tree_free(&c->stree);
+	if (m->tree.data != NULL && mime_tree_deserialize(m->tree.data, m->tree.len, &c->stree) < 0)
+		c->stree = NULL;
+	c->ssize = m->size;
+	c->ssep = wrote;
+	c->sitem = 0;
+	stream_item(c);
+}
+
+static void request_chunk(struct fetch_ctx *c);
+
+static void resume_chunk(void *arg)
+{
+	struct fetch_ctx *c = arg;
+	if (session_closed(c->s)) {
+		fetch_finish(c);
+		return;
+	}
+	request_chunk(c);
+}
+
+static void request_chunk(struct fetch_ctx *c)
+{
+	if (session_output_full(c->s)) {
+		session_on_drain(c->s, resume_chunk, c); /* the client reads slower than we fetch */
+		return;
+	}
+	uint64_t want = c->slen - c->sdone < FETCH_STREAM_CHUNK ? c->slen - c->sdone : FETCH_STREAM_CHUNK;
+	send_one(c, c->large[c->large_pos], CPM__FETCH_ITEM__F_BODY, c->soff + c->sdone, want, on_chunk);
+}
+
+/* Starts body item sitem of the message being streamed (or ends the message). */
+static void stream_item(struct fetch_ctx *c)
+{
+	struct session *s = c->s;
+	struct buf *b = session_outbuf(s);
+	if (c->sitem >= c->items.n_body) {
+		buf_append_str(b, ")\r\n");
+		mime_tree_free(&c->stree);
+		c->large_pos++;
+		large_next(c);
+		return;
+	}
+	const struct fetch_body_item *it = &c->items.items[c->sitem];
+	uint64_t off = 0, len = c->ssize;
+	bool whole = it->sec.path_len == 0 && it->sec.text == MIME_SECTION_BODY;
+	if (!whole && (c->stree == NULL || !mime_section_locate(c->stree, &it->sec, &off, &len)))
+		off = len = 0; /* no such part: an empty string, as RFC 3501 says */
+	if (it->partial) {
+		uint64_t start = it->origin < len ? it->origin : len;
+		off += start;
+		len -= start;
+		if (len > it->count)
+			len = it->count;
+	}
+	if (c->ssep)
+		buf_append_byte(b, ' ');
+	fetch_items_write_body_name(b, it);
+	buf_printf(b, " {%llu}\r\n", (unsigned long long)len);
+	c->ssep = true;
+	c->soff = off;
+	c->slen = len;
+	c->sdone = 0;
+	if (len == 0) {
+		c->sitem++;
+		stream_item(c);
+		return;
+	}
+	request_chunk(c);
+}
+
+static void on_chunk(const Cpm__Response *resp, void *ctx)
+{
+	struct fetch_ctx *c = ctx;
+	if (session_closed(c->s)) {
+		fetch_finish(c);
+		return;
+	}
+	const Cpm__MessageData *m = resp->status == CPM__STATUS__OK ? the_message(resp) : NULL;
+	if (m == NULL || m->body.len == 0 || m->body.len > c->slen - c->sdone) {
+		/* The literal's length is promised: without its bytes (the
+		 * message vanished, or the shard failed, mid-stream) the
+		 * connection cannot go on. */
+		log_error("event=fetch_stream_broken uid=%u", (unsigned)c->large[c->large_pos]);
+		session_disconnect(c->s, "message vanished during FETCH");
+		fetch_finish(c);
+		return;
+	}
+	buf_append(session_outbuf(c->s), m->body.data, m->body.len);
+	c->sdone += m->body.len;
+	if (c->sdone == c->slen) {
+		c->sitem++;
+		stream_item(c);
+	} else {
+		session_flush(c->s);
+		request_chunk(c);
 	}
 }
 

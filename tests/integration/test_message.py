@@ -282,3 +282,74 @@ class SlowReader(ClusterTest):
             self.assertTrue(r.startswith(b"* %d FETCH (BODY[] {%d}\r\n" % (i + 1, len(bodies[i]))), r[:60])
             self.assertIn(bodies[i], r)
         w.close()
+
+
+def _rss_kb(pid):
+    """Resident anonymous memory (heap, not the LMDB map's file pages) of pid
+    and its children (a front-end's workers), in KB."""
+    total = 0
+    pids = [pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            pids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open("/proc/%d/status" % p) as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+class LargeMedia(ClusterTest):
+    """A message of tens of MB: FETCH streams its body in windows, so neither
+    process holds it whole (their resident memory grows far less than the
+    message while a slow client reads it), and every byte arrives exactly:
+    the whole message, one part, a partial range."""
+
+    def test_large_message_streams_in_bounded_memory(self):
+        w = self.cluster.login_raw("multi", fe=0)
+        w.cmd("CREATE Media")
+        blob = bytes(range(1, 256)) * (24 * 4096)  # 24 MB of every byte value but NUL (a plain literal)
+        body = (b"Subject: video\r\nMIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=zz\r\n\r\n"
+                b"--zz\r\nContent-Type: text/plain\r\n\r\nsee the clip\r\n"
+                b"--zz\r\nContent-Type: video/mp4\r\nContent-Transfer-Encoding: binary\r\n\r\n" + blob +
+                b"\r\n--zz--\r\n")
+        w.settimeout(60)
+        _, tagged = w.cmd_literal(b"APPEND Media", body)
+        self.assertEqual(status(tagged), "OK", tagged)
+        w.cmd("EXAMINE Media")
+        fe = self.cluster.frontends[0].pid
+        be = [p.pid for p in self.cluster.backends.values()]
+        time.sleep(0.5)
+        base = _rss_kb(fe) + sum(_rss_kb(p) for p in be)
+        w.send(b"s1 FETCH 1 (RFC822.SIZE BODY.PEEK[])\r\n")
+        peak = base
+        got = b""
+        while True:  # read slowly, sampling the servers' memory
+            chunk = w.sock.recv(256 * 1024)
+            if not chunk:
+                break
+            got += chunk
+            peak = max(peak, _rss_kb(fe) + sum(_rss_kb(p) for p in be))
+            time.sleep(0.01)
+            if b"\r\ns1 " in got[-200:]:
+                break
+        head = b"* 1 FETCH (RFC822.SIZE %d BODY[] {%d}\r\n" % (len(body), len(body))
+        self.assertTrue(got.startswith(head), got[:100])
+        self.assertEqual(got[len(head):len(head) + len(body)], body)
+        self.assertRegex(got[len(head) + len(body):], rb"^\)\r\ns1 OK ")
+        self.assertLess(peak - base, 12 * 1024, "servers grew by %d KB for a %d KB message"
+                        % (peak - base, len(body) // 1024))
+        # One part, and a partial window across a chunk boundary.
+        w.buf = b""
+        untagged, tagged = w.cmd("FETCH 1 (BODY.PEEK[2] BODY.PEEK[]<300000.70000>)")
+        self.assertEqual(status(tagged), "OK", tagged)
+        r = untagged[0]
+        self.assertIn(b"BODY[2] {%d}\r\n" % len(blob) + blob, r)
+        self.assertIn(b"BODY[]<300000> {70000}\r\n" + body[300000:370000], r)
+        w.close()
