@@ -58,6 +58,16 @@ SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime
 _live = []
 
 
+def sanitized():
+    """True when the binaries are an AddressSanitizer build (its allocator
+    keeps freed memory in quarantine, so memory figures mean nothing)."""
+    try:
+        with open(binary("cpm-frontend"), "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
 def build_dir():
     b = os.environ.get("CPM_BUILD", "build")
     return b if os.path.isabs(b) else os.path.join(REPO, b)

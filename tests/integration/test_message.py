@@ -343,8 +343,9 @@ class LargeMedia(ClusterTest):
         self.assertTrue(got.startswith(head), got[:100])
         self.assertEqual(got[len(head):len(head) + len(body)], body)
         self.assertRegex(got[len(head) + len(body):], rb"^\)\r\ns1 OK ")
-        self.assertLess(peak - base, 12 * 1024, "servers grew by %d KB for a %d KB message"
-                        % (peak - base, len(body) // 1024))
+        if not cluster.sanitized():  # ASan's quarantine keeps freed memory resident
+            self.assertLess(peak - base, 12 * 1024, "servers grew by %d KB for a %d KB message"
+                            % (peak - base, len(body) // 1024))
         # One part, and a partial window across a chunk boundary.
         w.buf = b""
         untagged, tagged = w.cmd("FETCH 1 (BODY.PEEK[2] BODY.PEEK[]<300000.70000>)")
