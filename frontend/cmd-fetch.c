@@ -93,6 +93,7 @@ struct fetch_ctx {
 	uint32_t from_uid;
 
 	bool unknown_cte;      /* some BINARY item could not be decoded: end NO [UNKNOWN-CTE] */
+	bool oom;              /* a message could not be answered (out of memory): end NO */
 	uint32_t *seen;        /* UIDs whose \Seen this command sets, ascending */
 	size_t n_seen, cap_seen;
 	size_t store_pos;      /* next seen[] index to store */
@@ -441,7 +442,7 @@ static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__Mes
 		return false; /* not in this session's view */
 	if (m->body_omitted && !head_only) {
 		if (large_push(c, m->uid) < 0)
-			log_error("event=fetch_oom uid=%u", (unsigned)m->uid);
+			c->oom = true; /* the tagged answer says it: the message is missing */
 		return false;
 	}
 	const struct fetch_items *fi = &c->items;
@@ -635,7 +636,9 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 
 static void fetch_complete(struct fetch_ctx *c)
 {
-	if (c->unknown_cte)
+	if (c->oom)
+		fetch_answer(c, "NO", "[SERVERBUG] Out of memory: some messages were not answered");
+	else if (c->unknown_cte)
 		fetch_answer(c, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
 	else
 		fetch_answer(c, "OK", "Fetch completed.");
