@@ -1,6 +1,7 @@
 /* server: request dispatch of a shard. See server.h. */
 #include "server.h"
 
+#include "blobfile.h"
 #include "clock.h"
 #include "db.h"
 #include "feed.h"
@@ -11,6 +12,8 @@
 #include "rpc-server.h"
 #include "writer.h"
 
+#include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,8 +96,33 @@ static void read_after(uv_work_t *w, int status)
 	finish(j, false);
 }
 
-/* APPEND: parse each message's MIME structure on the thread pool, so the
- * single writer only stores it (the group commit stays short). */
+/* APPEND: parse each message's MIME structure, and write a large body to
+ * its file (fsync'ed, blobfile.h), on the thread pool, so the single writer
+ * only stores references (the group commit stays short). */
+/* A body above the threshold: its file, before the write that refers to it
+ * (the writer then only checks it is there). On failure the writer tries. */
+static void write_body_file(struct db *db, Cpm__AppendReq *m)
+{
+	free(m->stored_hash.data); /* a front-end's value is never trusted */
+	m->stored_hash.data = NULL;
+	m->stored_hash.len = 0;
+	if (db->blob_file_threshold == 0 || m->body.len <= db->blob_file_threshold)
+		return;
+	unsigned char *hash = malloc(32);
+	unsigned int hl = 32;
+	if (hash == NULL || EVP_Digest(m->body.data, m->body.len, hash, &hl, EVP_sha256(), NULL) != 1) {
+		free(hash);
+		return;
+	}
+	if (blobfile_write(db->path, hash, m->body.data, m->body.len) < 0) {
+		log_error("event=blob_file_write_failed err=%s", log_quote(strerror(errno), strlen(strerror(errno))));
+		free(hash);
+		return;
+	}
+	m->stored_hash.data = hash;
+	m->stored_hash.len = 32;
+}
+
 static void parse_work(uv_work_t *w)
 {
 	struct job *j = w->data;
@@ -119,6 +147,7 @@ static void parse_work(uv_work_t *w)
 			msgs[i]->tree.data = buf_steal(&ser, &msgs[i]->tree.len);
 		mime_tree_free(&tree);
 		buf_free(&ser);
+		write_body_file(j->s->db, msgs[i]);
 	}
 }
 
@@ -180,6 +209,9 @@ struct server *server_start(uv_loop_t *loop, const struct cpm_config *cfg, const
 	s->db = db_open(shard->data_dir, shard->map_size_mb, err, errlen);
 	if (s->db == NULL)
 		goto fail;
+	s->db->blob_file_threshold = cfg->blob_file_threshold_kb << 10;
+	if (db_blob_sweep(s->db) != DB_OK)
+		log_error("event=blob_sweep_incomplete shard=%s", shard->id);
 	s->ctx.db = s->db;
 	s->ctx.cfg = cfg;
 	s->ctx.shard_id = shard->id;
