@@ -57,6 +57,10 @@
 
 /* Messages per FetchResp page when bodies are asked (0 = back-end default otherwise). */
 #define FETCH_BODY_PAGE 16
+/* A body larger than this is written in chunks of FETCH_CHUNK, each asked
+ * for when the client has taken the previous ones (bounded memory). */
+#define FETCH_STREAM_MIN (1u << 20)
+#define FETCH_CHUNK (256u << 10)
 /* UID ranges per StoreReq when setting \Seen. */
 #define STORE_MAX_RANGES 4096
 /* Bytes of a client's item shown in an error text. */
@@ -88,6 +92,18 @@ struct fetch_ctx {
 	uint32_t *gone;        /* VANISHED: scratch for one page of UIDs */
 	struct imap_seqset vset; /* VANISHED: the UID set as asked ("*" = any UID), not clipped to the view */
 	void (*untagged_done)(struct session *s); /* fetch_untagged: no tagged answer; call this at the end */
+
+	/* A large body written chunk by chunk (FetchReq.body_max): the
+	 * message's response is open, its body items are these ranges. */
+	struct {
+		uint32_t uid;
+		unsigned item, n;      /* current body item, how many */
+		uint64_t off[FETCH_MAX_BODY_ITEMS], len[FETCH_MAX_BODY_ITEMS];
+		uint64_t done;         /* bytes of item written */
+		bool head;             /* item's name and literal length written */
+		bool any;              /* an item precedes the body items (separator) */
+		int more;              /* the page's paging result, resumed after */
+	} st;
 };
 
 static void fetch_ctx_free(struct fetch_ctx *c)
@@ -258,6 +274,8 @@ static int send_fetch(struct fetch_ctx *c)
 	} else {
 		fr.items = c->wire_items;
 		fr.max_messages = (c->wire_items & CPM__FETCH_ITEM__F_BODY) ? FETCH_BODY_PAGE : 0;
+		if ((c->wire_items & CPM__FETCH_ITEM__F_BODY) && fetch_items_streamable(&c->items))
+			fr.body_max = FETCH_STREAM_MIN;
 	}
 	req.op_case = CPM__REQUEST__OP_FETCH;
 	req.fetch = &fr;
@@ -387,10 +405,14 @@ static void write_preview(struct buf *b, const struct mime_tree *tree, const Cpm
 }
 
 /* Writes one "* n FETCH (...)". Returns true when a BINARY item had to be
- * left out (unknown Content-Transfer-Encoding). */
-static bool write_message(struct session *s, const struct fetch_ctx *c, const Cpm__MessageData *m)
+ * left out (unknown Content-Transfer-Encoding). A message whose body was
+ * left out (m->body_omitted) is only opened: its items up to the body
+ * items are written and c->st holds the body ranges; *stream_r is then
+ * true and stream_next writes the rest. */
+static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__MessageData *m, bool *stream_r)
 {
 	uint32_t seq = session_seq_of_uid(s, m->uid);
+	*stream_r = false;
 	if (seq == 0)
 		return false; /* not in this session's view */
 	const struct fetch_items *fi = &c->items;
@@ -452,6 +474,19 @@ static bool write_message(struct session *s, const struct fetch_ctx *c, const Cp
 		write_preview(b, tree, m);
 		sep = " ";
 	}
+	if (m->body_omitted) {
+		memset(&c->st, 0, sizeof(c->st));
+		c->st.uid = m->uid;
+		c->st.any = *sep != '\0';
+		for (unsigned i = 0; i < fi->n_body; i++) {
+			if (fetch_items_body_range(&fi->items[i], tree, m->size, &c->st.off[i], &c->st.len[i]) < 0)
+				c->st.off[i] = c->st.len[i] = 0; /* unreadable tree: empty, as in write_message */
+		}
+		c->st.n = fi->n_body;
+		mime_tree_free(&tree);
+		*stream_r = true;
+		return false;
+	}
 	for (unsigned i = 0; i < fi->n_body; i++) {
 		const struct fetch_body_item *it = &fi->items[i];
 		buf_reset(&part);
@@ -510,10 +545,14 @@ static bool reply_usable(struct fetch_ctx *c, const Cpm__Response *resp)
 	return true;
 }
 
+static void after_page(struct fetch_ctx *c, int more);
+static void stream_next(struct fetch_ctx *c);
+
 static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 {
 	struct fetch_ctx *c = ctx;
 	struct session *s = c->s;
+	bool stream = false;
 	if (!reply_usable(c, resp))
 		return;
 	if (resp->result_case != CPM__RESPONSE__RESULT_FETCH || resp->fetch == NULL) {
@@ -534,8 +573,11 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 				fetch_finish(c);
 				return;
 			}
-		} else if (write_message(s, c, m)) {
-			c->unknown_cte = true;
+		} else {
+			if (write_message(s, c, m, &stream))
+				c->unknown_cte = true;
+			if (stream)
+				break; /* the page's last message (FetchReq.body_max) */
 		}
 	}
 
@@ -546,6 +588,19 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 		fetch_finish(c);
 		return;
 	}
+	if (stream) {
+		c->st.more = more;
+		stream_next(c);
+		return;
+	}
+	after_page(c, more);
+}
+
+/* What follows a page: the next page (when the client keeps up), the
+ * SCAN → STORE → FETCH phase change, or the end of the command. */
+static void after_page(struct fetch_ctx *c, int more)
+{
+	struct session *s = c->s;
 	int rc;
 	if (more > 0 && c->phase == PHASE_FETCH && session_output_full(s)) {
 		/* The client reads slower than the store answers: fetch the next
@@ -576,6 +631,99 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 		fetch_answer(c, "NO", "[SERVERBUG] Out of memory");
 		fetch_finish(c);
 	}
+}
+
+/* ---- large bodies, chunk by chunk ------------------------------------------------ */
+
+static void on_stream_chunk(const Cpm__Response *resp, void *ctx);
+
+static void stream_resume(void *arg)
+{
+	struct fetch_ctx *c = arg;
+	if (session_closed(c->s)) {
+		fetch_finish(c);
+		return;
+	}
+	stream_next(c);
+}
+
+/* Writes the open message's next body item header, asks for its next
+ * chunk, or closes the message and goes on with the pages. */
+static void stream_next(struct fetch_ctx *c)
+{
+	struct session *s = c->s;
+	struct buf *b = session_outbuf(s);
+	while (c->st.item < c->st.n) {
+		unsigned i = c->st.item;
+		if (!c->st.head) {
+			if (c->st.any || i > 0)
+				buf_append_str(b, " ");
+			fetch_items_write_body_name(b, &c->items.items[i]);
+			buf_printf(b, " {%llu}\r\n", (unsigned long long)c->st.len[i]);
+			c->st.head = true;
+		}
+		if (c->st.done < c->st.len[i])
+			break;
+		c->st.item++;
+		c->st.done = 0;
+		c->st.head = false;
+	}
+	if (c->st.item == c->st.n) {
+		buf_append_str(b, ")\r\n");
+		after_page(c, c->st.more);
+		return;
+	}
+	unsigned i = c->st.item;
+	uint64_t left = c->st.len[i] - c->st.done;
+	Cpm__UidRange one = CPM__UID_RANGE__INIT;
+	one.first = one.last = c->st.uid;
+	Cpm__UidRange *ptrs[1] = {&one};
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FetchReq fr = CPM__FETCH_REQ__INIT;
+	fr.user = s->user;
+	fr.folder_id = s->sel.folder_id;
+	fr.uidvalidity = s->sel.uidvalidity;
+	fr.uids = ptrs;
+	fr.n_uids = 1;
+	fr.items = CPM__FETCH_ITEM__F_BODY;
+	fr.body_offset = c->st.off[i] + c->st.done;
+	fr.body_len = left < FETCH_CHUNK ? left : FETCH_CHUNK;
+	req.op_case = CPM__REQUEST__OP_FETCH;
+	req.fetch = &fr;
+	session_flush(s);
+	rpc_call(s->w->rpc, s->shard, &req, 0, on_stream_chunk, c);
+}
+
+static void on_stream_chunk(const Cpm__Response *resp, void *ctx)
+{
+	struct fetch_ctx *c = ctx;
+	struct session *s = c->s;
+	if (session_closed(s)) {
+		fetch_finish(c);
+		return;
+	}
+	unsigned i = c->st.item;
+	uint64_t left = c->st.len[i] - c->st.done;
+	uint64_t want = left < FETCH_CHUNK ? left : FETCH_CHUNK;
+	const Cpm__MessageData *m = resp->status == CPM__STATUS__OK && resp->result_case == CPM__RESPONSE__RESULT_FETCH &&
+						    resp->fetch != NULL && resp->fetch->n_messages == 1
+					    ? resp->fetch->messages[0]
+					    : NULL;
+	if (m == NULL || m->uid != c->st.uid || m->body.len != want) {
+		/* The literal's length is promised: without its bytes (expunged
+		 * meanwhile, shard down) the only honest end is the connection's. */
+		log_warn("event=fetch_stream_broken uid=%u", (unsigned)c->st.uid);
+		session_disconnect(s, "message vanished while being fetched");
+		fetch_finish(c);
+		return;
+	}
+	session_write(s, m->body.data, m->body.len);
+	c->st.done += m->body.len;
+	if (session_output_full(s)) {
+		session_on_drain(s, stream_resume, c);
+		return;
+	}
+	stream_next(c);
 }
 
 static void on_store(const Cpm__Response *resp, void *ctx)

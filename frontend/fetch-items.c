@@ -284,3 +284,46 @@ int fetch_items_body_bytes(struct buf *out, const struct fetch_body_item *it, co
 	buf_free(&sec);
 	return rc;
 }
+
+static bool streamable(const struct fetch_body_item *it)
+{
+	return !is_binary(it) && it->sec.text != MIME_SECTION_HEADER_FIELDS &&
+	       it->sec.text != MIME_SECTION_HEADER_FIELDS_NOT;
+}
+
+bool fetch_items_streamable(const struct fetch_items *fi)
+{
+	for (unsigned i = 0; i < fi->n_body; i++)
+		if (!streamable(&fi->items[i]))
+			return false;
+	return fi->n_body > 0;
+}
+
+int fetch_items_body_range(const struct fetch_body_item *it, const struct mime_tree *tree, uint64_t msg_size,
+			   uint64_t *off_r, uint64_t *len_r)
+{
+	uint64_t off = 0, len = msg_size;
+	if (!streamable(it))
+		return -1;
+	if (!whole_message(it)) {
+		if (tree == NULL)
+			return -1;
+		if (!mime_section_locate(tree, &it->sec, &off, &len))
+			off = len = 0;
+		/* As mime_section_fetch: clamped to the stored message. */
+		if (off > msg_size)
+			off = len = 0;
+		if (len > msg_size - off)
+			len = msg_size - off;
+	}
+	if (it->partial) {
+		uint64_t start = it->origin < len ? it->origin : len;
+		off += start;
+		len -= start;
+		if (len > it->count)
+			len = it->count;
+	}
+	*off_r = off;
+	*len_r = len;
+	return 0;
+}

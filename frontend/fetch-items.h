@@ -99,6 +99,17 @@ void fetch_items_write_body_name(struct buf *b, const struct fetch_body_item *it
  * 0, -1 (out of memory, no tree), or FETCH_BYTES_UNKNOWN_CTE (a BINARY
  * item whose part has a Content-Transfer-Encoding we cannot decode). */
 #define FETCH_BYTES_UNKNOWN_CTE (-2)
+
+/* Large bodies in bounded memory: true when every body item of fi answers
+ * a byte range of the stored message (no BINARY decoding, no
+ * HEADER.FIELDS filtering), so it can be written in chunks. */
+bool fetch_items_streamable(const struct fetch_items *fi);
+/* The range of the message (msg_size octets, its tree; tree may be NULL
+ * for the whole message) that a streamable item returns, partial applied:
+ * msg[*off_r .. *off_r + *len_r). -1 when it is not streamable or the tree
+ * is missing. */
+int fetch_items_body_range(const struct fetch_body_item *it, const struct mime_tree *tree, uint64_t msg_size,
+			   uint64_t *off_r, uint64_t *len_r);
 int fetch_items_body_bytes(struct buf *out, const struct fetch_body_item *it, const unsigned char *msg, size_t len,
 			   const struct mime_tree *tree);
 

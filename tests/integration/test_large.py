@@ -170,3 +170,130 @@ class Storage(ClusterTest):
         items, _ = fetch_body(w, "FETCH 1 BODY.PEEK[]")
         self.assertEqual(items["BODY[]"], body)
         w.close()
+
+
+def rss_kb(pid, field="VmRSS"):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def group_pids(pgid):
+    """The processes of a process group (a front-end's master and workers)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                out.append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+class Streaming(ClusterTest):
+    def test_mixed_page_byte_exact(self):
+        """A large message among small ones: each answered whole and in order;
+        sections and partials of the large one are its exact bytes; a
+        non-PEEK fetch sets \\Seen and reports FLAGS."""
+        c = self.cluster
+        big = big_message(5 * MB, b"mixed")
+        small = b"Subject: small\r\n\r\nhello\r\n"
+        w = c.login_raw("copy", fe=1)
+        w.cmd("CREATE Mixed")
+        for m in (small, big, small + b"2"):
+            self.assertEqual(status(w.cmd_literal(b"APPEND Mixed", m)[1]), "OK")
+        w.cmd("SELECT Mixed")
+        untagged, tagged = w.cmd("FETCH 1:3 (UID BODY.PEEK[])")
+        self.assertEqual(status(tagged), "OK", tagged)
+        got = [fetch_items(u) for u in untagged]
+        self.assertEqual([(n, it["UID"]) for n, it in got], [(1, "1"), (2, "2"), (3, "3")])
+        self.assertEqual([it["BODY[]"] for _, it in got], [small, big, small + b"2"])
+        start = big.index(b"\r\n\r\n") + 4
+        untagged, tagged = w.cmd("FETCH 2 (BODY.PEEK[TEXT]<10.2000000> RFC822.SIZE BODY.PEEK[HEADER] BODY.PEEK[2.MIME])")
+        self.assertEqual(status(tagged), "OK", tagged)
+        _, it = fetch_items(untagged[0])
+        self.assertEqual(it["BODY[TEXT]<10>"], big[start + 10:start + 2000010])
+        self.assertEqual(it["BODY[HEADER]"], big[:start])
+        self.assertEqual(it["BODY[2.MIME]"], b"Content-Type: application/octet-stream\r\n"
+                                             b"Content-Transfer-Encoding: base64\r\n\r\n")
+        self.assertEqual(it["RFC822.SIZE"], str(len(big)))
+        untagged, tagged = w.cmd("FETCH 2 (FLAGS BODY[TEXT])")
+        self.assertEqual(status(tagged), "OK", tagged)
+        self.assertTrue(untagged[0].startswith(b"* 2 FETCH (FLAGS (\\Seen \\Recent) BODY[TEXT] {%d}\r\n"
+                                               % (len(big) - start)), untagged[0][:100])
+        self.assertEqual(fetch_items(untagged[0])[1]["BODY[TEXT]"], big[start:])
+        # BINARY still answers (whole-body path), decoded.
+        it, _ = fetch_body(w, "FETCH 2 (BINARY.PEEK[1])")
+        self.assertEqual(it["BINARY[1]"], b"see the attachment needle-mixed")
+        w.close()
+
+    def test_fetch_40mb_in_bounded_memory(self):
+        c = self.cluster
+        body = big_message(40 * MB, b"slow")
+        # APPEND through front-end 1, FETCH through front-end 0 (whose
+        # memory never held the message).
+        a = c.login_raw("slow", fe=1)
+        a.settimeout(120)
+        self.assertEqual(status(a.cmd_literal(b"APPEND INBOX", body)[1]), "OK")
+        a.close()
+        w = c.login_raw("slow")
+        w.settimeout(120)
+        w.cmd("SELECT INBOX")
+        time.sleep(0.5)
+        be = c.backends[c.shard_of("slow")].pid
+        fe = group_pids(c.frontends[0].pid)
+        # Resident memory (VmRSS, VmHWM) and, since some kernels account
+        # resident anonymous memory loosely, the data segments (VmData).
+        base = {p: rss_kb(p) for p in fe + [be]}
+        peak = dict(base)
+        dbase = {p: rss_kb(p, "VmData") for p in peak}
+        dpeak = dict(dbase)
+        for p in peak:
+            # Resets the peak RSS (VmHWM) to the current RSS (proc(5)).
+            with open("/proc/%d/clear_refs" % p, "w") as f:
+                f.write("5")
+        w.send(b"s1 FETCH 1 BODY.PEEK[]\r\n")
+        sock = w.sock
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        h = hashlib.sha256()
+        data = w.buf
+        w.buf = b""
+        head = b"* 1 FETCH (BODY[] {%d}\r\n" % len(body)
+        while len(data) < len(head):
+            data += sock.recv(65536)
+        self.assertEqual(data[:len(head)], head)
+        data = data[len(head):]
+        got = 0
+        tail = b""
+        while True:
+            if data:
+                take = min(len(data), len(body) - got)
+                h.update(data[:take])
+                got += take
+                tail += data[take:]
+                data = b""
+            if got == len(body) and tail.endswith(b"\r\n") and b"s1 " in tail:
+                break
+            data = sock.recv(64 * 1024)
+            if not data:
+                self.fail("connection closed after %d bytes" % got)
+            for p in peak:
+                peak[p] = max(peak[p], rss_kb(p))
+                dpeak[p] = max(dpeak[p], rss_kb(p, "VmData"))
+            time.sleep(0.002)
+        self.assertEqual(h.hexdigest(), hashlib.sha256(body).hexdigest())
+        self.assertEqual(tail, b")\r\ns1 OK Fetch completed.\r\n")
+        grown = {p: max(max(peak[p], rss_kb(p, "VmHWM")) - base[p], dpeak[p] - dbase[p]) // 1024 for p in peak}
+        # Far below the message's 40 MB on either process.
+        for p, mb in grown.items():
+            self.assertLess(mb, 12, "pid %d grew by %d MB (back-end %d): %r" % (p, mb, be, grown))
+        w.close()
