@@ -61,6 +61,9 @@
  * for when the client has taken the previous ones (bounded memory). */
 #define FETCH_STREAM_MIN (1u << 20)
 #define FETCH_CHUNK (256u << 10)
+/* A header filtered for HEADER.FIELDS(.NOT) is read in one piece of at
+ * most this (a longer one is filtered as far as this). */
+#define FETCH_FILTER_MAX (1u << 20)
 /* UID ranges per StoreReq when setting \Seen. */
 #define STORE_MAX_RANGES 4096
 /* Bytes of a client's item shown in an error text. */
@@ -99,6 +102,7 @@ struct fetch_ctx {
 		uint32_t uid;
 		unsigned item, n;      /* current body item, how many */
 		uint64_t off[FETCH_MAX_BODY_ITEMS], len[FETCH_MAX_BODY_ITEMS];
+		bool filter[FETCH_MAX_BODY_ITEMS]; /* HEADER.FIELDS(.NOT): a header read whole, then filtered */
 		uint64_t done;         /* bytes of item written */
 		bool head;             /* item's name and literal length written */
 		bool any;              /* an item precedes the body items (separator) */
@@ -479,8 +483,10 @@ static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__Mes
 		c->st.uid = m->uid;
 		c->st.any = *sep != '\0';
 		for (unsigned i = 0; i < fi->n_body; i++) {
-			if (fetch_items_body_range(&fi->items[i], tree, m->size, &c->st.off[i], &c->st.len[i]) < 0)
+			int rc = fetch_items_body_range(&fi->items[i], tree, m->size, &c->st.off[i], &c->st.len[i]);
+			if (rc < 0)
 				c->st.off[i] = c->st.len[i] = 0; /* unreadable tree: empty, as in write_message */
+			c->st.filter[i] = rc == FETCH_RANGE_FILTER;
 		}
 		c->st.n = fi->n_body;
 		mime_tree_free(&tree);
@@ -637,6 +643,26 @@ static void after_page(struct fetch_ctx *c, int more)
 
 static void on_stream_chunk(const Cpm__Response *resp, void *ctx);
 
+/* Writes the current item, a HEADER.FIELDS(.NOT) of the header hdr, and
+ * moves to the next item. */
+static void write_filtered(struct fetch_ctx *c, const unsigned char *hdr, size_t len)
+{
+	struct buf *b = session_outbuf(c->s);
+	struct buf f = {0};
+	unsigned i = c->st.item;
+	fetch_items_filter_header(&f, &c->items.items[i], hdr, len); /* out of memory: empty */
+	if (c->st.any || i > 0)
+		buf_append_str(b, " ");
+	fetch_items_write_body_name(b, &c->items.items[i]);
+	buf_printf(b, " {%zu}\r\n", f.len);
+	if (f.len > 0)
+		buf_append(b, f.data, f.len);
+	buf_free(&f);
+	c->st.item++;
+	c->st.done = 0;
+	c->st.head = false;
+}
+
 static void stream_resume(void *arg)
 {
 	struct fetch_ctx *c = arg;
@@ -655,6 +681,12 @@ static void stream_next(struct fetch_ctx *c)
 	struct buf *b = session_outbuf(s);
 	while (c->st.item < c->st.n) {
 		unsigned i = c->st.item;
+		if (c->st.filter[i] && c->st.len[i] > 0)
+			break; /* its header is read, then written whole (on_stream_chunk) */
+		if (c->st.filter[i]) {
+			write_filtered(c, (const unsigned char *)"", 0);
+			continue;
+		}
 		if (!c->st.head) {
 			if (c->st.any || i > 0)
 				buf_append_str(b, " ");
@@ -675,6 +707,7 @@ static void stream_next(struct fetch_ctx *c)
 	}
 	unsigned i = c->st.item;
 	uint64_t left = c->st.len[i] - c->st.done;
+	uint64_t chunk = c->st.filter[i] ? FETCH_FILTER_MAX : FETCH_CHUNK;
 	Cpm__UidRange one = CPM__UID_RANGE__INIT;
 	one.first = one.last = c->st.uid;
 	Cpm__UidRange *ptrs[1] = {&one};
@@ -687,7 +720,7 @@ static void stream_next(struct fetch_ctx *c)
 	fr.n_uids = 1;
 	fr.items = CPM__FETCH_ITEM__F_BODY;
 	fr.body_offset = c->st.off[i] + c->st.done;
-	fr.body_len = left < FETCH_CHUNK ? left : FETCH_CHUNK;
+	fr.body_len = left < chunk ? left : chunk;
 	req.op_case = CPM__REQUEST__OP_FETCH;
 	req.fetch = &fr;
 	session_flush(s);
@@ -704,7 +737,8 @@ static void on_stream_chunk(const Cpm__Response *resp, void *ctx)
 	}
 	unsigned i = c->st.item;
 	uint64_t left = c->st.len[i] - c->st.done;
-	uint64_t want = left < FETCH_CHUNK ? left : FETCH_CHUNK;
+	uint64_t chunk = c->st.filter[i] ? FETCH_FILTER_MAX : FETCH_CHUNK;
+	uint64_t want = left < chunk ? left : chunk;
 	const Cpm__MessageData *m = resp->status == CPM__STATUS__OK && resp->result_case == CPM__RESPONSE__RESULT_FETCH &&
 						    resp->fetch != NULL && resp->fetch->n_messages == 1
 					    ? resp->fetch->messages[0]
@@ -717,8 +751,12 @@ static void on_stream_chunk(const Cpm__Response *resp, void *ctx)
 		fetch_finish(c);
 		return;
 	}
-	session_write(s, m->body.data, m->body.len);
-	c->st.done += m->body.len;
+	if (c->st.filter[i]) {
+		write_filtered(c, m->body.data, m->body.len);
+	} else {
+		session_write(s, m->body.data, m->body.len);
+		c->st.done += m->body.len;
+	}
 	if (session_output_full(s)) {
 		session_on_drain(s, stream_resume, c);
 		return;

@@ -4,6 +4,7 @@
 #include "fetch-items.h"
 
 #include "mime-binary.h"
+#include "mime-header.h"
 
 #include <string.h>
 #include <stdlib.h>
@@ -285,10 +286,41 @@ int fetch_items_body_bytes(struct buf *out, const struct fetch_body_item *it, co
 	return rc;
 }
 
+static bool is_filter(const struct fetch_body_item *it)
+{
+	return it->sec.text == MIME_SECTION_HEADER_FIELDS || it->sec.text == MIME_SECTION_HEADER_FIELDS_NOT;
+}
+
 static bool streamable(const struct fetch_body_item *it)
 {
-	return !is_binary(it) && it->sec.text != MIME_SECTION_HEADER_FIELDS &&
-	       it->sec.text != MIME_SECTION_HEADER_FIELDS_NOT;
+	return !is_binary(it);
+}
+
+/* The partial <origin.count> of an answer n bytes long: [*start, + *n). */
+static void apply_partial(const struct fetch_body_item *it, uint64_t *start_r, uint64_t *n)
+{
+	*start_r = 0;
+	if (!it->partial)
+		return;
+	*start_r = it->origin < *n ? it->origin : *n;
+	*n -= *start_r;
+	if (*n > it->count)
+		*n = it->count;
+}
+
+int fetch_items_filter_header(struct buf *out, const struct fetch_body_item *it, const unsigned char *hdr, size_t len)
+{
+	struct buf f = {0};
+	if (mime_header_filter(&f, hdr, len, it->sec.fields, it->sec.n_fields,
+			       it->sec.text == MIME_SECTION_HEADER_FIELDS_NOT) < 0) {
+		buf_free(&f);
+		return -1;
+	}
+	uint64_t start, n = f.len;
+	apply_partial(it, &start, &n);
+	int rc = n > 0 ? buf_append(out, f.data + start, (size_t)n) : 0;
+	buf_free(&f);
+	return rc;
 }
 
 bool fetch_items_streamable(const struct fetch_items *fi)
@@ -316,14 +348,12 @@ int fetch_items_body_range(const struct fetch_body_item *it, const struct mime_t
 		if (len > msg_size - off)
 			len = msg_size - off;
 	}
-	if (it->partial) {
-		uint64_t start = it->origin < len ? it->origin : len;
-		off += start;
-		len -= start;
-		if (len > it->count)
-			len = it->count;
-	}
 	*off_r = off;
 	*len_r = len;
+	if (is_filter(it))
+		return FETCH_RANGE_FILTER;
+	uint64_t start;
+	apply_partial(it, &start, len_r);
+	*off_r += start;
 	return 0;
 }

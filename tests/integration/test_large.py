@@ -231,6 +231,16 @@ class Streaming(ClusterTest):
         self.assertTrue(untagged[0].startswith(b"* 2 FETCH (FLAGS (\\Seen \\Recent) BODY[TEXT] {%d}\r\n"
                                                % (len(big) - start)), untagged[0][:100])
         self.assertEqual(fetch_items(untagged[0])[1]["BODY[TEXT]"], big[start:])
+        # Header filters of a large message: its header is read, not its body.
+        untagged, tagged = w.cmd("FETCH 2 (BODY.PEEK[HEADER.FIELDS (Subject From)] UID "
+                                 "BODY.PEEK[HEADER.FIELDS.NOT (To Content-Type)] BODY.PEEK[HEADER.FIELDS (From)]<0.4>)")
+        self.assertEqual(status(tagged), "OK", tagged)
+        self.assertEqual(untagged, [
+            b"* 2 FETCH (UID 2 BODY[HEADER.FIELDS (SUBJECT FROM)] {49}\r\n"
+            b"From: media@example.org\r\nSubject: large mixed\r\n\r\n"
+            b" BODY[HEADER.FIELDS.NOT (TO CONTENT-TYPE)] {68}\r\n"
+            b"From: media@example.org\r\nSubject: large mixed\r\nMIME-Version: 1.0\r\n\r\n"
+            b" BODY[HEADER.FIELDS (FROM)]<0> {4}\r\nFrom)"])
         # BINARY still answers (whole-body path), decoded.
         it, _ = fetch_body(w, "FETCH 2 (BINARY.PEEK[1])")
         self.assertEqual(it["BINARY[1]"], b"see the attachment needle-mixed")
@@ -293,7 +303,10 @@ class Streaming(ClusterTest):
         self.assertEqual(h.hexdigest(), hashlib.sha256(body).hexdigest())
         self.assertEqual(tail, b")\r\ns1 OK Fetch completed.\r\n")
         grown = {p: max(max(peak[p], rss_kb(p, "VmHWM")) - base[p], dpeak[p] - dbase[p]) // 1024 for p in peak}
-        # Far below the message's 40 MB on either process.
+        # Far below the message's 40 MB on either process (not measurable
+        # under AddressSanitizer: its quarantine keeps freed memory resident).
+        if "asan" in os.path.basename(cluster.build_dir().rstrip("/")):
+            return
         for p, mb in grown.items():
             self.assertLess(mb, 12, "pid %d grew by %d MB (back-end %d): %r" % (p, mb, be, grown))
         w.close()
