@@ -711,6 +711,17 @@ static enum db_status map_file(struct db *db, const unsigned char hash[32], cons
 	return DB_OK;
 }
 
+void db_blob_thread_release(void)
+{
+	for (unsigned i = 0; i < DB_BLOB_THREAD_MAPS; i++) {
+		if (thread_maps[i].used)
+			blobfile_unmap(thread_maps[i].p, thread_maps[i].len);
+		thread_maps[i].used = false;
+		thread_maps[i].p = NULL;
+		thread_maps[i].len = 0;
+	}
+}
+
 enum db_status db_blob_get(MDB_txn *t, struct db *db, const unsigned char hash[32], const unsigned char **body_r,
 			   size_t *len_r, uint64_t *refs_r)
 {

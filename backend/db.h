@@ -147,9 +147,13 @@ enum db_status db_parsed_get(MDB_txn *t, struct db *db, const unsigned char hash
 /* Points into the transaction's map: valid until the txn ends. A body in a
  * file is mapped read-only instead (pages are read as they are touched):
  * that mapping belongs to the calling thread and stays valid until the
- * thread has mapped DB_BLOB_THREAD_MAPS other files; use one body at a time. */
+ * thread calls db_blob_thread_release or has mapped DB_BLOB_THREAD_MAPS
+ * other files; use one body at a time. */
 #define DB_BLOB_THREAD_MAPS 4
 enum db_status db_blob_get(MDB_txn *t, struct db *db, const unsigned char hash[32], const unsigned char **body_r,
 			   size_t *len_r, uint64_t *refs_r);
+/* Unmaps the calling thread's body files (db_blob_get): called when a read
+ * is over, so a removed file's space is not held by a stale mapping. */
+void db_blob_thread_release(void);
 
 #endif

@@ -86,6 +86,7 @@ static void read_work(uv_work_t *w)
 	if (j->wj.res.borrowed && j->wj.res.resp != NULL)
 		j->sealed = rpc_server_seal(j->s->rpc, j->in, j->wj.res.resp, &j->sealed_len);
 	mdb_txn_abort(t);
+	db_blob_thread_release(); /* body files mapped by this read (SEARCH, SORT, PREVIEW) */
 }
 
 static void read_after(uv_work_t *w, int status)
