@@ -160,7 +160,7 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
  * when ctx->borrow_bodies and the bytes are an LMDB value, else copied
  * (a range, or a body kept in a file: read with pread, never mapped whole);
  * a copy in a borrowed answer is listed in res->owned. A body above
- * q->body_max is left out (d->body_omitted). */
+ * q->body_limit is left out (d->body_omitted). */
 static enum db_status message_body(const struct op_ctx *ctx, MDB_txn *t, const Cpmdb__MsgRec *m,
 				   const Cpm__FetchReq *q, struct op_result *res, Cpm__MessageData *d)
 {
@@ -175,7 +175,7 @@ static enum db_status message_body(const struct op_ctx *ctx, MDB_txn *t, const C
 		len = size - off < q->body_len ? size - off : q->body_len;
 		if (len > OP_FETCH_MAX_BYTES)
 			len = OP_FETCH_MAX_BYTES;
-	} else if (q != NULL && q->body_max > 0 && size > q->body_max) {
+	} else if (q != NULL && q->body_limit > 0 && size > q->body_limit) {
 		d->body_omitted = true;
 		return DB_OK;
 	}

@@ -97,16 +97,40 @@ static void read_after(uv_work_t *w, int status)
 	finish(j, false);
 }
 
-/* APPEND: parse each message's MIME structure, and write a large body to
- * its file (fsync'ed, blobfile.h), on the thread pool, so the single writer
- * only stores references (the group commit stays short). */
+/* The messages of an APPEND or MULTIAPPEND request (n_r = 0 for others). */
+static Cpm__AppendReq **append_msgs(const Cpm__Request *req, Cpm__AppendReq *one[1], size_t *n_r)
+{
+	*n_r = 0;
+	if (req->op_case == CPM__REQUEST__OP_APPEND) {
+		one[0] = req->append;
+		*n_r = 1;
+		return one;
+	}
+	if (req->op_case == CPM__REQUEST__OP_MULTI_APPEND) {
+		*n_r = req->multi_append->n_messages;
+		return req->multi_append->messages;
+	}
+	return one;
+}
+
+/* stored_hash is the back-end's own note (a body file it wrote): a
+ * front-end's value is dropped before anything runs. */
+static void untrust_append(const Cpm__Request *req)
+{
+	Cpm__AppendReq *one[1];
+	size_t n;
+	Cpm__AppendReq **msgs = append_msgs(req, one, &n);
+	for (size_t i = 0; i < n; i++) {
+		free(msgs[i]->stored_hash.data);
+		msgs[i]->stored_hash.data = NULL;
+		msgs[i]->stored_hash.len = 0;
+	}
+}
+
 /* A body above the threshold: its file, before the write that refers to it
  * (the writer then only checks it is there). On failure the writer tries. */
 static void write_body_file(struct db *db, Cpm__AppendReq *m)
 {
-	free(m->stored_hash.data); /* a front-end's value is never trusted */
-	m->stored_hash.data = NULL;
-	m->stored_hash.len = 0;
 	if (db->blob_file_threshold == 0 || m->body.len <= db->blob_file_threshold)
 		return;
 	unsigned char *hash = malloc(32);
@@ -124,20 +148,16 @@ static void write_body_file(struct db *db, Cpm__AppendReq *m)
 	m->stored_hash.len = 32;
 }
 
+/* APPEND: parse each message's MIME structure, and write a large body to
+ * its file (fsync'ed, blobfile.h), on the thread pool, so the single writer
+ * only stores references (the group commit stays short). */
 static void parse_work(uv_work_t *w)
 {
 	struct job *j = w->data;
 	Cpm__Request *req = (Cpm__Request *)j->wj.req; /* owned by the incoming; ours until the reply */
 	Cpm__AppendReq *one[1];
-	Cpm__AppendReq **msgs = one;
-	size_t n = 0;
-	if (req->op_case == CPM__REQUEST__OP_APPEND) {
-		one[0] = req->append;
-		n = 1;
-	} else if (req->op_case == CPM__REQUEST__OP_MULTI_APPEND) {
-		msgs = req->multi_append->messages;
-		n = req->multi_append->n_messages;
-	}
+	size_t n;
+	Cpm__AppendReq **msgs = append_msgs(req, one, &n);
 	for (size_t i = 0; i < n; i++) {
 		struct mime_tree *tree = NULL;
 		struct buf ser = {0};
@@ -181,6 +201,7 @@ static void on_request(struct rpc_server *srv, struct rpc_incoming *in, const Cp
 	j->wj.data = j;
 	s->outstanding++;
 	if (req->op_case == CPM__REQUEST__OP_APPEND || req->op_case == CPM__REQUEST__OP_MULTI_APPEND) {
+		untrust_append(req);
 		j->work.data = j;
 		if (uv_queue_work(s->loop, &j->work, parse_work, parse_after) == 0)
 			return;

@@ -96,7 +96,7 @@ struct fetch_ctx {
 	struct imap_seqset vset; /* VANISHED: the UID set as asked ("*" = any UID), not clipped to the view */
 	void (*untagged_done)(struct session *s); /* fetch_untagged: no tagged answer; call this at the end */
 
-	/* A large body written chunk by chunk (FetchReq.body_max): the
+	/* A large body written chunk by chunk (FetchReq.body_limit): the
 	 * message's response is open, its body items are these ranges. */
 	struct {
 		uint32_t uid;
@@ -279,7 +279,7 @@ static int send_fetch(struct fetch_ctx *c)
 		fr.items = c->wire_items;
 		fr.max_messages = (c->wire_items & CPM__FETCH_ITEM__F_BODY) ? FETCH_BODY_PAGE : 0;
 		if ((c->wire_items & CPM__FETCH_ITEM__F_BODY) && fetch_items_streamable(&c->items))
-			fr.body_max = FETCH_STREAM_MIN;
+			fr.body_limit = FETCH_STREAM_MIN;
 	}
 	req.op_case = CPM__REQUEST__OP_FETCH;
 	req.fetch = &fr;
@@ -568,6 +568,7 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 		return;
 	}
 	const Cpm__FetchResp *r = resp->fetch;
+	uint32_t resume = r->more_from_uid;
 	for (size_t i = 0; i < r->n_messages; i++) {
 		const Cpm__MessageData *m = r->messages[i];
 		if (m == NULL)
@@ -582,14 +583,19 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 		} else {
 			if (write_message(s, c, m, &stream))
 				c->unknown_cte = true;
-			if (stream)
-				break; /* the page's last message (FetchReq.body_max) */
+			if (stream) {
+				/* The page's last message (FetchReq.body_limit); should a
+				 * back-end send more, they are asked for again after it. */
+				if (i + 1 < r->n_messages && r->messages[i + 1] != NULL)
+					resume = r->messages[i + 1]->uid;
+				break;
+			}
 		}
 	}
 
-	int more = r->more_from_uid != 0 ? cursor_advance(c, r->more_from_uid) : 0;
+	int more = resume != 0 ? cursor_advance(c, resume) : 0;
 	if (more < 0) {
-		log_error("event=fetch_no_progress more_from_uid=%u", (unsigned)r->more_from_uid);
+		log_error("event=fetch_no_progress more_from_uid=%u", (unsigned)resume);
 		fetch_answer(c, "NO", "[SERVERBUG] FETCH: back-end paging error");
 		fetch_finish(c);
 		return;
