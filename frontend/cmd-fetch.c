@@ -25,6 +25,15 @@
  *   3. FETCH  FetchReq(items) page by page (FetchResp.more_from_uid), each
  *      page written out as it arrives; only UIDs in the session's view are
  *      reported, numbered by the view.
+ *   4. LARGE  When every body item is a byte range of the message (or a
+ *      header filter), pages carry bodies up to FETCH_STREAM_MIN only
+ *      (FetchReq.body_limit); a larger message comes without its body as
+ *      its page's last message. Its response is opened with the other
+ *      items, then each body item is written as a literal whose bytes are
+ *      asked for in FETCH_CHUNK ranges (FetchReq.body_offset/body_len), the
+ *      next one only once the client has drained the output (stream_next);
+ *      a header filter reads the header range and filters it. Neither
+ *      process holds the whole message. BINARY still reads it whole.
  *
  * One context per command lives across the RPCs; the session is referenced
  * while an RPC is in flight, and a callback that finds the client gone frees
