@@ -7,6 +7,7 @@
  */
 #include "db.h"
 
+#include "blobfile.h"
 #include "log.h"
 #include "mime-parse.h"
 
@@ -161,6 +162,7 @@ void db_close(struct db **dbp)
 	mdb_env_close(db->env);
 	close(db->lockfd);
 	free(db->path);
+	free(db->unlink_pending);
 	free(db);
 }
 
@@ -427,45 +429,90 @@ enum db_status db_next_uidvalidity(MDB_txn *t, struct db *db, uint32_t *v_r)
 /* ---- blobs ------------------------------------------------------------------------- */
 
 /* The reference count lives apart from the bytes (blobrefs), so COPY or
- * expunge of a large message rewrites 8 bytes, not the body. */
-static enum db_status refs_get(MDB_txn *t, struct db *db, const unsigned char hash[32], uint64_t *refs_r)
+ * expunge of a large message rewrites a few bytes, not the body. A 16-byte
+ * value (count, size) marks a body kept in a file (blobfile.h). */
+static enum db_status refs_get(MDB_txn *t, struct db *db, const unsigned char hash[32], uint64_t *refs_r,
+			       uint64_t *size_r, bool *in_file_r)
 {
 	MDB_val k = {32, (void *)hash}, v;
 	int rc = mdb_get(t, db->blobrefs, &k, &v);
 	if (rc != 0)
 		return db_from_mdb(rc, "blobrefs");
-	if (v.mv_size != 8)
+	if (v.mv_size != 8 && v.mv_size != 16)
 		return DB_FAIL;
 	*refs_r = db_get_u64(v.mv_data);
+	if (in_file_r != NULL)
+		*in_file_r = v.mv_size == 16;
+	if (size_r != NULL)
+		*size_r = v.mv_size == 16 ? db_get_u64((const unsigned char *)v.mv_data + 8) : 0;
 	return DB_OK;
 }
 
-static enum db_status refs_put(MDB_txn *t, struct db *db, const unsigned char hash[32], uint64_t refs)
+static enum db_status refs_put(MDB_txn *t, struct db *db, const unsigned char hash[32], uint64_t refs, bool in_file,
+			       uint64_t size)
 {
-	unsigned char b[8];
+	unsigned char b[16];
 	db_key_u64(b, refs);
-	MDB_val k = {32, (void *)hash}, v = {8, b};
+	db_key_u64(b + 8, size);
+	MDB_val k = {32, (void *)hash}, v = {in_file ? 16 : 8, b};
 	return db_from_mdb(mdb_put(t, db->blobrefs, &k, &v, 0), "blobrefs");
 }
 
+static void unlink_pending_push(struct db *db, const unsigned char hash[32])
+{
+	if (db->n_unlink_pending == db->cap_unlink_pending) {
+		size_t nc = db->cap_unlink_pending ? db->cap_unlink_pending * 2 : 16;
+		unsigned char(*na)[32] = reallocarray(db->unlink_pending, nc, 32);
+		if (na == NULL) {
+			log_error("event=blob_unlink_lost hint=\"the start-up sweep removes the file\"");
+			return;
+		}
+		db->unlink_pending = na;
+		db->cap_unlink_pending = nc;
+	}
+	memcpy(db->unlink_pending[db->n_unlink_pending++], hash, 32);
+}
+
+void db_blob_forget_file(struct db *db, const unsigned char hash[32])
+{
+	unlink_pending_push(db, hash);
+}
+
 enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body, size_t len,
-			   const unsigned char *tree_bytes, size_t tree_len, unsigned char hash_r[32])
+			   const unsigned char *tree_bytes, size_t tree_len, const unsigned char *known_hash,
+			   unsigned char hash_r[32])
 {
 	unsigned int hl = 32;
-	if (EVP_Digest(body, len, hash_r, &hl, EVP_sha256(), NULL) != 1)
+	if (known_hash != NULL)
+		memcpy(hash_r, known_hash, 32);
+	else if (EVP_Digest(body, len, hash_r, &hl, EVP_sha256(), NULL) != 1)
 		return DB_FAIL;
-	uint64_t refs = 0;
-	enum db_status st = refs_get(t, db, hash_r, &refs);
+	uint64_t refs = 0, size = 0;
+	bool in_file = false;
+	enum db_status st = refs_get(t, db, hash_r, &refs, &size, &in_file);
 	if (st == DB_OK)
-		return refs_put(t, db, hash_r, refs + 1);
+		return refs_put(t, db, hash_r, refs + 1, in_file, size);
 	if (st != DB_NOTFOUND)
 		return st;
-	MDB_val k = {32, hash_r}, v = {len, NULL};
-	int rc = mdb_put(t, db->blobs, &k, &v, MDB_RESERVE);
-	if (rc != 0)
-		return db_from_mdb(rc, "blob_put");
-	if (len > 0)
-		memcpy(v.mv_data, body, len);
+	MDB_val k = {32, hash_r};
+	int rc = 0;
+	in_file = db->blob_file_threshold > 0 && len > db->blob_file_threshold;
+	if (in_file) {
+		/* Written on the thread pool before this write (server.c); only
+		 * when its previous last reference was dropped since is it
+		 * missing, and then it is written here, before the commit. */
+		if (blobfile_exists(db->path, hash_r, len) != 1 && blobfile_write(db->path, hash_r, body, len) < 0) {
+			log_error("event=blob_file_write_failed err=%s", log_quote(strerror(errno), strlen(strerror(errno))));
+			return DB_FAIL;
+		}
+	} else {
+		MDB_val v = {len, NULL};
+		rc = mdb_put(t, db->blobs, &k, &v, MDB_RESERVE);
+		if (rc != 0)
+			return db_from_mdb(rc, "blob_put");
+		if (len > 0)
+			memcpy(v.mv_data, body, len);
+	}
 	/* A new body: its MIME structure, once (FETCH never parses again). A
 	 * tree that cannot be made is left out; readers parse on the fly. */
 	struct mime_tree *tree = NULL;
@@ -481,31 +528,138 @@ enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body,
 	buf_free(&ser);
 	if (rc != 0)
 		return db_from_mdb(rc, "parsed_put");
-	return refs_put(t, db, hash_r, 1);
+	return refs_put(t, db, hash_r, 1, in_file, len);
 }
 
 enum db_status db_blob_addref(MDB_txn *t, struct db *db, const unsigned char hash[32])
 {
-	uint64_t refs;
-	enum db_status st = refs_get(t, db, hash, &refs);
-	return st != DB_OK ? st : refs_put(t, db, hash, refs + 1);
+	uint64_t refs, size;
+	bool in_file;
+	enum db_status st = refs_get(t, db, hash, &refs, &size, &in_file);
+	return st != DB_OK ? st : refs_put(t, db, hash, refs + 1, in_file, size);
 }
 
 enum db_status db_blob_unref(MDB_txn *t, struct db *db, const unsigned char hash[32])
 {
-	uint64_t refs;
-	enum db_status st = refs_get(t, db, hash, &refs);
+	uint64_t refs, size;
+	bool in_file;
+	enum db_status st = refs_get(t, db, hash, &refs, &size, &in_file);
 	if (st != DB_OK)
 		return st;
 	if (refs > 1)
-		return refs_put(t, db, hash, refs - 1);
+		return refs_put(t, db, hash, refs - 1, in_file, size);
 	MDB_val k = {32, (void *)hash};
 	st = db_from_mdb(mdb_del(t, db->blobrefs, &k, NULL), "blobrefs");
 	if (st == DB_OK) {
 		int rc = mdb_del(t, db->parsed, &k, NULL);
 		st = rc == MDB_NOTFOUND ? DB_OK : db_from_mdb(rc, "parsed_del");
 	}
+	if (st == DB_OK && in_file) {
+		/* The file goes only after this drop is committed. */
+		unlink_pending_push(db, hash);
+		return DB_OK;
+	}
 	return st != DB_OK ? st : db_from_mdb(mdb_del(t, db->blobs, &k, NULL), "blob_del");
+}
+
+void db_blob_after_commit(struct db *db)
+{
+	if (db->n_unlink_pending == 0)
+		return;
+	MDB_txn *t = NULL;
+	int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &t);
+	for (size_t i = 0; rc == 0 && i < db->n_unlink_pending; i++) {
+		uint64_t refs;
+		/* Referenced again (a later APPEND of the same bytes, or the drop
+		 * was rolled back): the file stays. */
+		if (refs_get(t, db, db->unlink_pending[i], &refs, NULL, NULL) != DB_NOTFOUND)
+			continue;
+		if (blobfile_unlink(db->path, db->unlink_pending[i]) < 0)
+			log_error("event=blob_unlink_failed err=%s", log_quote(strerror(errno), strlen(strerror(errno))));
+	}
+	if (t != NULL)
+		mdb_txn_abort(t);
+	if (rc != 0)
+		db_from_mdb(rc, "blob_after_commit");
+	db->n_unlink_pending = 0;
+}
+
+struct sweep_ctx {
+	MDB_txn *t;
+	struct db *db;
+};
+
+static bool sweep_referenced(void *ctx, const unsigned char hash[32])
+{
+	struct sweep_ctx *sc = ctx;
+	uint64_t refs;
+	bool in_file = false;
+	enum db_status st = refs_get(sc->t, sc->db, hash, &refs, NULL, &in_file);
+	/* Keep anything we cannot prove unreferenced. */
+	return st == DB_OK ? in_file : st != DB_NOTFOUND;
+}
+
+enum db_status db_blob_sweep(struct db *db)
+{
+	MDB_txn *t = NULL;
+	int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &t);
+	if (rc != 0)
+		return db_from_mdb(rc, "blob_sweep");
+	struct sweep_ctx sc = {t, db};
+	size_t removed = 0;
+	int src = blobfile_sweep(db->path, sweep_referenced, &sc, &removed);
+	mdb_txn_abort(t);
+	if (removed > 0)
+		log_info("event=blob_sweep removed=%zu", removed);
+	if (src < 0) {
+		log_error("event=blob_sweep_failed err=%s", log_quote(strerror(errno), strlen(strerror(errno))));
+		return DB_FAIL;
+	}
+	return DB_OK;
+}
+
+enum db_status db_blob_stat(MDB_txn *t, struct db *db, const unsigned char hash[32], uint64_t *size_r,
+			    bool *in_file_r)
+{
+	uint64_t refs;
+	enum db_status st = refs_get(t, db, hash, &refs, size_r, in_file_r);
+	if (st != DB_OK || *in_file_r)
+		return st;
+	MDB_val k = {32, (void *)hash}, v;
+	int rc = mdb_get(t, db->blobs, &k, &v);
+	if (rc != 0)
+		return db_from_mdb(rc, "blob_get");
+	*size_r = v.mv_size;
+	return DB_OK;
+}
+
+enum db_status db_blob_read(MDB_txn *t, struct db *db, const unsigned char hash[32], uint64_t off, void *dst,
+			    size_t n, size_t *got_r)
+{
+	uint64_t size;
+	bool in_file;
+	*got_r = 0;
+	enum db_status st = db_blob_stat(t, db, hash, &size, &in_file);
+	if (st != DB_OK)
+		return st;
+	if (off >= size)
+		return DB_OK;
+	if (n > size - off)
+		n = (size_t)(size - off);
+	if (in_file) {
+		if (blobfile_read(db->path, hash, off, dst, n, got_r) < 0) {
+			log_error("event=blob_file_read_failed err=%s", log_quote(strerror(errno), strlen(strerror(errno))));
+			return DB_FAIL;
+		}
+		return DB_OK;
+	}
+	MDB_val k = {32, (void *)hash}, v;
+	int rc = mdb_get(t, db->blobs, &k, &v);
+	if (rc != 0)
+		return db_from_mdb(rc, "blob_get");
+	memcpy(dst, (const unsigned char *)v.mv_data + off, n);
+	*got_r = n;
+	return DB_OK;
 }
 
 enum db_status db_parsed_get(MDB_txn *t, struct db *db, const unsigned char hash[32], const unsigned char **p_r,
@@ -520,15 +674,68 @@ enum db_status db_parsed_get(MDB_txn *t, struct db *db, const unsigned char hash
 	return DB_OK;
 }
 
+/* The calling thread's mappings of body files (db_blob_get's contract). */
+static _Thread_local struct {
+	unsigned char hash[32];
+	const unsigned char *p;
+	size_t len;
+	bool used;
+} thread_maps[DB_BLOB_THREAD_MAPS];
+static _Thread_local unsigned thread_maps_next;
+
+static enum db_status map_file(struct db *db, const unsigned char hash[32], const unsigned char **body_r,
+			       size_t *len_r)
+{
+	for (unsigned i = 0; i < DB_BLOB_THREAD_MAPS; i++) {
+		if (thread_maps[i].used && memcmp(thread_maps[i].hash, hash, 32) == 0) {
+			*body_r = thread_maps[i].p != NULL ? thread_maps[i].p : (const unsigned char *)"";
+			*len_r = thread_maps[i].len;
+			return DB_OK;
+		}
+	}
+	const unsigned char *p;
+	size_t len;
+	if (blobfile_map(db->path, hash, &p, &len) < 0) {
+		log_error("event=blob_file_map_failed err=%s", log_quote(strerror(errno), strlen(strerror(errno))));
+		return DB_FAIL;
+	}
+	unsigned slot = thread_maps_next++ % DB_BLOB_THREAD_MAPS;
+	if (thread_maps[slot].used)
+		blobfile_unmap(thread_maps[slot].p, thread_maps[slot].len);
+	memcpy(thread_maps[slot].hash, hash, 32);
+	thread_maps[slot].p = p;
+	thread_maps[slot].len = len;
+	thread_maps[slot].used = true;
+	*body_r = p != NULL ? p : (const unsigned char *)"";
+	*len_r = len;
+	return DB_OK;
+}
+
+void db_blob_thread_release(void)
+{
+	for (unsigned i = 0; i < DB_BLOB_THREAD_MAPS; i++) {
+		if (thread_maps[i].used)
+			blobfile_unmap(thread_maps[i].p, thread_maps[i].len);
+		thread_maps[i].used = false;
+		thread_maps[i].p = NULL;
+		thread_maps[i].len = 0;
+	}
+}
+
 enum db_status db_blob_get(MDB_txn *t, struct db *db, const unsigned char hash[32], const unsigned char **body_r,
 			   size_t *len_r, uint64_t *refs_r)
 {
+	uint64_t refs = 0, size = 0;
+	bool in_file = false;
+	enum db_status st = refs_get(t, db, hash, &refs, &size, &in_file);
+	if (refs_r != NULL)
+		*refs_r = st == DB_OK ? refs : 0;
+	if (st == DB_OK && in_file)
+		return map_file(db, hash, body_r, len_r);
 	MDB_val k = {32, (void *)hash}, v;
 	int rc = mdb_get(t, db->blobs, &k, &v);
 	if (rc != 0)
 		return db_from_mdb(rc, "blob_get");
-	if (refs_r != NULL && refs_get(t, db, hash, refs_r) != DB_OK)
-		*refs_r = 0;
 	*body_r = v.mv_data;
 	*len_r = v.mv_size;
 	return DB_OK;

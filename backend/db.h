@@ -13,8 +13,10 @@
  *   msgs     folder id (u64 BE) uid (u32 BE)   → MsgRec
  *   changes  folder id (u64 BE) modseq (u64 BE) → ChangeRec (one per change;
  *            expunges will stay as tombstones for VANISHED)
- *   blobs    SHA-256 of the body (32 bytes)    → body bytes (immutable)
- *   blobrefs SHA-256 of the body               → reference count (u64 BE)
+ *   blobs    SHA-256 of the body (32 bytes)    → body bytes (immutable); absent for a
+ *            body kept in a file (backend/blobfile.h)
+ *   blobrefs SHA-256 of the body               → reference count (u64 BE), then, for a
+ *            body kept in a file, its size (u64 BE): 16 bytes is the file marker
  *   parsed   SHA-256 of the body               → its MIME tree (mime-parse.h serialised),
  *            computed once when the body is first stored
  *   outlog, outseq  the outband notification log (backend/outlog.h)
@@ -55,6 +57,12 @@ struct db {
 	MDB_dbi outlog, outseq; /* outlog.h */
 	char *path;
 	int lockfd; /* flock on data_dir/backend.lock: one process per shard */
+	/* Bodies larger than this go to files (blobfile.h); 0 = never. */
+	uint64_t blob_file_threshold;
+	/* Writer thread only: file-backed blobs whose last reference a write
+	 * transaction dropped; db_blob_after_commit removes their files. */
+	unsigned char (*unlink_pending)[32];
+	size_t n_unlink_pending, cap_unlink_pending;
 };
 
 /* Opens (creating if needed) the environment in dir. NULL with reason in err. */
@@ -105,9 +113,30 @@ enum db_status db_next_uidvalidity(MDB_txn *t, struct db *db, uint32_t *v_r);
 
 /* Content-addressed bodies with reference counts. */
 /* A reference to body (stored if new, with its MIME tree: tree/tree_len
- * when the caller parsed it already, else parsed here). */
+ * when the caller parsed it already, else parsed here). A body above
+ * db->blob_file_threshold is kept in a file: known_hash (may be NULL) is its
+ * SHA-256 when the caller wrote that file already (on the thread pool,
+ * before the write: server.c), and the file is checked and, if it is
+ * missing (its last reference was just dropped), written here. */
 enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body, size_t len,
-			   const unsigned char *tree, size_t tree_len, unsigned char hash_r[32]);
+			   const unsigned char *tree, size_t tree_len, const unsigned char *known_hash,
+			   unsigned char hash_r[32]);
+/* Called by the writer thread after each group commit (committed or not):
+ * removes the files of blobs whose last reference is gone in the committed
+ * state. Errors are logged (an orphan is removed by the next start-up sweep). */
+void db_blob_after_commit(struct db *db);
+/* A body file written ahead of its write (server.c): unless the write
+ * references it, its file goes after the commit (db_blob_after_commit). */
+void db_blob_forget_file(struct db *db, const unsigned char hash[32]);
+/* Start-up: removes blob files (and temporary files) no reference points to. */
+enum db_status db_blob_sweep(struct db *db);
+/* A blob's size and where it lives: *in_file_r true when it is a file. */
+enum db_status db_blob_stat(MDB_txn *t, struct db *db, const unsigned char hash[32], uint64_t *size_r,
+			    bool *in_file_r);
+/* Copies body[off .. off + n) into dst (n clamped to the body): *got_r
+ * bytes. For a file, a pread of that range only. */
+enum db_status db_blob_read(MDB_txn *t, struct db *db, const unsigned char hash[32], uint64_t off, void *dst,
+			    size_t n, size_t *got_r);
 /* One more reference to an existing blob (COPY). */
 enum db_status db_blob_addref(MDB_txn *t, struct db *db, const unsigned char hash[32]);
 enum db_status db_blob_unref(MDB_txn *t, struct db *db, const unsigned char hash[32]);
@@ -115,8 +144,16 @@ enum db_status db_blob_unref(MDB_txn *t, struct db *db, const unsigned char hash
  * txn ends); DB_NOTFOUND when none was stored. */
 enum db_status db_parsed_get(MDB_txn *t, struct db *db, const unsigned char hash[32], const unsigned char **p_r,
 			     size_t *len_r);
-/* Points into the transaction's map: valid until the txn ends. */
+/* Points into the transaction's map: valid until the txn ends. A body in a
+ * file is mapped read-only instead (pages are read as they are touched):
+ * that mapping belongs to the calling thread and stays valid until the
+ * thread calls db_blob_thread_release or has mapped DB_BLOB_THREAD_MAPS
+ * other files; use one body at a time. */
+#define DB_BLOB_THREAD_MAPS 4
 enum db_status db_blob_get(MDB_txn *t, struct db *db, const unsigned char hash[32], const unsigned char **body_r,
 			   size_t *len_r, uint64_t *refs_r);
+/* Unmaps the calling thread's body files (db_blob_get): called when a read
+ * is over, so a removed file's space is not held by a stale mapping. */
+void db_blob_thread_release(void);
 
 #endif

@@ -74,6 +74,11 @@ static enum db_status folder_by_name(const struct op_ctx *ctx, MDB_txn *t, const
 
 void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, struct op_result *res)
 {
+	const unsigned char *stored = q->stored_hash.len == 32 ? q->stored_hash.data : NULL;
+	/* A body file written ahead (server.c) goes after the commit unless
+	 * this APPEND ends up referencing it (a failure leaves no orphan). */
+	if (stored != NULL)
+		db_blob_forget_file(ctx->db, stored);
 	if (q->body.len == 0) {
 		op_fail(res, CPM__STATUS__INVALID, "empty message");
 		return;
@@ -127,7 +132,7 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 	m.internaldate_tz = q->internaldate_tz;
 	m.size = q->body.len;
 	m.modseq = modseq;
-	if ((st = db_blob_ref(t, ctx->db, q->body.data, q->body.len, q->tree.data, q->tree.len, hash)) != DB_OK ||
+	if ((st = db_blob_ref(t, ctx->db, q->body.data, q->body.len, q->tree.data, q->tree.len, stored, hash)) != DB_OK ||
 	    (st = db_put_msg(t, ctx->db, fid, uid, &m)) != DB_OK ||
 	    (st = db_put_change(t, ctx->db, fid, modseq, uid, CPM__CHANGE_KIND__C_APPEND)) != DB_OK ||
 	    (st = db_put_folder(t, ctx->db, fid, f)) != DB_OK) {
@@ -151,16 +156,59 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 	cpmdb__folder_rec__free_unpacked(f, NULL);
 }
 
-/* Which bytes of the body a FETCH wants (FetchReq.body_*); NULL: all. */
-struct body_window {
-	uint64_t limit, offset, len;
-};
+/* The body (or the range q asks for) of m into d: pointing into the map
+ * when ctx->borrow_bodies and the bytes are an LMDB value, else copied
+ * (a range, or a body kept in a file: read with pread, never mapped whole);
+ * a copy in a borrowed answer is listed in res->owned. A body above
+ * q->body_limit is left out (d->body_omitted). */
+static enum db_status message_body(const struct op_ctx *ctx, MDB_txn *t, const Cpmdb__MsgRec *m,
+				   const Cpm__FetchReq *q, struct op_result *res, Cpm__MessageData *d)
+{
+	uint64_t size;
+	bool in_file;
+	enum db_status st = db_blob_stat(t, ctx->db, m->blob.data, &size, &in_file);
+	if (st != DB_OK)
+		return st;
+	uint64_t off = 0, len = size;
+	if (q != NULL && q->body_len > 0) {
+		off = q->body_offset < size ? q->body_offset : size;
+		len = size - off < q->body_len ? size - off : q->body_len;
+		if (len > OP_FETCH_MAX_BYTES)
+			len = OP_FETCH_MAX_BYTES;
+	} else if (q != NULL && q->body_limit > 0 && size > q->body_limit) {
+		d->body_omitted = true;
+		return DB_OK;
+	}
+	if (!in_file && off == 0 && len == size) {
+		const unsigned char *body;
+		size_t blen;
+		if ((st = db_blob_get(t, ctx->db, m->blob.data, &body, &blen, NULL)) != DB_OK)
+			return st;
+		if (ctx->borrow_bodies) {
+			d->body.data = (uint8_t *)body; /* packed before the read txn ends (server.c) */
+			d->body.len = blen;
+			return DB_OK;
+		}
+	}
+	size_t got = 0;
+	unsigned char *copy = malloc(len ? (size_t)len : 1);
+	if (copy == NULL)
+		return DB_FAIL;
+	if ((st = db_blob_read(t, ctx->db, m->blob.data, off, copy, (size_t)len, &got)) != DB_OK ||
+	    (ctx->borrow_bodies && op_result_own(res, copy) < 0)) {
+		free(copy);
+		return st != DB_OK ? st : DB_FAIL;
+	}
+	d->body.data = copy;
+	d->body.len = got;
+	return DB_OK;
+}
 
-/* A MessageData with what items asks for: body bytes copied out of the
- * txn, or pointing into the map when ctx->borrow_bodies (see ops.h); only
- * the window's bytes when w says so. */
+/* A MessageData with what items asks for (bodies: message_body; q and res
+ * may be NULL when no body is asked). */
 static Cpm__MessageData *message_data(const struct op_ctx *ctx, MDB_txn *t, uint32_t uid, const Cpmdb__MsgRec *m,
-				      uint32_t items, const struct body_window *w, enum db_status *st_r)
+				      uint32_t items, const Cpm__FetchReq *q, struct op_result *res,
+				      enum db_status *st_r)
 {
 	Cpm__MessageData *d = malloc(sizeof(*d));
 	if (d == NULL) {
@@ -213,33 +261,10 @@ static Cpm__MessageData *message_data(const struct op_ctx *ctx, MDB_txn *t, uint
 		cpm__message_data__free_unpacked(d, NULL);
 		return NULL;
 	}
-	if ((items & CPM__FETCH_ITEM__F_BODY) && m->blob.len == 32) {
-		const unsigned char *body;
-		size_t len;
-		*st_r = db_blob_get(t, ctx->db, m->blob.data, &body, &len, NULL);
-		if (*st_r != DB_OK) {
-			cpm__message_data__free_unpacked(d, NULL);
-			return NULL;
-		}
-		if (w != NULL && w->len > 0) {
-			size_t off = w->offset < len ? (size_t)w->offset : len;
-			body += off;
-			len = len - off < w->len ? len - off : (size_t)w->len;
-		} else if (w != NULL && w->limit > 0 && len > w->limit) {
-			d->body_omitted = true; /* the front-end streams it in windows */
-			len = 0;
-		}
-		if (ctx->borrow_bodies) {
-			d->body.data = (uint8_t *)body; /* packed before the read txn ends (server.c) */
-			d->body.len = len;
-		} else if ((d->body.data = malloc(len ? len : 1)) == NULL) {
-			*st_r = DB_FAIL;
-			cpm__message_data__free_unpacked(d, NULL);
-			return NULL;
-		} else {
-			memcpy(d->body.data, body, len);
-			d->body.len = len;
-		}
+	if ((items & CPM__FETCH_ITEM__F_BODY) && m->blob.len == 32 &&
+	    (*st_r = message_body(ctx, t, m, q, res, d)) != DB_OK) {
+		cpm__message_data__free_unpacked(d, NULL);
+		return NULL;
 	}
 	*st_r = DB_OK;
 	return d;
@@ -277,6 +302,7 @@ void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, stru
 	uint32_t max_msgs = q->max_messages && q->max_messages < OP_FETCH_MAX_MESSAGES ? q->max_messages
 										 : OP_FETCH_MAX_MESSAGES;
 	size_t cap = 0, bytes = 0;
+	bool page_full = false;
 	MDB_cursor *c = NULL;
 	int rc = mdb_cursor_open(t, ctx->db->msgs, &c);
 	enum db_status st = DB_OK;
@@ -293,7 +319,7 @@ void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, stru
 			uint32_t uid = db_get_u32((const unsigned char *)k.mv_data + 8);
 			if (uid > hi)
 				break;
-			if (r->n_messages >= max_msgs || bytes >= OP_FETCH_MAX_BYTES) {
+			if (r->n_messages >= max_msgs || bytes >= OP_FETCH_MAX_BYTES || page_full) {
 				r->more_from_uid = uid;
 				break;
 			}
@@ -308,11 +334,17 @@ void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, stru
 				crc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 				continue;
 			}
-			struct body_window w = {q->body_limit, q->body_offset, q->body_len};
-			Cpm__MessageData *d = message_data(ctx, t, uid, m, q->items, &w, &st);
+			Cpm__MessageData *d = message_data(ctx, t, uid, m, q->items, q, res, &st);
 			cpmdb__msg_rec__free_unpacked(m, NULL);
 			if (d == NULL)
 				break;
+			if (d->body_omitted && r->n_messages > 0) {
+				/* A large body is its page's last (and only) message. */
+				cpm__message_data__free_unpacked(d, NULL);
+				r->more_from_uid = uid;
+				break;
+			}
+			page_full = d->body_omitted;
 			bytes += d->body.len + d->preview_src.len;
 			if (add_message(&r->messages, &r->n_messages, &cap, d) < 0) {
 				cpm__message_data__free_unpacked(d, NULL);
@@ -490,7 +522,7 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 			Cpmdb__MsgRec view = *m;
 			view.keywords = nk;
 			view.n_keywords = nn;
-			Cpm__MessageData *d = st == DB_OK ? message_data(ctx, t, uids[i], &view, CPM__FETCH_ITEM__F_FLAGS, NULL, &st)
+			Cpm__MessageData *d = st == DB_OK ? message_data(ctx, t, uids[i], &view, CPM__FETCH_ITEM__F_FLAGS, NULL, NULL, &st)
 							  : NULL;
 			if (d != NULL && add_message(&r->messages, &r->n_messages, &cap, d) < 0) {
 				cpm__message_data__free_unpacked(d, NULL);
@@ -771,7 +803,7 @@ void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, 
 		}
 		if (st != DB_OK)
 			break;
-		Cpm__MessageData *d = message_data(ctx, t, uids[i], m, CPM__FETCH_ITEM__F_FLAGS, NULL, &st);
+		Cpm__MessageData *d = message_data(ctx, t, uids[i], m, CPM__FETCH_ITEM__F_FLAGS, NULL, NULL, &st);
 		cpmdb__msg_rec__free_unpacked(m, NULL);
 		if (d != NULL && add_message(&r->changed, &r->n_changed, &ccap, d) < 0) {
 			cpm__message_data__free_unpacked(d, NULL);

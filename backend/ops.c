@@ -277,6 +277,20 @@ void op_result_error(struct op_result *res, Cpm__Status st, const char *msg)
 	op_fail(res, st, "%s", msg);
 }
 
+int op_result_own(struct op_result *res, void *p)
+{
+	if (res->n_owned == res->cap_owned) {
+		size_t nc = res->cap_owned ? res->cap_owned * 2 : 8;
+		void **na = reallocarray(res->owned, nc, sizeof(void *));
+		if (na == NULL)
+			return -1;
+		res->owned = na;
+		res->cap_owned = nc;
+	}
+	res->owned[res->n_owned++] = p;
+	return 0;
+}
+
 void op_result_clear(struct op_result *res)
 {
 	if (res->borrowed && res->resp != NULL && res->resp->result_case == CPM__RESPONSE__RESULT_FETCH &&
@@ -290,6 +304,11 @@ void op_result_clear(struct op_result *res)
 	res->borrowed = false;
 	if (res->resp != NULL)
 		cpm__response__free_unpacked(res->resp, NULL);
+	for (size_t i = 0; i < res->n_owned; i++)
+		free(res->owned[i]);
+	free(res->owned);
+	res->owned = NULL;
+	res->n_owned = res->cap_owned = 0;
 	for (size_t i = 0; i < res->n_events; i++)
 		cpm__feed_event__free_unpacked(res->events[i], NULL);
 	free(res->events);

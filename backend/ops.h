@@ -48,11 +48,15 @@ struct op_result {
 	size_t n_events;
 	bool events_lost; /* an event could not be recorded (out of memory): the writer fails the
 			     operation, since the notification log (outlog.h) must not miss it */
+	void **owned;     /* borrowed answers: bodies copied anyway (ranges, files), freed by clear */
+	size_t n_owned, cap_owned;
 };
 
 bool op_is_write(const Cpm__Request *req);
 void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, struct op_result *res);
 void op_result_clear(struct op_result *res);
+/* res takes p (freed by op_result_clear). 0, or -1 when out of memory (p is then the caller's). */
+int op_result_own(struct op_result *res, void *p);
 /* A failure result without running anything (allocates res->resp if needed). */
 void op_result_error(struct op_result *res, Cpm__Status st, const char *msg);
 

@@ -1,6 +1,7 @@
 /* server: request dispatch of a shard. See server.h. */
 #include "server.h"
 
+#include "blobfile.h"
 #include "clock.h"
 #include "db.h"
 #include "feed.h"
@@ -11,6 +12,8 @@
 #include "rpc-server.h"
 #include "writer.h"
 
+#include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +86,7 @@ static void read_work(uv_work_t *w)
 	if (j->wj.res.borrowed && j->wj.res.resp != NULL)
 		j->sealed = rpc_server_seal(j->s->rpc, j->in, j->wj.res.resp, &j->sealed_len);
 	mdb_txn_abort(t);
+	db_blob_thread_release(); /* body files mapped by this read (SEARCH, SORT, PREVIEW) */
 }
 
 static void read_after(uv_work_t *w, int status)
@@ -93,22 +97,67 @@ static void read_after(uv_work_t *w, int status)
 	finish(j, false);
 }
 
-/* APPEND: parse each message's MIME structure on the thread pool, so the
- * single writer only stores it (the group commit stays short). */
+/* The messages of an APPEND or MULTIAPPEND request (n_r = 0 for others). */
+static Cpm__AppendReq **append_msgs(const Cpm__Request *req, Cpm__AppendReq *one[1], size_t *n_r)
+{
+	*n_r = 0;
+	if (req->op_case == CPM__REQUEST__OP_APPEND) {
+		one[0] = req->append;
+		*n_r = 1;
+		return one;
+	}
+	if (req->op_case == CPM__REQUEST__OP_MULTI_APPEND) {
+		*n_r = req->multi_append->n_messages;
+		return req->multi_append->messages;
+	}
+	return one;
+}
+
+/* stored_hash is the back-end's own note (a body file it wrote): a
+ * front-end's value is dropped before anything runs. */
+static void untrust_append(const Cpm__Request *req)
+{
+	Cpm__AppendReq *one[1];
+	size_t n;
+	Cpm__AppendReq **msgs = append_msgs(req, one, &n);
+	for (size_t i = 0; i < n; i++) {
+		free(msgs[i]->stored_hash.data);
+		msgs[i]->stored_hash.data = NULL;
+		msgs[i]->stored_hash.len = 0;
+	}
+}
+
+/* A body above the threshold: its file, before the write that refers to it
+ * (the writer then only checks it is there). On failure the writer tries. */
+static void write_body_file(struct db *db, Cpm__AppendReq *m)
+{
+	if (db->blob_file_threshold == 0 || m->body.len <= db->blob_file_threshold)
+		return;
+	unsigned char *hash = malloc(32);
+	unsigned int hl = 32;
+	if (hash == NULL || EVP_Digest(m->body.data, m->body.len, hash, &hl, EVP_sha256(), NULL) != 1) {
+		free(hash);
+		return;
+	}
+	if (blobfile_write(db->path, hash, m->body.data, m->body.len) < 0) {
+		log_error("event=blob_file_write_failed err=%s", log_quote(strerror(errno), strlen(strerror(errno))));
+		free(hash);
+		return;
+	}
+	m->stored_hash.data = hash;
+	m->stored_hash.len = 32;
+}
+
+/* APPEND: parse each message's MIME structure, and write a large body to
+ * its file (fsync'ed, blobfile.h), on the thread pool, so the single writer
+ * only stores references (the group commit stays short). */
 static void parse_work(uv_work_t *w)
 {
 	struct job *j = w->data;
 	Cpm__Request *req = (Cpm__Request *)j->wj.req; /* owned by the incoming; ours until the reply */
 	Cpm__AppendReq *one[1];
-	Cpm__AppendReq **msgs = one;
-	size_t n = 0;
-	if (req->op_case == CPM__REQUEST__OP_APPEND) {
-		one[0] = req->append;
-		n = 1;
-	} else if (req->op_case == CPM__REQUEST__OP_MULTI_APPEND) {
-		msgs = req->multi_append->messages;
-		n = req->multi_append->n_messages;
-	}
+	size_t n;
+	Cpm__AppendReq **msgs = append_msgs(req, one, &n);
 	for (size_t i = 0; i < n; i++) {
 		struct mime_tree *tree = NULL;
 		struct buf ser = {0};
@@ -119,6 +168,7 @@ static void parse_work(uv_work_t *w)
 			msgs[i]->tree.data = buf_steal(&ser, &msgs[i]->tree.len);
 		mime_tree_free(&tree);
 		buf_free(&ser);
+		write_body_file(j->s->db, msgs[i]);
 	}
 }
 
@@ -151,6 +201,7 @@ static void on_request(struct rpc_server *srv, struct rpc_incoming *in, const Cp
 	j->wj.data = j;
 	s->outstanding++;
 	if (req->op_case == CPM__REQUEST__OP_APPEND || req->op_case == CPM__REQUEST__OP_MULTI_APPEND) {
+		untrust_append(req);
 		j->work.data = j;
 		if (uv_queue_work(s->loop, &j->work, parse_work, parse_after) == 0)
 			return;
@@ -180,6 +231,9 @@ struct server *server_start(uv_loop_t *loop, const struct cpm_config *cfg, const
 	s->db = db_open(shard->data_dir, shard->map_size_mb, err, errlen);
 	if (s->db == NULL)
 		goto fail;
+	s->db->blob_file_threshold = cfg->blob_file_threshold_kb << 10;
+	if (db_blob_sweep(s->db) != DB_OK)
+		log_error("event=blob_sweep_incomplete shard=%s", shard->id);
 	s->ctx.db = s->db;
 	s->ctx.cfg = cfg;
 	s->ctx.shard_id = shard->id;

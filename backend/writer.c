@@ -83,6 +83,7 @@ static void run_batch(struct writer *w, struct writer_job *batch)
 	if (rc == 0)
 		prune_step(w, parent, now);
 	int crc = rc == 0 ? mdb_txn_commit(parent) : rc;
+	db_blob_after_commit(w->ctx.db); /* body files whose last reference this dropped */
 	if (crc != 0) {
 		enum db_status st = db_from_mdb(crc, "group_commit");
 		for (struct writer_job *j = batch; j != NULL; j = j->next) {

@@ -198,6 +198,8 @@ static int config_handler(void *user, const char *section, const char *name, con
 			bad = parse_uint(value, 10ull * 365 * 86400, &cfg->outband_retention_s) < 0;
 		} else if (!strcmp(name, "outband_retention_max")) {
 			bad = parse_uint(value, 1ull << 40, &cfg->outband_retention_max) < 0;
+		} else if (!strcmp(name, "blob_file_threshold_kb")) {
+			bad = parse_uint(value, 1ull << 30, &cfg->blob_file_threshold_kb) < 0;
 		} else {
 			bad = 2;
 		}
@@ -290,6 +292,7 @@ static void config_defaults(struct cpm_config *cfg)
 	cfg->workers = 1;
 	cfg->max_line = 65536;
 	cfg->max_literal = 64u << 20;
+	cfg->blob_file_threshold_kb = 256;
 	cfg->login_fail_delay_ms = 1000;
 	cfg->outband_retention_s = 7 * 86400;
 	cfg->outband_retention_max = 1000000;

@@ -12,6 +12,8 @@
  *   log_level = info                     ; debug|info|warn|error
  *   outband_retention_s = 604800         ; notification log: entries older are pruned (0 = no age limit)
  *   outband_retention_max = 1000000      ; notification log: entries kept per shard at most (0 = no limit)
+ *   blob_file_threshold_kb = 256         ; bodies larger than this are files under data_dir/blobs
+ *                                        ; (content-addressed, synced before their commit; 0 = never)
  *
  *   [shard.s1]                           ; one section per back-end shard
  *   rpc = tcp://127.0.0.1:7101           ; nanomsg endpoint the back-end binds (REP)
@@ -82,6 +84,7 @@ struct cpm_config {
 	uint64_t default_quota_mb;
 	char *log_level;
 	uint64_t outband_retention_s, outband_retention_max;
+	uint64_t blob_file_threshold_kb; /* back-ends: larger bodies go to files (0 = never) */
 
 	struct cfg_shard *shards;
 	size_t n_shards;

@@ -2,9 +2,8 @@
  * cmd-fetch: FETCH and UID FETCH (RFC 3501 6.4.5, 6.4.8), and the UID
  * command's dispatch on its sub-command.
  *
- * Served items: see fetch-items.h (ANNOTATION is a BAD until it lands,
- * never a silent pretence); MODSEQ and the CONDSTORE/QRESYNC modifiers
- * (CHANGEDSINCE, VANISHED) as RFC 7162 says. BINARY[part] (RFC 3516) is decoded
+ * Served items: see fetch-items.h (MODSEQ and ANNOTATION are a BAD until
+ * they land, never a silent pretence). BINARY[part] (RFC 3516) is decoded
  * here from the whole message and its stored MIME tree (mime-binary.h);
  * PREVIEW (RFC 8970) is made here (preview.h) from the tree and the first
  * bytes of the chosen part that the back-end sends (F_PREVIEW), never from
@@ -26,15 +25,15 @@
  *   3. FETCH  FetchReq(items) page by page (FetchResp.more_from_uid), each
  *      page written out as it arrives; only UIDs in the session's view are
  *      reported, numbered by the view.
- *   4. LARGE  A message longer than FETCH_STREAM_MIN comes without its body
- *      in the pages (FetchReq.body_limit); after the pages, each such
- *      message gets its response alone: the other items from a FetchReq
- *      without the body, then each body item that is a byte range of the
- *      message (BODY[], TEXT, HEADER, MIME, part bodies, RFC822*, partials)
- *      as a literal whose bytes come in FETCH_STREAM_CHUNK windows
- *      (FetchReq.body_offset/len), written as they arrive and paced by the
- *      client's reading. Neither process ever holds the whole message.
- *      BINARY and HEADER.FIELDS of a large message still fetch it whole.
+ *   4. LARGE  When every body item is a byte range of the message (or a
+ *      header filter), pages carry bodies up to FETCH_STREAM_MIN only
+ *      (FetchReq.body_limit); a larger message comes without its body as
+ *      its page's last message. Its response is opened with the other
+ *      items, then each body item is written as a literal whose bytes are
+ *      asked for in FETCH_CHUNK ranges (FetchReq.body_offset/body_len), the
+ *      next one only once the client has drained the output (stream_next);
+ *      a header filter reads the header range and filters it. Neither
+ *      process holds the whole message. BINARY still reads it whole.
  *
  * One context per command lives across the RPCs; the session is referenced
  * while an RPC is in flight, and a callback that finds the client gone frees
@@ -67,11 +66,13 @@
 
 /* Messages per FetchResp page when bodies are asked (0 = back-end default otherwise). */
 #define FETCH_BODY_PAGE 16
-/* A message longer than this comes without its body in the pages; its body
- * items are then streamed in FETCH_STREAM_CHUNK windows (bounded memory on
- * both processes whatever the message's size). */
+/* A body larger than this is written in chunks of FETCH_CHUNK, each asked
+ * for when the client has taken the previous ones (bounded memory). */
 #define FETCH_STREAM_MIN (1u << 20)
-#define FETCH_STREAM_CHUNK (256u << 10)
+#define FETCH_CHUNK (256u << 10)
+/* A header filtered for HEADER.FIELDS(.NOT) is read in one piece of at
+ * most this (a longer one is filtered as far as this). */
+#define FETCH_FILTER_MAX (1u << 20)
 /* UID ranges per StoreReq when setting \Seen. */
 #define STORE_MAX_RANGES 4096
 /* Bytes of a client's item shown in an error text. */
@@ -93,7 +94,6 @@ struct fetch_ctx {
 	uint32_t from_uid;
 
 	bool unknown_cte;      /* some BINARY item could not be decoded: end NO [UNKNOWN-CTE] */
-	bool oom;              /* a message could not be answered (out of memory): end NO */
 	uint32_t *seen;        /* UIDs whose \Seen this command sets, ascending */
 	size_t n_seen, cap_seen;
 	size_t store_pos;      /* next seen[] index to store */
@@ -105,13 +105,18 @@ struct fetch_ctx {
 	struct imap_seqset vset; /* VANISHED: the UID set as asked ("*" = any UID), not clipped to the view */
 	void (*untagged_done)(struct session *s); /* fetch_untagged: no tagged answer; call this at the end */
 
-	uint32_t *large;       /* UIDs whose body the pages left out (longer than FETCH_STREAM_MIN) */
-	size_t n_large, cap_large, large_pos;
-	struct mime_tree *stree; /* the message being streamed: its tree, */
-	uint64_t ssize;        /* size, */
-	unsigned sitem;        /* body item being written, */
-	uint64_t soff, slen, sdone; /* and that item's bytes: msg[soff .. soff + slen), sdone written */
-	bool ssep;             /* an item was written before it in the response */
+	/* A large body written chunk by chunk (FetchReq.body_limit): the
+	 * message's response is open, its body items are these ranges. */
+	struct {
+		uint32_t uid;
+		unsigned item, n;      /* current body item, how many */
+		uint64_t off[FETCH_MAX_BODY_ITEMS], len[FETCH_MAX_BODY_ITEMS];
+		bool filter[FETCH_MAX_BODY_ITEMS]; /* HEADER.FIELDS(.NOT): a header read whole, then filtered */
+		uint64_t done;         /* bytes of item written */
+		bool head;             /* item's name and literal length written */
+		bool any;              /* an item precedes the body items (separator) */
+		int more;              /* the page's paging result, resumed after */
+	} st;
 };
 
 static void fetch_ctx_free(struct fetch_ctx *c)
@@ -121,8 +126,6 @@ static void fetch_ctx_free(struct fetch_ctx *c)
 	free(c->seen);
 	free(c->gone);
 	imap_seqset_free(&c->vset);
-	free(c->large);
-	mime_tree_free(&c->stree);
 	free(c);
 }
 
@@ -255,7 +258,6 @@ static int parse_items(struct session *s, const struct imap_arg *args, unsigned 
 
 static void on_fetch_page(const Cpm__Response *resp, void *ctx);
 static void on_store(const Cpm__Response *resp, void *ctx);
-static void large_next(struct fetch_ctx *c);
 
 /* Sends a FetchReq for what remains from the cursor. -1 when out of memory. */
 static int send_fetch(struct fetch_ctx *c)
@@ -285,7 +287,8 @@ static int send_fetch(struct fetch_ctx *c)
 	} else {
 		fr.items = c->wire_items;
 		fr.max_messages = (c->wire_items & CPM__FETCH_ITEM__F_BODY) ? FETCH_BODY_PAGE : 0;
-		fr.body_limit = FETCH_STREAM_MIN;
+		if ((c->wire_items & CPM__FETCH_ITEM__F_BODY) && fetch_items_streamable(&c->items))
+			fr.body_limit = FETCH_STREAM_MIN;
 	}
 	req.op_case = CPM__REQUEST__OP_FETCH;
 	req.fetch = &fr;
@@ -415,36 +418,16 @@ static void write_preview(struct buf *b, const struct mime_tree *tree, const Cpm
 }
 
 /* Writes one "* n FETCH (...)". Returns true when a BINARY item had to be
- * left out (unknown Content-Transfer-Encoding). */
-static int large_push(struct fetch_ctx *c, uint32_t uid)
-{
-	if (c->n_large == c->cap_large) {
-		size_t nc = c->cap_large ? c->cap_large * 2 : 16;
-		uint32_t *nl = reallocarray(c->large, nc, sizeof(uint32_t));
-		if (nl == NULL)
-			return -1;
-		c->large = nl;
-		c->cap_large = nc;
-	}
-	c->large[c->n_large++] = uid;
-	return 0;
-}
-
-/* "* n FETCH (...)" of one message. head_only: everything but the body
- * items, and the line left open (*wrote_r: some item was written). A
- * message whose body was left out (body_omitted) is queued for streaming
- * instead. True when a BINARY item met an unknown encoding. */
-static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__MessageData *m, bool head_only,
-			  bool *wrote_r)
+ * left out (unknown Content-Transfer-Encoding). A message whose body was
+ * left out (m->body_omitted) is only opened: its items up to the body
+ * items are written and c->st holds the body ranges; *stream_r is then
+ * true and stream_next writes the rest. */
+static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__MessageData *m, bool *stream_r)
 {
 	uint32_t seq = session_seq_of_uid(s, m->uid);
+	*stream_r = false;
 	if (seq == 0)
 		return false; /* not in this session's view */
-	if (m->body_omitted && !head_only) {
-		if (large_push(c, m->uid) < 0)
-			c->oom = true; /* the tagged answer says it: the message is missing */
-		return false;
-	}
 	const struct fetch_items *fi = &c->items;
 	bool flags = fi->flags || seen_contains(c, m->uid);
 	bool unknown_cte = false;
@@ -504,10 +487,19 @@ static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__Mes
 		write_preview(b, tree, m);
 		sep = " ";
 	}
-	if (head_only) {
-		*wrote_r = *sep != '\0';
-		buf_free(&part);
+	if (m->body_omitted) {
+		memset(&c->st, 0, sizeof(c->st));
+		c->st.uid = m->uid;
+		c->st.any = *sep != '\0';
+		for (unsigned i = 0; i < fi->n_body; i++) {
+			int rc = fetch_items_body_range(&fi->items[i], tree, m->size, &c->st.off[i], &c->st.len[i]);
+			if (rc < 0)
+				c->st.off[i] = c->st.len[i] = 0; /* unreadable tree: empty, as in write_message */
+			c->st.filter[i] = rc == FETCH_RANGE_FILTER;
+		}
+		c->st.n = fi->n_body;
 		mime_tree_free(&tree);
+		*stream_r = true;
 		return false;
 	}
 	for (unsigned i = 0; i < fi->n_body; i++) {
@@ -568,10 +560,14 @@ static bool reply_usable(struct fetch_ctx *c, const Cpm__Response *resp)
 	return true;
 }
 
+static void after_page(struct fetch_ctx *c, int more);
+static void stream_next(struct fetch_ctx *c);
+
 static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 {
 	struct fetch_ctx *c = ctx;
 	struct session *s = c->s;
+	bool stream = false;
 	if (!reply_usable(c, resp))
 		return;
 	if (resp->result_case != CPM__RESPONSE__RESULT_FETCH || resp->fetch == NULL) {
@@ -581,6 +577,7 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 		return;
 	}
 	const Cpm__FetchResp *r = resp->fetch;
+	uint32_t resume = r->more_from_uid;
 	for (size_t i = 0; i < r->n_messages; i++) {
 		const Cpm__MessageData *m = r->messages[i];
 		if (m == NULL)
@@ -592,18 +589,39 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 				fetch_finish(c);
 				return;
 			}
-		} else if (write_message(s, c, m, false, NULL)) {
-			c->unknown_cte = true;
+		} else {
+			if (write_message(s, c, m, &stream))
+				c->unknown_cte = true;
+			if (stream) {
+				/* The page's last message (FetchReq.body_limit); should a
+				 * back-end send more, they are asked for again after it. */
+				if (i + 1 < r->n_messages && r->messages[i + 1] != NULL)
+					resume = r->messages[i + 1]->uid;
+				break;
+			}
 		}
 	}
 
-	int more = r->more_from_uid != 0 ? cursor_advance(c, r->more_from_uid) : 0;
+	int more = resume != 0 ? cursor_advance(c, resume) : 0;
 	if (more < 0) {
-		log_error("event=fetch_no_progress more_from_uid=%u", (unsigned)r->more_from_uid);
+		log_error("event=fetch_no_progress more_from_uid=%u", (unsigned)resume);
 		fetch_answer(c, "NO", "[SERVERBUG] FETCH: back-end paging error");
 		fetch_finish(c);
 		return;
 	}
+	if (stream) {
+		c->st.more = more;
+		stream_next(c);
+		return;
+	}
+	after_page(c, more);
+}
+
+/* What follows a page: the next page (when the client keeps up), the
+ * SCAN → STORE → FETCH phase change, or the end of the command. */
+static void after_page(struct fetch_ctx *c, int more)
+{
+	struct session *s = c->s;
 	int rc;
 	if (more > 0 && c->phase == PHASE_FETCH && session_output_full(s)) {
 		/* The client reads slower than the store answers: fetch the next
@@ -623,7 +641,11 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 			rc = start_fetch_phase(c);
 		}
 	} else {
-		large_next(c); /* the large messages, then the tagged answer */
+		if (c->unknown_cte)
+			fetch_answer(c, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
+		else
+			fetch_answer(c, "OK", "Fetch completed.");
+		fetch_finish(c);
 		return;
 	}
 	if (rc < 0) {
@@ -632,206 +654,129 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 	}
 }
 
-/* ---- large messages: bodies in windows ------------------------------------------ */
+/* ---- large bodies, chunk by chunk ------------------------------------------------ */
 
-static void fetch_complete(struct fetch_ctx *c)
+static void on_stream_chunk(const Cpm__Response *resp, void *ctx);
+
+/* Writes the current item, a HEADER.FIELDS(.NOT) of the header hdr, and
+ * moves to the next item. */
+static void write_filtered(struct fetch_ctx *c, const unsigned char *hdr, size_t len)
 {
-	if (c->oom)
-		fetch_answer(c, "NO", "[SERVERBUG] Out of memory: some messages were not answered");
-	else if (c->unknown_cte)
-		fetch_answer(c, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
-	else
-		fetch_answer(c, "OK", "Fetch completed.");
-	fetch_finish(c);
+	struct buf *b = session_outbuf(c->s);
+	struct buf f = {0};
+	unsigned i = c->st.item;
+	fetch_items_filter_header(&f, &c->items.items[i], hdr, len); /* out of memory: empty */
+	if (c->st.any || i > 0)
+		buf_append_str(b, " ");
+	fetch_items_write_body_name(b, &c->items.items[i]);
+	buf_printf(b, " {%zu}\r\n", f.len);
+	if (f.len > 0)
+		buf_append(b, f.data, f.len);
+	buf_free(&f);
+	c->st.item++;
+	c->st.done = 0;
+	c->st.head = false;
 }
 
-/* A FetchReq for one UID; body_len > 0 asks for that window of the body. */
-static void send_one(struct fetch_ctx *c, uint32_t uid, uint32_t items, uint64_t body_offset, uint64_t body_len,
-		     rpc_done_cb *cb)
-{
-	struct session *s = c->s;
-	Cpm__UidRange r = CPM__UID_RANGE__INIT;
-	r.first = r.last = uid;
-	Cpm__UidRange *rp = &r;
-	Cpm__Request req = CPM__REQUEST__INIT;
-	Cpm__FetchReq fr = CPM__FETCH_REQ__INIT;
-	fr.user = s->user;
-	fr.folder_id = s->sel.folder_id;
-	fr.uidvalidity = s->sel.uidvalidity;
-	fr.uids = &rp;
-	fr.n_uids = 1;
-	fr.items = items;
-	fr.body_offset = body_offset;
-	fr.body_len = body_len;
-	req.op_case = CPM__REQUEST__OP_FETCH;
-	req.fetch = &fr;
-	rpc_call(s->w->rpc, s->shard, &req, 0, cb, c);
-}
-
-/* Body items that are a byte range of the message can be streamed; BINARY
- * (decoded) and HEADER.FIELDS (filtered) need the whole message. */
-static bool streamable(const struct fetch_items *fi)
-{
-	for (unsigned i = 0; i < fi->n_body; i++) {
-		const struct fetch_body_item *it = &fi->items[i];
-		if (it->name == FETCH_BINARY || it->name == FETCH_BINARY_SIZE ||
-		    it->sec.text == MIME_SECTION_HEADER_FIELDS || it->sec.text == MIME_SECTION_HEADER_FIELDS_NOT)
-			return false;
-	}
-	return true;
-}
-
-static void on_large_meta(const Cpm__Response *resp, void *ctx);
-static void on_large_whole(const Cpm__Response *resp, void *ctx);
-static void on_chunk(const Cpm__Response *resp, void *ctx);
-static void stream_item(struct fetch_ctx *c);
-
-static void large_next(struct fetch_ctx *c)
-{
-	if (c->large_pos >= c->n_large) {
-		fetch_complete(c);
-		return;
-	}
-	uint32_t uid = c->large[c->large_pos];
-	if (!streamable(&c->items)) {
-		/* The whole message, as before: memory grows with it (rare items). */
-		send_one(c, uid, c->wire_items, 0, 0, on_large_whole);
-		return;
-	}
-	uint32_t items = (c->wire_items & ~(uint32_t)CPM__FETCH_ITEM__F_BODY) | CPM__FETCH_ITEM__F_TREE |
-			 CPM__FETCH_ITEM__F_SIZE;
-	send_one(c, uid, items, 0, 0, on_large_meta);
-}
-
-static const Cpm__MessageData *the_message(const Cpm__Response *resp)
-{
-	return resp->result_case == CPM__RESPONSE__RESULT_FETCH && resp->fetch != NULL && resp->fetch->n_messages == 1
-		       ? resp->fetch->messages[0]
-		       : NULL;
-}
-
-static void on_large_whole(const Cpm__Response *resp, void *ctx)
-{
-	struct fetch_ctx *c = ctx;
-	if (!reply_usable(c, resp))
-		return;
-	const Cpm__MessageData *m = the_message(resp);
-	if (m != NULL && write_message(c->s, c, m, false, NULL))
-		c->unknown_cte = true;
-	c->large_pos++;
-	large_next(c);
-}
-
-static void on_large_meta(const Cpm__Response *resp, void *ctx)
-{
-	struct fetch_ctx *c = ctx;
-	if (!reply_usable(c, resp))
-		return;
-	const Cpm__MessageData *m = the_message(resp);
-	if (m == NULL || session_seq_of_uid(c->s, m->uid) == 0) {
-		c->large_pos++; /* expunged meanwhile */
-		large_next(c);
-		return;
-	}
-	bool wrote = false;
-	write_message(c->s, c, m, true, &wrote);
-	mime_tree_free(&c->stree);
-	if (m->tree.data != NULL && mime_tree_deserialize(m->tree.data, m->tree.len, &c->stree) < 0)
-		c->stree = NULL;
-	c->ssize = m->size;
-	c->ssep = wrote;
-	c->sitem = 0;
-	stream_item(c);
-}
-
-static void request_chunk(struct fetch_ctx *c);
-
-static void resume_chunk(void *arg)
+static void stream_resume(void *arg)
 {
 	struct fetch_ctx *c = arg;
 	if (session_closed(c->s)) {
 		fetch_finish(c);
 		return;
 	}
-	request_chunk(c);
+	stream_next(c);
 }
 
-static void request_chunk(struct fetch_ctx *c)
-{
-	if (session_output_full(c->s)) {
-		session_on_drain(c->s, resume_chunk, c); /* the client reads slower than we fetch */
-		return;
-	}
-	uint64_t want = c->slen - c->sdone < FETCH_STREAM_CHUNK ? c->slen - c->sdone : FETCH_STREAM_CHUNK;
-	send_one(c, c->large[c->large_pos], CPM__FETCH_ITEM__F_BODY, c->soff + c->sdone, want, on_chunk);
-}
-
-/* Starts body item sitem of the message being streamed (or ends the message). */
-static void stream_item(struct fetch_ctx *c)
+/* Writes the open message's next body item header, asks for its next
+ * chunk, or closes the message and goes on with the pages. */
+static void stream_next(struct fetch_ctx *c)
 {
 	struct session *s = c->s;
 	struct buf *b = session_outbuf(s);
-	if (c->sitem >= c->items.n_body) {
+	while (c->st.item < c->st.n) {
+		unsigned i = c->st.item;
+		if (c->st.filter[i] && c->st.len[i] > 0)
+			break; /* its header is read, then written whole (on_stream_chunk) */
+		if (c->st.filter[i]) {
+			write_filtered(c, (const unsigned char *)"", 0);
+			continue;
+		}
+		if (!c->st.head) {
+			if (c->st.any || i > 0)
+				buf_append_str(b, " ");
+			fetch_items_write_body_name(b, &c->items.items[i]);
+			buf_printf(b, " {%llu}\r\n", (unsigned long long)c->st.len[i]);
+			c->st.head = true;
+		}
+		if (c->st.done < c->st.len[i])
+			break;
+		c->st.item++;
+		c->st.done = 0;
+		c->st.head = false;
+	}
+	if (c->st.item == c->st.n) {
 		buf_append_str(b, ")\r\n");
-		mime_tree_free(&c->stree);
-		c->large_pos++;
-		large_next(c);
+		after_page(c, c->st.more);
 		return;
 	}
-	const struct fetch_body_item *it = &c->items.items[c->sitem];
-	uint64_t off = 0, len = c->ssize;
-	bool whole = it->sec.path_len == 0 && it->sec.text == MIME_SECTION_BODY;
-	if (!whole && (c->stree == NULL || !mime_section_locate(c->stree, &it->sec, &off, &len)))
-		off = len = 0; /* no such part: an empty string, as RFC 3501 says */
-	if (it->partial) {
-		uint64_t start = it->origin < len ? it->origin : len;
-		off += start;
-		len -= start;
-		if (len > it->count)
-			len = it->count;
-	}
-	if (c->ssep)
-		buf_append_byte(b, ' ');
-	fetch_items_write_body_name(b, it);
-	buf_printf(b, " {%llu}\r\n", (unsigned long long)len);
-	c->ssep = true;
-	c->soff = off;
-	c->slen = len;
-	c->sdone = 0;
-	if (len == 0) {
-		c->sitem++;
-		stream_item(c);
-		return;
-	}
-	request_chunk(c);
+	unsigned i = c->st.item;
+	uint64_t left = c->st.len[i] - c->st.done;
+	uint64_t chunk = c->st.filter[i] ? FETCH_FILTER_MAX : FETCH_CHUNK;
+	Cpm__UidRange one = CPM__UID_RANGE__INIT;
+	one.first = one.last = c->st.uid;
+	Cpm__UidRange *ptrs[1] = {&one};
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FetchReq fr = CPM__FETCH_REQ__INIT;
+	fr.user = s->user;
+	fr.folder_id = s->sel.folder_id;
+	fr.uidvalidity = s->sel.uidvalidity;
+	fr.uids = ptrs;
+	fr.n_uids = 1;
+	fr.items = CPM__FETCH_ITEM__F_BODY;
+	fr.body_offset = c->st.off[i] + c->st.done;
+	fr.body_len = left < chunk ? left : chunk;
+	req.op_case = CPM__REQUEST__OP_FETCH;
+	req.fetch = &fr;
+	session_flush(s);
+	rpc_call(s->w->rpc, s->shard, &req, 0, on_stream_chunk, c);
 }
 
-static void on_chunk(const Cpm__Response *resp, void *ctx)
+static void on_stream_chunk(const Cpm__Response *resp, void *ctx)
 {
 	struct fetch_ctx *c = ctx;
-	if (session_closed(c->s)) {
+	struct session *s = c->s;
+	if (session_closed(s)) {
 		fetch_finish(c);
 		return;
 	}
-	const Cpm__MessageData *m = resp->status == CPM__STATUS__OK ? the_message(resp) : NULL;
-	if (m == NULL || m->body.len == 0 || m->body.len > c->slen - c->sdone) {
-		/* The literal's length is promised: without its bytes (the
-		 * message vanished, or the shard failed, mid-stream) the
-		 * connection cannot go on. */
-		log_error("event=fetch_stream_broken uid=%u", (unsigned)c->large[c->large_pos]);
-		session_disconnect(c->s, "message vanished during FETCH");
+	unsigned i = c->st.item;
+	uint64_t left = c->st.len[i] - c->st.done;
+	uint64_t chunk = c->st.filter[i] ? FETCH_FILTER_MAX : FETCH_CHUNK;
+	uint64_t want = left < chunk ? left : chunk;
+	const Cpm__MessageData *m = resp->status == CPM__STATUS__OK && resp->result_case == CPM__RESPONSE__RESULT_FETCH &&
+						    resp->fetch != NULL && resp->fetch->n_messages == 1
+					    ? resp->fetch->messages[0]
+					    : NULL;
+	if (m == NULL || m->uid != c->st.uid || m->body.len != want) {
+		/* The literal's length is promised: without its bytes (expunged
+		 * meanwhile, shard down) the only honest end is the connection's. */
+		log_warn("event=fetch_stream_broken uid=%u", (unsigned)c->st.uid);
+		session_disconnect(s, "message vanished while being fetched");
 		fetch_finish(c);
 		return;
 	}
-	buf_append(session_outbuf(c->s), m->body.data, m->body.len);
-	c->sdone += m->body.len;
-	if (c->sdone == c->slen) {
-		c->sitem++;
-		stream_item(c);
+	if (c->st.filter[i]) {
+		write_filtered(c, m->body.data, m->body.len);
 	} else {
-		session_flush(c->s);
-		request_chunk(c);
+		session_write(s, m->body.data, m->body.len);
+		c->st.done += m->body.len;
 	}
+	if (session_output_full(s)) {
+		session_on_drain(s, stream_resume, c);
+		return;
+	}
+	stream_next(c);
 }
 
 static void on_store(const Cpm__Response *resp, void *ctx)

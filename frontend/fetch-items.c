@@ -4,6 +4,7 @@
 #include "fetch-items.h"
 
 #include "mime-binary.h"
+#include "mime-header.h"
 
 #include <string.h>
 #include <stdlib.h>
@@ -283,4 +284,76 @@ int fetch_items_body_bytes(struct buf *out, const struct fetch_body_item *it, co
 	int rc = n > 0 ? buf_append(out, p + start, n) : 0;
 	buf_free(&sec);
 	return rc;
+}
+
+static bool is_filter(const struct fetch_body_item *it)
+{
+	return it->sec.text == MIME_SECTION_HEADER_FIELDS || it->sec.text == MIME_SECTION_HEADER_FIELDS_NOT;
+}
+
+static bool streamable(const struct fetch_body_item *it)
+{
+	return !is_binary(it);
+}
+
+/* The partial <origin.count> of an answer n bytes long: [*start, + *n). */
+static void apply_partial(const struct fetch_body_item *it, uint64_t *start_r, uint64_t *n)
+{
+	*start_r = 0;
+	if (!it->partial)
+		return;
+	*start_r = it->origin < *n ? it->origin : *n;
+	*n -= *start_r;
+	if (*n > it->count)
+		*n = it->count;
+}
+
+int fetch_items_filter_header(struct buf *out, const struct fetch_body_item *it, const unsigned char *hdr, size_t len)
+{
+	struct buf f = {0};
+	if (mime_header_filter(&f, hdr, len, it->sec.fields, it->sec.n_fields,
+			       it->sec.text == MIME_SECTION_HEADER_FIELDS_NOT) < 0) {
+		buf_free(&f);
+		return -1;
+	}
+	uint64_t start, n = f.len;
+	apply_partial(it, &start, &n);
+	int rc = n > 0 ? buf_append(out, f.data + start, (size_t)n) : 0;
+	buf_free(&f);
+	return rc;
+}
+
+bool fetch_items_streamable(const struct fetch_items *fi)
+{
+	for (unsigned i = 0; i < fi->n_body; i++)
+		if (!streamable(&fi->items[i]))
+			return false;
+	return fi->n_body > 0;
+}
+
+int fetch_items_body_range(const struct fetch_body_item *it, const struct mime_tree *tree, uint64_t msg_size,
+			   uint64_t *off_r, uint64_t *len_r)
+{
+	uint64_t off = 0, len = msg_size;
+	if (!streamable(it))
+		return -1;
+	if (!whole_message(it)) {
+		if (tree == NULL)
+			return -1;
+		if (!mime_section_locate(tree, &it->sec, &off, &len))
+			off = len = 0;
+		/* As mime_section_fetch: clamped to the stored message. */
+		if (off > msg_size)
+			off = len = 0;
+		if (len > msg_size - off)
+			len = msg_size - off;
+	}
+	*off_r = off;
+	*len_r = len;
+	if (is_filter(it))
+		return FETCH_RANGE_FILTER;
+	uint64_t start;
+	apply_partial(it, &start, len_r);
+	*off_r += start;
+	return 0;
 }

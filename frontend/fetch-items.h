@@ -99,6 +99,23 @@ void fetch_items_write_body_name(struct buf *b, const struct fetch_body_item *it
  * 0, -1 (out of memory, no tree), or FETCH_BYTES_UNKNOWN_CTE (a BINARY
  * item whose part has a Content-Transfer-Encoding we cannot decode). */
 #define FETCH_BYTES_UNKNOWN_CTE (-2)
+
+/* Large bodies in bounded memory: true when every body item of fi answers
+ * a byte range of the stored message, or a filtered header (no BINARY
+ * decoding), so a large message can be written without holding its body. */
+bool fetch_items_streamable(const struct fetch_items *fi);
+/* The range of the message (msg_size octets, its tree; tree may be NULL
+ * for the whole message) that a streamable item reads: msg[*off_r ..
+ * *off_r + *len_r). 0: those bytes are the answer (partial applied);
+ * FETCH_RANGE_FILTER: HEADER.FIELDS(.NOT): the range is the header to
+ * filter (fetch_items_filter_header); -1 when not streamable or the tree
+ * is missing. */
+#define FETCH_RANGE_FILTER 1
+int fetch_items_body_range(const struct fetch_body_item *it, const struct mime_tree *tree, uint64_t msg_size,
+			   uint64_t *off_r, uint64_t *len_r);
+/* HEADER.FIELDS(.NOT) of the header hdr[0 .. len) (as located by
+ * fetch_items_body_range), partial applied, appended to out. 0 or -1. */
+int fetch_items_filter_header(struct buf *out, const struct fetch_body_item *it, const unsigned char *hdr, size_t len);
 int fetch_items_body_bytes(struct buf *out, const struct fetch_body_item *it, const unsigned char *msg, size_t len,
 			   const struct mime_tree *tree);
 
