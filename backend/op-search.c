@@ -187,9 +187,9 @@ static bool ci_contains(const unsigned char *h, size_t hl, const struct folded *
 /* Length of the header block (through the empty line), or the whole message. */
 static size_t header_len(const unsigned char *d, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		if (d[i] != '\n')
-			continue;
+	for (const unsigned char *nl = memchr(d, '\n', len); nl != NULL;
+	     nl = memchr(nl + 1, '\n', len - (size_t)(nl + 1 - d))) {
+		size_t i = (size_t)(nl - d);
 		if (i + 1 < len && d[i + 1] == '\n')
 			return i + 2;
 		if (i + 2 < len && d[i + 1] == '\r' && d[i + 2] == '\n')
@@ -209,8 +209,10 @@ static bool each_field(const unsigned char *h, size_t hl, const char *name,
 		size_t line = i;
 		/* The field's extent: up to a line end not followed by white space. */
 		size_t end = i;
-		while (end < hl) {
-			if (h[end] == '\n' && !(end + 1 < hl && (h[end + 1] == ' ' || h[end + 1] == '\t')))
+		for (;;) {
+			const unsigned char *lf = memchr(h + end, '\n', hl - end);
+			end = lf != NULL ? (size_t)(lf - h) : hl;
+			if (end >= hl || !(end + 1 < hl && (h[end + 1] == ' ' || h[end + 1] == '\t')))
 				break;
 			end++;
 		}

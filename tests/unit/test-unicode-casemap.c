@@ -141,6 +141,37 @@ static void test_ascii_fast_path_matches_folding(void **state)
 	free(n);
 }
 
+/* The word-at-a-time ASCII scan: hits across 8-byte words, first
+ * characters whose case pair is not a letter pair ('@' and '`', '[' and
+ * '{'), and non-ASCII text (a fullwidth letter folds to ASCII, so it must
+ * still be found) before, after and inside the hit. */
+static void test_ascii_scan_words(void **state)
+{
+	static const char *const pieces[] = {"a", "B", "@", "`", "[", "{", " ", "\r\n", "\xc3\xa9", "\xef\xbd\x81"};
+	unsigned seed = 777;
+	for (int round = 0; round < 4000; round++) {
+		char hay[160] = "", needle[16] = "";
+		size_t hp = (size_t)(rand_r(&seed) % 40), np = 1 + (size_t)(rand_r(&seed) % 4);
+		for (size_t i = 0; i < hp; i++)
+			strcat(hay, pieces[rand_r(&seed) % (sizeof(pieces) / sizeof(*pieces))]);
+		for (size_t i = 0; i < np; i++)
+			strcat(needle, pieces[rand_r(&seed) % 8]);
+		uint32_t *n = NULL;
+		size_t nn = 0;
+		assert_int_equal(ucm_fold((const unsigned char *)needle, strlen(needle), &n, &nn), 0);
+		assert_int_equal(ucm_contains(n, nn, (const unsigned char *)hay, strlen(hay)), reference_contains(needle, hay));
+		free(n);
+	}
+	assert_int_equal(contains("0123456789abcdef the word \xc3\xa9", "THE WORD"), 1);
+	assert_int_equal(contains("\xc3\xa9 0123456789abcdef the word", "THE WORD"), 1);
+	assert_int_equal(contains("0123456789abcdef th\xef\xbd\x85 word", "THE WORD"), 1); /* fullwidth e */
+	assert_int_equal(contains("0123456789abcdef `x@y", "@Y"), 1);
+	assert_int_equal(contains("0123456789abcdef `x@y", "`X@"), 1);
+	assert_int_equal(contains("0123456789abcdef `x@y", "@X"), 0);
+	assert_int_equal(contains("0123456789abcdef{[{[", "[{["), 1);
+	assert_int_equal(contains("0123456789abcdef{{{{", "[["), 0);
+}
+
 static void test_invalid_utf8(void **state)
 {
 	assert_int_equal(contains("bad \xff\xfe bytes", "BYTES"), 1);
@@ -189,7 +220,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fold),	      cmocka_unit_test(test_ascii),  cmocka_unit_test(test_unicode),
 		cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_chunks),
-		cmocka_unit_test(test_ascii_fast_path_matches_folding),
+		cmocka_unit_test(test_ascii_fast_path_matches_folding), cmocka_unit_test(test_ascii_scan_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
