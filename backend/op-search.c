@@ -119,9 +119,17 @@ static bool identity_text(const unsigned char *enc, size_t el, const unsigned ch
 		return true;
 	if (cs != NULL && cl > 0 && !token_is(cs, cl, "us-ascii"))
 		return false;
-	for (size_t i = 0; i < blen; i++)
+	/* 8-bit bytes without a charset: let the decoder decide */
+	size_t i = 0;
+	for (; i + 8 <= blen; i += 8) {
+		uint64_t w;
+		memcpy(&w, body + i, sizeof(w));
+		if (w & 0x8080808080808080ull)
+			return false;
+	}
+	for (; i < blen; i++)
 		if (body[i] >= 0x80)
-			return false; /* 8-bit bytes without a charset: let the decoder decide */
+			return false;
 	return true;
 }
 
