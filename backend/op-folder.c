@@ -278,6 +278,17 @@ void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListR
 		r->folders[r->n_folders++] = fi;
 	}
 	op_folder_list_free(&all);
+	if (st == DB_OK && q->subscriptions) {
+		struct op_folder_list subs = {0};
+		st = op_subs_collect(ctx, t, q->user, &subs);
+		if (st == DB_OK) {
+			r->subscriptions = subs.names; /* ownership moves to the response */
+			r->n_subscriptions = subs.n;
+			subs.names = NULL;
+			subs.n = 0;
+		}
+		op_folder_list_free(&subs);
+	}
 	if (st != DB_OK)
 		op_fail_db(res, st, "folders");
 }
@@ -367,6 +378,32 @@ void op_folder_select(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSel
 	cpmdb__folder_rec__free_unpacked(f, NULL);
 	if (r->info == NULL)
 		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+}
+
+void op_recent_claim(const struct op_ctx *ctx, MDB_txn *t, const Cpm__RecentClaimReq *q, struct op_result *res)
+{
+	Cpmdb__FolderRec *f;
+	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+		return;
+	Cpm__RecentClaimResp *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		cpmdb__folder_rec__free_unpacked(f, NULL);
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+		return;
+	}
+	cpm__recent_claim_resp__init(r);
+	res->resp->result_case = CPM__RESPONSE__RESULT_RECENT_CLAIM;
+	res->resp->recent_claim = r;
+	uint32_t upto = q->upto_uid < f->uidnext ? q->upto_uid : f->uidnext;
+	r->first_uid = r->end_uid = f->recent_uid;
+	if (f->recent_uid < upto) {
+		r->end_uid = upto;
+		f->recent_uid = upto;
+		enum db_status st = db_put_folder(t, ctx->db, q->folder_id, f);
+		if (st != DB_OK)
+			op_fail_db(res, st, "folder");
+	}
+	cpmdb__folder_rec__free_unpacked(f, NULL);
 }
 
 /* Removes one folder's messages (releasing blobs), change log and info. */

@@ -640,14 +640,9 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 		op_fail_folder(res, st);
 		return;
 	}
+	/* Copying within one folder updates one record. A MOVE within it gives
+	 * the messages new UIDs and expunges the old ones, as Dovecot does. */
 	bool same = dst_id == q->folder_id;
-	if (same && q->move) {
-		cpmdb__folder_rec__free_unpacked(src, NULL);
-		cpmdb__folder_rec__free_unpacked(dst, NULL);
-		op_fail(res, CPM__STATUS__INVALID, "Can't move messages within the same mailbox");
-		return;
-	}
-	/* Copying within one folder updates one record. */
 	Cpmdb__FolderRec *to = same ? src : dst;
 	Cpm__CopyResp *r = malloc(sizeof(*r));
 	uint32_t *uids = NULL;

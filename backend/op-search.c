@@ -17,6 +17,7 @@
  */
 #include "ops.h"
 
+#include "imap-envelope.h"
 #include "log.h"
 #include "mime-decode.h"
 #include "mime-parse.h"
@@ -32,6 +33,7 @@
 #include <time.h>
 
 #define SEARCH_MAX_DEPTH 64
+#define SEARCH_ADDRESS_MAX 1000 /* addresses of one field looked at by FROM/TO/CC/BCC */
 
 #define SEARCH_MAX_DECODED (16u << 20) /* decoded text examined per message */
 
@@ -275,6 +277,59 @@ static bool value_contains(const unsigned char *v, size_t vl, const void *arg)
 	return hit;
 }
 
+/* SEARCH FROM/TO/CC/BCC (as Dovecot): the field's addresses, parsed as
+ * ENVELOPE does (comments dropped, a bare address's comment as its name),
+ * written "name <mailbox@host>, ..." with groups as "group: ... ;", contain
+ * the text (encoded words in names decoded). */
+static bool address_contains(const unsigned char *h, size_t hl, const char *field, const struct folded *needle)
+{
+	static const char *const names[IMAP_ENV_ADDR_FIELDS] = {"FROM", "SENDER", "REPLY-TO", "TO", "CC", "BCC"};
+	int which = -1;
+	for (int i = 0; i < IMAP_ENV_ADDR_FIELDS && field != NULL; i++)
+		if (strcasecmp(field, names[i]) == 0)
+			which = i;
+	if (which < 0)
+		return false;
+	struct mime_store st = {0};
+	st.budget = SEARCH_ADDRESS_MAX * 4;
+	struct imap_envelope env;
+	struct buf line = {0};
+	bool hit = false;
+	if (imap_envelope_parse(h, hl, &st, &env) == 0) {
+		const struct mime_list *l = &env.addr[which];
+		for (uint32_t i = 0; i < l->count && l->first + 4 * (i + 1) <= st.n_strs; i++) {
+			size_t len[4];
+			const unsigned char *p[4];
+			for (int j = 0; j < 4; j++)
+				p[j] = mime_store_get(&st, st.strs[l->first + 4 * i + (uint32_t)j], &len[j]);
+			if (line.len > 0 && line.data[line.len - 1] != ':')
+				buf_append_str(&line, ", ");
+			if (p[2] == NULL) { /* group end */
+				buf_append_str(&line, ";");
+				continue;
+			}
+			if (p[3] == NULL) { /* group start */
+				buf_append(&line, p[2], len[2]);
+				buf_append_str(&line, ":");
+				continue;
+			}
+			if (p[0] != NULL) {
+				buf_append(&line, p[0], len[0]);
+				buf_append_str(&line, " ");
+			}
+			buf_append_str(&line, "<");
+			buf_append(&line, p[2], len[2]);
+			buf_append_str(&line, "@");
+			buf_append(&line, p[3], len[3]);
+			buf_append_str(&line, ">");
+		}
+		hit = line.len > 0 && value_contains(line.data, line.len, needle);
+	}
+	buf_free(&line);
+	mime_store_free(&st);
+	return hit;
+}
+
 /* The Date: header's day (as written, zone disregarded), 00:00 UTC. */
 static bool value_date(const unsigned char *v, size_t vl, const void *arg)
 {
@@ -378,6 +433,10 @@ static bool eval(const Cpm__SearchKey *k, struct msg_view *m, unsigned depth)
 	case CPM__SEARCH_OP__S_HEADER: {
 		const struct folded *f = k->text != NULL ? needle_of(m, k->text) : NULL;
 		return f != NULL && load(m) && each_field(m->data, header_len(m->data, m->len), k->header, value_contains, f);
+	}
+	case CPM__SEARCH_OP__S_ADDRESS: {
+		const struct folded *f = k->text != NULL ? needle_of(m, k->text) : NULL;
+		return f != NULL && load(m) && address_contains(m->data, header_len(m->data, m->len), k->header, f);
 	}
 	case CPM__SEARCH_OP__S_BODY: {
 		const struct folded *f = k->text != NULL ? needle_of(m, k->text) : NULL;

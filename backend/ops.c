@@ -26,6 +26,7 @@ bool op_is_write(const Cpm__Request *req)
 	case CPM__REQUEST__OP_COPY:
 	case CPM__REQUEST__OP_QUOTA_SET:
 	case CPM__REQUEST__OP_MULTI_APPEND:
+	case CPM__REQUEST__OP_RECENT_CLAIM:
 		return true;
 	case CPM__REQUEST__OP_FOLDER_SELECT:
 		return !req->folder_select->readonly; /* SELECT claims \Recent */
@@ -243,6 +244,9 @@ void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, str
 		break;
 	case CPM__REQUEST__OP_MULTI_APPEND:
 		op_multi_append(ctx, txn, req->multi_append, res);
+		break;
+	case CPM__REQUEST__OP_RECENT_CLAIM:
+		op_recent_claim(ctx, txn, req->recent_claim, res);
 		break;
 	case CPM__REQUEST__OP_OUTBAND_READ:
 		op_outband_read(ctx, txn, req->outband_read, res);

@@ -106,6 +106,8 @@ void op_user_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserListReq *
 void op_folder_create_req(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderCreateReq *q, struct op_result *res);
 void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListReq *q, struct op_result *res);
 void op_folder_select(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSelectReq *q, struct op_result *res);
+/* Claims the folder's unclaimed \Recent messages below upto_uid for the caller. */
+void op_recent_claim(const struct op_ctx *ctx, MDB_txn *t, const Cpm__RecentClaimReq *q, struct op_result *res);
 void op_folder_delete(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderDeleteReq *q, struct op_result *res);
 void op_folder_rename(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderRenameReq *q, struct op_result *res);
 void op_folder_subscribe(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSubscribeReq *q,

@@ -316,6 +316,40 @@ static void build_next(struct append_ctx *c)
 	catenate_build(c->s, m->cat, &m->built, room < max_msg ? room : max_msg, on_built, c);
 }
 
+/* Before CATENATE fetches any URL part: the destination must exist, so a
+ * missing one answers [TRYCREATE] whatever the URLs say (as Dovecot does). */
+static void on_dest_status(const Cpm__Response *resp, void *arg)
+{
+	struct append_ctx *c = arg;
+	struct session *s = c->s;
+	if (session_closed(s)) {
+		append_ctx_free(c);
+		session_unref(s);
+		return;
+	}
+	if (resp->status == CPM__STATUS__NONEXISTENT || resp->status == CPM__STATUS__NOTFOUND) {
+		char text[NAME_TEXT_MAX + 4];
+		name_text((const char *)c->name.data, text);
+		session_tagged(s, "NO", "[TRYCREATE] Mailbox doesn't exist: %s", text);
+		append_ctx_free(c);
+		session_done(s);
+		session_unref(s);
+		return;
+	}
+	build_next(c); /* other failures: the APPEND itself reports them */
+}
+
+static void check_dest_then_build(struct append_ctx *c)
+{
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FolderStatusReq q = CPM__FOLDER_STATUS_REQ__INIT;
+	q.user = c->s->user;
+	q.name = (char *)c->name.data;
+	req.op_case = CPM__REQUEST__OP_FOLDER_STATUS;
+	req.folder_status = &q;
+	rpc_call(c->s->w->rpc, c->s->shard, &req, 0, on_dest_status, c);
+}
+
 void cmd_append(struct session *s, const struct imap_command *cmd)
 {
 	if (cmd->nargs < 2 || arg_astring(&cmd->args[0]) == NULL) {
@@ -355,7 +389,10 @@ void cmd_append(struct session *s, const struct imap_command *cmd)
 			c->total += msgs[k].message->len;
 	}
 	session_ref(s);
-	build_next(c);
+	if (n_urls > 0)
+		check_dest_then_build(c);
+	else
+		build_next(c);
 	return;
 fail:
 	if (c != NULL)

@@ -47,6 +47,7 @@
  * command ends NO [UNKNOWN-CTE] (the other items are still answered).
  */
 #include "commands.h"
+#include "recent.h"
 
 #include "changes.h"
 #include "condstore.h"
@@ -441,7 +442,7 @@ static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__Mes
 		sep = " ";
 	}
 	if (flags) {
-		bool recent = s->sel.first_recent_uid != 0 && m->uid >= s->sel.first_recent_uid;
+		bool recent = recent_has(&s->sel, m->uid);
 		buf_printf(b, "%sFLAGS ", sep);
 		fetch_flags_write(b, m->sys_flags & FETCH_FLAG_ALL, recent, m->keywords, m->n_keywords);
 		sep = " ";

@@ -22,6 +22,7 @@
  * otherwise answers and calls session_done exactly once.
  */
 #include "commands.h"
+#include "recent.h"
 #include "condstore.h"
 #include "qresync.h"
 
@@ -408,11 +409,11 @@ static int list_write(struct session *s, struct list_ctx *c, Cpm__FolderInfo *co
 		/* Attributes: \Noselect / \NonExistent, children (RFC 3348, as
 		 * Dovecot does), \Subscribed (LIST-EXTENDED). */
 		struct buf attrs = {0};
+		bool nonexistent = out[i].noselect && c->extended && out[i].info == NULL &&
+				   !has_child(all, n_all, name, out[i].len);
 		if (out[i].noselect)
-			buf_append_str(&attrs, c->extended && out[i].info == NULL && !has_child(all, n_all, name, out[i].len)
-						       ? " \\NonExistent"
-						       : " \\Noselect");
-		if (!c->lsub)
+			buf_append_str(&attrs, nonexistent ? " \\NonExistent" : " \\Noselect");
+		if (!c->lsub && !nonexistent) /* a name that is not there has no children either */
 			buf_append_str(&attrs, has_child(all, n_all, out[i].name, out[i].len) ? " \\HasChildren"
 											    : " \\HasNoChildren");
 		if (subscribed && !c->lsub)
@@ -470,20 +471,9 @@ static void on_list(const Cpm__Response *resp, void *ctx)
 	} else if (c->lsub && resp->result_case == CPM__RESPONSE__RESULT_SUBSCRIPTION_LIST) {
 		rc = list_write(s, c, NULL, 0, resp->subscription_list->names, resp->subscription_list->n_names);
 	} else if (!c->lsub && resp->result_case == CPM__RESPONSE__RESULT_FOLDER_LIST) {
-		/* The subscriptions too, when asked: FolderInfo carries the flag. */
+		/* The subscriptions too, when asked (names of gone folders included). */
 		const Cpm__FolderListResp *r = resp->folder_list;
-		char **subs = NULL;
-		size_t n_subs = 0;
-		if (c->sel_subscribed || c->ret_subscribed) {
-			subs = calloc(r->n_folders + 1, sizeof(char *));
-			for (size_t i = 0; subs != NULL && i < r->n_folders; i++)
-				if (r->folders[i]->subscribed)
-					subs[n_subs++] = r->folders[i]->name;
-		}
-		rc = (c->sel_subscribed || c->ret_subscribed) && subs == NULL
-			     ? -1
-			     : list_write(s, c, r->folders, r->n_folders, subs, n_subs);
-		free(subs);
+		rc = list_write(s, c, r->folders, r->n_folders, r->subscriptions, r->n_subscriptions);
 	}
 	if (resp->status == CPM__STATUS__OK) {
 		if (rc == -2)
@@ -508,6 +498,7 @@ static void list_call(struct session *s, struct list_ctx *c, bool subscriptions)
 		req.op_case = CPM__REQUEST__OP_SUBSCRIPTION_LIST;
 		req.subscription_list = &sl;
 	} else {
+		fl.subscriptions = c->sel_subscribed || c->ret_subscribed;
 		req.op_case = CPM__REQUEST__OP_FOLDER_LIST;
 		req.folder_list = &fl;
 	}
@@ -677,22 +668,6 @@ void mailbox_write_flags(struct session *s, char *const *keywords, size_t n, boo
 		write_keywords(b, keywords, n);
 		buf_append_str(b, " \\*)] Flags permitted.\r\n");
 	}
-}
-
-/* Number of UIDs in the view that are \Recent for this session. */
-static uint32_t recent_count(const struct selected_folder *f)
-{
-	if (f->first_recent_uid == 0)
-		return 0;
-	size_t lo = 0, hi = f->count;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (f->uids[mid] < f->first_recent_uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return f->count - (uint32_t)lo;
 }
 
 static void select_succeeded(struct session *s, struct select_ctx *c, const Cpm__FolderSelectResp *r)

@@ -279,6 +279,8 @@ static void on_user_hint(void *watcher, const char *user)
 
 /* ---- STATUS of other folders ------------------------------------------------------- */
 
+/* HIGHESTMODSEQ goes with CONDSTORE enabled, or when the folder's events
+ * include FlagChange (a flag change moves only it), as Dovecot does. */
 static void write_status(struct session *s, const Cpm__FolderInfo *fi, bool uidvalidity)
 {
 	struct buf *b = session_outbuf(s);
@@ -288,7 +290,7 @@ static void write_status(struct session *s, const Cpm__FolderInfo *fi, bool uidv
 	if (uidvalidity)
 		buf_printf(b, " UIDVALIDITY %u", fi->uidvalidity);
 	buf_printf(b, " UNSEEN %u", fi->unseen);
-	if (s->condstore)
+	if (s->condstore || (s->notify != NULL && (folder_events(s->notify, fi->name) & NE_FLAG_CHANGE)))
 		buf_printf(b, " HIGHESTMODSEQ %llu", (unsigned long long)fi->highestmodseq);
 	buf_append_str(b, ")\r\n");
 }

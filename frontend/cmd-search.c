@@ -8,6 +8,7 @@
  * session's view.
  */
 #include "commands.h"
+#include "recent.h"
 #include "condstore.h"
 
 #include "imap-date.h"
@@ -84,10 +85,7 @@ static Cpm__SearchKey *key_uids(Cpm__UidRange *ranges, size_t n)
 
 static Cpm__SearchKey *key_recent(struct session *s)
 {
-	Cpm__UidRange r = CPM__UID_RANGE__INIT;
-	r.first = s->sel.first_recent_uid;
-	r.last = UINT32_MAX;
-	return key_uids(&r, s->sel.first_recent_uid != 0 ? 1 : 0);
+	return key_uids(s->sel.recent, s->sel.n_recent);
 }
 
 static Cpm__SearchKey *key_not(Cpm__SearchKey *sub)
@@ -102,10 +100,6 @@ static Cpm__SearchKey *key_not(Cpm__SearchKey *sub)
 	return k;
 }
 
-static const char *arg_text(const struct imap_arg *a)
-{
-	return a->type == IMAP_ARG_NIL ? NULL : arg_astring(a);
-}
 
 static const struct {
 	const char *name;
@@ -257,7 +251,7 @@ static Cpm__SearchKey *parse_key(struct sparse *p, const struct imap_arg *args, 
 		 * Flags share the message's MODSEQ here, so the entry only needs to be valid. */
 		if (next != NULL && next->type != IMAP_ARG_ATOM && *i + 2 < n) {
 			const char *type = args[*i + 1].type == IMAP_ARG_ATOM ? args[*i + 1].str : "";
-			const char *entry = arg_text(next);
+			const char *entry = arg_astring(next);
 			if (entry == NULL || strncmp(entry, "/flags/", 7) != 0 ||
 			    (strcasecmp(type, "all") != 0 && strcasecmp(type, "shared") != 0 &&
 			     strcasecmp(type, "priv") != 0)) {
@@ -296,9 +290,9 @@ static Cpm__SearchKey *parse_key(struct sparse *p, const struct imap_arg *args, 
 			k->size = v;
 	} else if (strcasecmp(name, "HEADER") == 0 || strcasecmp(name, "BODY") == 0 || strcasecmp(name, "TEXT") == 0) {
 		bool header = strcasecmp(name, "HEADER") == 0;
-		const char *field = header && next ? arg_text(next) : NULL;
+		const char *field = header && next ? arg_astring(next) : NULL;
 		const struct imap_arg *val = header ? (*i + 1 < n ? &args[*i + 1] : NULL) : next;
-		const char *text = val ? arg_text(val) : NULL;
+		const char *text = val ? arg_astring(val) : NULL;
 		if (text == NULL || (header && (field == NULL || *field == '\0'))) {
 			p->err = "Missing or invalid search string";
 			return NULL;
@@ -322,7 +316,7 @@ static Cpm__SearchKey *parse_key(struct sparse *p, const struct imap_arg *args, 
 		for (size_t j = 0; j < sizeof(date_keys) / sizeof(date_keys[0]); j++) {
 			if (strcasecmp(name, date_keys[j].name) == 0) {
 				time_t t;
-				const char *d = next ? arg_text(next) : NULL;
+				const char *d = next ? arg_astring(next) : NULL;
 				if (d == NULL || imap_date_parse(d, strlen(d), &t) < 0) {
 					p->err = "Invalid search date";
 					return NULL;
@@ -336,13 +330,14 @@ static Cpm__SearchKey *parse_key(struct sparse *p, const struct imap_arg *args, 
 		}
 		for (size_t j = 0; j < sizeof(header_keys) / sizeof(header_keys[0]); j++) {
 			if (strcasecmp(name, header_keys[j]) == 0) {
-				const char *text = next ? arg_text(next) : NULL;
+				const char *text = next ? arg_astring(next) : NULL;
 				if (text == NULL) {
 					p->err = "Missing search string";
 					return NULL;
 				}
 				(*i)++;
-				k = key_new(CPM__SEARCH_OP__S_HEADER);
+				/* FROM/TO/CC/BCC match the parsed addresses; SUBJECT the field. */
+				k = key_new(strcasecmp(name, "SUBJECT") == 0 ? CPM__SEARCH_OP__S_HEADER : CPM__SEARCH_OP__S_ADDRESS);
 				if (k != NULL && ((k->text = strdup(text)) == NULL || (k->header = strdup(header_keys[j])) == NULL)) {
 					key_free(k);
 					k = NULL;

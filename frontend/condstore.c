@@ -3,6 +3,8 @@
  */
 #include "condstore.h"
 
+#include "recent.h"
+
 #include "fetch-flags.h"
 #include "imap-seqset.h"
 
@@ -29,7 +31,7 @@ void condstore_write_fetch(struct session *s, uint32_t seq, const Cpm__MessageDa
 		sep = " ";
 	}
 	if (with_flags) {
-		bool recent = s->sel.first_recent_uid != 0 && m->uid >= s->sel.first_recent_uid;
+		bool recent = recent_has(&s->sel, m->uid);
 		buf_printf(b, "%sFLAGS ", sep);
 		fetch_flags_write(b, m->sys_flags & FETCH_FLAG_ALL, recent, m->keywords, m->n_keywords);
 		sep = " ";

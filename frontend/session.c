@@ -10,6 +10,7 @@
  * buffer; the worker flushes it once per loop iteration.
  */
 #include "session.h"
+#include "recent.h"
 
 #include "commands.h"
 #include "condstore.h"
@@ -345,7 +346,6 @@ void session_select(struct session *s, const char *name, const Cpm__FolderSelect
 	f->uidvalidity = r->info ? r->info->uidvalidity : 0;
 	f->uidnext = r->info ? r->info->uidnext : 0;
 	f->readonly = readonly;
-	f->first_recent_uid = r->first_recent_uid;
 	f->highestmodseq = r->info ? r->info->highestmodseq : 0;
 	s->sel_changed = false;
 	if (s->w->feed != NULL && f->folder_id != 0)
@@ -359,6 +359,7 @@ void session_select(struct session *s, const char *name, const Cpm__FolderSelect
 		else
 			memcpy(f->uids, r->uids, r->n_uids * sizeof(uint32_t));
 	}
+	recent_open(f, r->first_recent_uid);
 	s->state = SESSION_SELECTED;
 }
 
@@ -374,6 +375,7 @@ void session_unselect(struct session *s)
 		feed_sub_unwatch(s->w->feed, s->shard, s->sel.folder_id, s);
 	free(s->sel.name);
 	free(s->sel.uids);
+	recent_free(&s->sel);
 	memset(&s->sel, 0, sizeof(s->sel));
 	if (s->state == SESSION_SELECTED)
 		s->state = SESSION_AUTH;
@@ -541,7 +543,8 @@ const char *arg_astring(const struct imap_arg *a)
 {
 	if (a == NULL)
 		return NULL;
-	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_QUOTED && a->type != IMAP_ARG_LITERAL)
+	/* NIL is an atom, so an astring too (RFC 3501 9: "NIL" is a mailbox or a search string). */
+	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_QUOTED && a->type != IMAP_ARG_LITERAL && a->type != IMAP_ARG_NIL)
 		return NULL;
 	if (memchr(a->str, '\0', a->len) != NULL)
 		return NULL;

@@ -64,7 +64,10 @@ struct selected_folder {
 	bool readonly;
 	uint32_t *uids;     /* sequence number n ↔ uids[n-1], ascending */
 	uint32_t count;
-	uint32_t first_recent_uid; /* 0 = none */
+	Cpm__UidRange *recent;     /* UIDs \Recent in this session: ascending, disjoint (recent.h) */
+	size_t n_recent;
+	uint32_t claimed_upto;     /* \Recent claimed, by us or another session, below this UID */
+	uint32_t recent_told;      /* the RECENT count the client was last given */
 	uint64_t highestmodseq;    /* the folder's state this view reflects */
 };
 

@@ -11,6 +11,7 @@
  * comes in pages.
  */
 #include "session.h"
+#include "recent.h"
 
 #include "commands.h"
 
@@ -74,7 +75,7 @@ static void sync_done(struct session *s, bool ok, const Cpm__Response *last, voi
 {
 	void (*done)(struct session *s) = (void (*)(struct session *))arg;
 	if (!session_closed(s))
-		done(s);
+		recent_claim(s, done);
 }
 
 void session_sync(struct session *s, void (*done)(struct session *s))

@@ -197,9 +197,10 @@ class Build(CatenateBase):
         # ";UID=n" is a message of the selected folder (with its UIDVALIDITY)
         untagged, _ = w.cmd("SELECT Src")
         exists = int(next(r for r in untagged if r.endswith(b" EXISTS")).split()[1])
+        recent = int(next(r for r in untagged if r.endswith(b" RECENT")).split()[1])
         tag, untagged, tagged = self.catenate(w, "Src", [b'URL ";UID=%d/;SECTION=2"' % self.multi_uid])
         _, uid = self.appended_uid(tag, tagged)
-        self.assertEqual(untagged, [b"* %d EXISTS" % (exists + 1)])  # the selected folder grew
+        self.assertEqual(untagged, [b"* %d EXISTS" % (exists + 1), b"* %d RECENT" % (recent + 1)])  # ours
         self.assertEqual(self.body_of(w, "Src", uid), PART2)
         # an absolute URL naming this user, from either front-end, any host name
         w2 = self.login(fe=1)

@@ -37,7 +37,7 @@ class Sync(ClusterTest):
         u2 = append(b, "Live", 2)
         u3 = append(b, "Live", 3)
         untagged, _ = a.cmd("NOOP")
-        self.assertEqual(untagged, [b"* 3 EXISTS"])
+        self.assertEqual(untagged, [b"* 3 EXISTS", b"* 3 RECENT"])  # the first session told claims \Recent
         untagged, _ = a.cmd("FETCH 2:3 UID")
         self.assertEqual(untagged, [b"* 2 FETCH (UID %d)" % u2, b"* 3 FETCH (UID %d)" % u3])
         # Flags changed elsewhere: FETCH (FLAGS ...) with the sequence number.

@@ -27,7 +27,7 @@ import cluster
 import imapwire
 from cluster import ClusterTest
 from syncstate import server_folder
-from test_dovecot_diff import DOVECOT_IMAP, HAVE_DOVECOT, PipeSock, dovecot_config
+from dovecot import DOVECOT_IMAP, HAVE_DOVECOT, PipeSock, dovecot_config
 
 cluster.module_fixtures(globals(), shards=2, frontends=2)
 
