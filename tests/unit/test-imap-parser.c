@@ -14,6 +14,14 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/* Streaming decisions of the transcript driver: one letter per offered
+ * literal (s stream, b buffer, r refuse; default s), and a streamed
+ * literal abandoned once this many bytes came (0 = never). */
+static const char *policy;
+static size_t policy_i;
+static size_t policy_abandon;
+static struct buf streamed;
+
 static const char *code_name(enum imap_parse_error_code c)
 {
 	switch (c) {
@@ -68,6 +76,8 @@ static void put_arg(struct buf *o, const struct imap_arg *a)
 		break;
 	}
 	/* every string is NUL-terminated */
+	if (a->type == IMAP_ARG_LITERAL && a->streamed)
+		buf_printf(o, "<streamed %zu>", a->streamed_len);
 	if (a->type != IMAP_ARG_LIST)
 		assert_int_equal(a->str[a->len], '\0');
 	else
@@ -93,6 +103,49 @@ static void put_event(struct buf *o, struct imap_parser *p, enum imap_parse_stat
 		}
 		buf_append_byte(o, '|');
 		break;
+	case IMAP_PARSE_LITERAL: {
+		/* The offer, then the decision the test's policy takes. */
+		const struct imap_literal_info *li = imap_parser_literal(p);
+		assert_non_null(cmd);
+		buf_printf(o, "L@%zu %s %s", pos, cmd->tag, cmd->name);
+		for (unsigned i = 0; i < cmd->nargs; i++) {
+			buf_append_byte(o, ' ');
+			put_arg(o, &cmd->args[i]);
+		}
+		buf_printf(o, " size=%llu%s%s depth=%u", (unsigned long long)li->size, li->sync ? " sync" : "",
+			   li->literal8 ? " lit8" : "", li->depth);
+		char d = policy != NULL && policy[policy_i] != '\0' ? policy[policy_i++] : 's';
+		if (d == 's') {
+			assert_int_equal(imap_parser_literal_stream(p), 0);
+			buf_reset(&streamed);
+			buf_append_str(o, " stream|");
+		} else if (d == 'b') {
+			int r = imap_parser_literal_buffer(p);
+			buf_append_str(o, r == 0 ? " buffer|" : " buffer-refused|");
+			if (r < 0)
+				imap_parser_skip_command(p);
+		} else {
+			imap_parser_skip_command(p);
+			buf_append_str(o, " refuse|");
+		}
+		break;
+	}
+	case IMAP_PARSE_LITERAL_DATA: {
+		/* Pieces depend on how the input was cut: show the whole literal. */
+		const struct imap_literal_chunk *ch = imap_parser_literal_chunk(p);
+		assert_int_equal(ch->offset, streamed.len);
+		buf_append(&streamed, ch->data, ch->len);
+		if (policy_abandon > 0 && streamed.len >= policy_abandon) {
+			policy_abandon = 0;
+			imap_parser_skip_command(p);
+			buf_printf(o, "X@%zu|", pos);
+		} else if (ch->last) {
+			buf_printf(o, "D@%zu ", pos);
+			put_bytes(o, (const char *)streamed.data, streamed.len);
+			buf_append_byte(o, '|');
+		}
+		break;
+	}
 	case IMAP_PARSE_ERROR: {
 		const struct imap_parse_error *e = imap_parser_error(p);
 		buf_printf(o, "E@%zu %s %s%s|", pos, code_name(e->code), e->tag ? e->tag : "-",
@@ -139,7 +192,7 @@ static void drive(struct imap_parser *p, const unsigned char *in, size_t len, lo
 				assert_null(cmd);
 				break;
 			}
-			if (st != IMAP_PARSE_COMMAND)
+			if (st != IMAP_PARSE_COMMAND && st != IMAP_PARSE_LITERAL)
 				assert_null(cmd);
 			put_event(out, p, st, cmd, off);
 		}
