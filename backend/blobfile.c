@@ -153,6 +153,28 @@ int blobfile_write(const char *data_dir, const unsigned char hash[32], const uns
 	return fsync_path(dir);
 }
 
+int blobfile_link(const char *data_dir, const unsigned char hash[32], const char *src, uint64_t size)
+{
+	int ex = blobfile_exists(data_dir, hash, size);
+	if (ex != 0)
+		return ex > 0 ? 0 : -1;
+	char h[65], dir[BLOBFILE_PATH_MAX], path[BLOBFILE_PATH_MAX];
+	hex(hash, 32, h);
+	if (make_dirs(data_dir, h, dir) < 0)
+		return -1;
+	int n = snprintf(path, sizeof(path), "%s/%s", dir, h);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (link(src, path) < 0) {
+		/* A concurrent writer of the same bytes got there first. */
+		if (errno != EEXIST || blobfile_exists(data_dir, hash, size) != 1)
+			return -1;
+	}
+	return fsync_path(dir);
+}
+
 int blobfile_read(const char *data_dir, const unsigned char hash[32], uint64_t off, void *dst, size_t n,
 		  size_t *got_r)
 {
@@ -275,7 +297,9 @@ static int sweep_inner(void *arg, const char *path, const char *name)
 
 static int sweep_outer(void *arg, const char *path, const char *name)
 {
-	(void)name;
+	unsigned char b;
+	if (strlen(name) != 2 || unhex(name, &b, 1) < 0)
+		return 0; /* blobs/staging and anything else that is not ours */
 	return each_entry(path, sweep_inner, arg);
 }
 

@@ -36,6 +36,11 @@
 int blobfile_path(const char *data_dir, const unsigned char hash[32], char *out, size_t outlen);
 /* Writes body[0 .. len) as the file of hash, durably (see above). */
 int blobfile_write(const char *data_dir, const unsigned char hash[32], const unsigned char *body, size_t len);
+/* Makes the file src (already fsync'ed by the caller, same file system)
+ * the file of hash, durably, by a hard link: src keeps its own name. An
+ * existing file of hash with this size is kept (content-addressed: the
+ * same bytes). */
+int blobfile_link(const char *data_dir, const unsigned char hash[32], const char *src, uint64_t size);
 /* 1 when the file of hash exists with this size, 0 when not, -1 on error. */
 int blobfile_exists(const char *data_dir, const unsigned char hash[32], uint64_t size);
 /* Reads up to n bytes at off into dst; *got_r is what was read (short at
@@ -49,7 +54,8 @@ void blobfile_unmap(const unsigned char *p, size_t len);
 int blobfile_unlink(const char *data_dir, const unsigned char hash[32]);
 
 /* Start-up sweep: removes temporary files, and every blob file for which
- * referenced(ctx, hash) is false. *removed_r counts the files removed. */
+ * referenced(ctx, hash) is false. *removed_r counts the files removed.
+ * Only the two-hex-digit directories are walked (not blobs/staging). */
 typedef bool blobfile_referenced_fn(void *ctx, const unsigned char hash[32]);
 int blobfile_sweep(const char *data_dir, blobfile_referenced_fn *referenced, void *ctx, size_t *removed_r);
 

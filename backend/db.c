@@ -448,6 +448,28 @@ static enum db_status refs_get(MDB_txn *t, struct db *db, const unsigned char ha
 	return DB_OK;
 }
 
+/* Reads the whole staged file src into dst (n bytes). */
+static int staged_read(const char *src, unsigned char *dst, size_t n)
+{
+	int fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, dst + got, n - got, (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			int e = r < 0 ? errno : EIO;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return close(fd);
+}
+
 static enum db_status refs_put(MDB_txn *t, struct db *db, const unsigned char hash[32], uint64_t refs, bool in_file,
 			       uint64_t size)
 {
@@ -478,14 +500,16 @@ void db_blob_forget_file(struct db *db, const unsigned char hash[32])
 	unlink_pending_push(db, hash);
 }
 
-enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body, size_t len,
-			   const unsigned char *tree_bytes, size_t tree_len, const unsigned char *known_hash,
-			   unsigned char hash_r[32])
+/* The body is body[0 .. len), or (body NULL) the staged file src of len
+ * bytes, whose hash is known. */
+static enum db_status blob_ref(MDB_txn *t, struct db *db, const unsigned char *body, const char *src, uint64_t len,
+			       const unsigned char *tree_bytes, size_t tree_len, const unsigned char *known_hash,
+			       unsigned char hash_r[32])
 {
 	unsigned int hl = 32;
 	if (known_hash != NULL)
 		memcpy(hash_r, known_hash, 32);
-	else if (EVP_Digest(body, len, hash_r, &hl, EVP_sha256(), NULL) != 1)
+	else if (body == NULL || EVP_Digest(body, len, hash_r, &hl, EVP_sha256(), NULL) != 1)
 		return DB_FAIL;
 	uint64_t refs = 0, size = 0;
 	bool in_file = false;
@@ -496,22 +520,32 @@ enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body,
 		return st;
 	MDB_val k = {32, hash_r};
 	int rc = 0;
-	in_file = db->blob_file_threshold > 0 && len > db->blob_file_threshold;
+	/* A staged body is never in memory: it is always a file, unless the
+	 * threshold says a body of its size belongs in LMDB. */
+	in_file = db->blob_file_threshold > 0 ? len > db->blob_file_threshold : src != NULL;
 	if (in_file) {
-		/* Written on the thread pool before this write (server.c); only
-		 * when its previous last reference was dropped since is it
-		 * missing, and then it is written here, before the commit. */
-		if (blobfile_exists(db->path, hash_r, len) != 1 && blobfile_write(db->path, hash_r, body, len) < 0) {
+		/* Written (or linked) on the thread pool before this write
+		 * (server.c); only when its previous last reference was dropped
+		 * since is it missing, and then it is made here, before the
+		 * commit. */
+		if (blobfile_exists(db->path, hash_r, len) != 1 &&
+		    (src != NULL ? blobfile_link(db->path, hash_r, src, len) : blobfile_write(db->path, hash_r, body, len)) < 0) {
 			log_error("event=blob_file_write_failed err=%s", log_quote(strerror(errno), strlen(strerror(errno))));
 			return DB_FAIL;
 		}
 	} else {
-		MDB_val v = {len, NULL};
+		if (len > SIZE_MAX / 2)
+			return DB_INVALID;
+		MDB_val v = {(size_t)len, NULL};
 		rc = mdb_put(t, db->blobs, &k, &v, MDB_RESERVE);
 		if (rc != 0)
 			return db_from_mdb(rc, "blob_put");
-		if (len > 0)
+		if (body != NULL && len > 0)
 			memcpy(v.mv_data, body, len);
+		if (body == NULL && len > 0 && staged_read(src, v.mv_data, (size_t)len) < 0) {
+			log_error("event=staging_read_failed err=%s", log_quote(strerror(errno), strlen(strerror(errno))));
+			return DB_FAIL;
+		}
 	}
 	/* A new body: its MIME structure, once (FETCH never parses again). A
 	 * tree that cannot be made is left out; readers parse on the fly. */
@@ -520,7 +554,7 @@ enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body,
 	if (tree_bytes != NULL && tree_len > 0) {
 		MDB_val pv = {tree_len, (void *)tree_bytes};
 		rc = mdb_put(t, db->parsed, &k, &pv, 0);
-	} else if (mime_parse(body, len, &tree) == 0 && mime_tree_serialize(tree, &ser) == 0) {
+	} else if (body != NULL && mime_parse(body, len, &tree) == 0 && mime_tree_serialize(tree, &ser) == 0) {
 		MDB_val pv = {ser.len, ser.data};
 		rc = mdb_put(t, db->parsed, &k, &pv, 0);
 	}
@@ -529,6 +563,20 @@ enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body,
 	if (rc != 0)
 		return db_from_mdb(rc, "parsed_put");
 	return refs_put(t, db, hash_r, 1, in_file, len);
+}
+
+enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body, size_t len,
+			   const unsigned char *tree_bytes, size_t tree_len, const unsigned char *known_hash,
+			   unsigned char hash_r[32])
+{
+	return blob_ref(t, db, body, NULL, len, tree_bytes, tree_len, known_hash, hash_r);
+}
+
+enum db_status db_blob_ref_staged(MDB_txn *t, struct db *db, const char *src, uint64_t len,
+				  const unsigned char *tree_bytes, size_t tree_len, const unsigned char hash[32],
+				  unsigned char hash_r[32])
+{
+	return blob_ref(t, db, NULL, src, len, tree_bytes, tree_len, hash, hash_r);
 }
 
 enum db_status db_blob_addref(MDB_txn *t, struct db *db, const unsigned char hash[32])

@@ -121,6 +121,14 @@ enum db_status db_next_uidvalidity(MDB_txn *t, struct db *db, uint32_t *v_r);
 enum db_status db_blob_ref(MDB_txn *t, struct db *db, const unsigned char *body, size_t len,
 			   const unsigned char *tree, size_t tree_len, const unsigned char *known_hash,
 			   unsigned char hash_r[32]);
+/* The same for a body staged in the file src (backend/staging.h): its
+ * hash is known (the commit step computed it, with its tree). A new body
+ * is kept as a file (linked from src again if it went missing meanwhile)
+ * unless blob_file_threshold keeps bodies of its size in LMDB; then it is
+ * read from src into the map, never into the heap. */
+enum db_status db_blob_ref_staged(MDB_txn *t, struct db *db, const char *src, uint64_t len,
+				  const unsigned char *tree_bytes, size_t tree_len, const unsigned char hash[32],
+				  unsigned char hash_r[32]);
 /* Called by the writer thread after each group commit (committed or not):
  * removes the files of blobs whose last reference is gone in the committed
  * state. Errors are logged (an orphan is removed by the next start-up sweep). */

@@ -79,11 +79,19 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 	 * this APPEND ends up referencing it (a failure leaves no orphan). */
 	if (stored != NULL)
 		db_blob_forget_file(ctx->db, stored);
-	if (q->body.len == 0) {
+	/* A staged body (AppendBegin/AppendChunk): its file, sealed by the
+	 * commit step on the thread pool (server.c), which set its hash. */
+	bool staged = q->staging_id != 0;
+	if (staged && (q->staged_path == NULL || q->staged_path[0] == '\0' || q->staged_hash.len != 32)) {
+		op_fail(res, CPM__STATUS__INVALID, "staged message not ready");
+		return;
+	}
+	uint64_t size = staged ? q->staged_size : q->body.len;
+	if (size == 0) {
 		op_fail(res, CPM__STATUS__INVALID, "empty message");
 		return;
 	}
-	if (q->body.len > ctx->cfg->max_literal) {
+	if (size > ctx->cfg->max_literal) {
 		op_fail(res, CPM__STATUS__INVALID, "message too large");
 		return;
 	}
@@ -110,7 +118,7 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 		op_fail(res, CPM__STATUS__INVALID, "too many keywords in this mailbox");
 		return;
 	}
-	if ((st = op_quota_charge(ctx, t, q->user, (int64_t)q->body.len)) != DB_OK) {
+	if ((st = op_quota_charge(ctx, t, q->user, (int64_t)size)) != DB_OK) {
 		cpmdb__folder_rec__free_unpacked(f, NULL);
 		op_fail_db(res, st, "message");
 		return;
@@ -118,7 +126,7 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 	uint32_t uid = f->uidnext++;
 	uint64_t modseq = ++f->highestmodseq;
 	f->exists++;
-	f->size += q->body.len;
+	f->size += size;
 	if (!(q->sys_flags & CPM__SYS_FLAG__SEEN))
 		f->unseen++;
 	unsigned char hash[32];
@@ -130,9 +138,12 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 	m.n_keywords = q->n_keywords;
 	m.internaldate = q->internaldate;
 	m.internaldate_tz = q->internaldate_tz;
-	m.size = q->body.len;
+	m.size = size;
 	m.modseq = modseq;
-	if ((st = db_blob_ref(t, ctx->db, q->body.data, q->body.len, q->tree.data, q->tree.len, stored, hash)) != DB_OK ||
+	st = staged ? db_blob_ref_staged(t, ctx->db, q->staged_path, size, q->tree.data, q->tree.len, q->staged_hash.data,
+					 hash)
+		    : db_blob_ref(t, ctx->db, q->body.data, q->body.len, q->tree.data, q->tree.len, stored, hash);
+	if (st != DB_OK ||
 	    (st = db_put_msg(t, ctx->db, fid, uid, &m)) != DB_OK ||
 	    (st = db_put_change(t, ctx->db, fid, modseq, uid, CPM__CHANGE_KIND__C_APPEND)) != DB_OK ||
 	    (st = db_put_folder(t, ctx->db, fid, f)) != DB_OK) {
@@ -154,6 +165,39 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 	res->resp->append = r;
 	op_event(res, q->user, fid, modseq, CPM__CHANGE_KIND__C_APPEND, &uid, 1);
 	cpmdb__folder_rec__free_unpacked(f, NULL);
+}
+
+void op_append_begin(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendBeginReq *q, struct op_result *res)
+{
+	if (q->size == 0) {
+		op_fail(res, CPM__STATUS__INVALID, "empty message");
+		return;
+	}
+	if (q->size > ctx->cfg->max_literal) {
+		op_fail(res, CPM__STATUS__INVALID, "message too large");
+		return;
+	}
+	uint64_t fid = 0;
+	Cpmdb__FolderRec *f = NULL;
+	enum db_status st = folder_by_name(ctx, t, q->user, q->folder, &fid, &f);
+	if (st != DB_OK) {
+		op_fail_folder(res, st);
+		return;
+	}
+	cpmdb__folder_rec__free_unpacked(f, NULL);
+	uint64_t want = q->size + (q->pending_bytes < UINT64_MAX - q->size ? q->pending_bytes : 0);
+	if ((st = op_quota_check(ctx, t, q->user, want)) != DB_OK) {
+		op_fail_db(res, st, "user");
+		return;
+	}
+	Cpm__AppendBeginResp *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+		return;
+	}
+	cpm__append_begin_resp__init(r); /* staging_id: set by server.c once its file exists */
+	res->resp->result_case = CPM__RESPONSE__RESULT_APPEND_BEGIN;
+	res->resp->append_begin = r;
 }
 
 /* The body (or the range q asks for) of m into d: pointing into the map

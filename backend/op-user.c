@@ -183,6 +183,18 @@ enum db_status op_quota_charge(const struct op_ctx *ctx, MDB_txn *t, const char 
 	return st;
 }
 
+enum db_status op_quota_check(const struct op_ctx *ctx, MDB_txn *t, const char *user, uint64_t bytes)
+{
+	Cpmdb__UserRec *u = NULL;
+	enum db_status st = db_get_user(t, ctx->db, user, &u);
+	if (st != DB_OK)
+		return st;
+	uint64_t limit = quota_limit(ctx, u);
+	bool over = limit != 0 && (bytes > limit || u->storage_used > limit - bytes);
+	cpmdb__user_rec__free_unpacked(u, NULL);
+	return over ? DB_OVERQUOTA : DB_OK;
+}
+
 void op_quota_get(const struct op_ctx *ctx, MDB_txn *t, const Cpm__QuotaGetReq *q, struct op_result *res)
 {
 	Cpmdb__UserRec *u = NULL;

@@ -242,6 +242,9 @@ void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, str
 	case CPM__REQUEST__OP_QUOTA_SET:
 		op_quota_set(ctx, txn, req->quota_set, res);
 		break;
+	case CPM__REQUEST__OP_APPEND_BEGIN:
+		op_append_begin(ctx, txn, req->append_begin, res);
+		break;
 	case CPM__REQUEST__OP_MULTI_APPEND:
 		op_multi_append(ctx, txn, req->multi_append, res);
 		break;

@@ -116,6 +116,10 @@ void op_folder_status(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSta
 void op_subscription_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SubscriptionListReq *q,
 			  struct op_result *res);
 void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, struct op_result *res);
+/* AppendBegin's checks (a read): folder exists, size within the message
+ * limit, size + pending_bytes within the quota. The staging file is the
+ * server's (server.c, staging.h). */
+void op_append_begin(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendBeginReq *q, struct op_result *res);
 void op_multi_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__MultiAppendReq *q, struct op_result *res);
 void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, struct op_result *res);
 void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, struct op_result *res);
@@ -124,6 +128,8 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 /* Adds delta octets to user's storage; DB_OVERQUOTA (nothing changed) when a
  * positive delta would pass the quota. */
 enum db_status op_quota_charge(const struct op_ctx *ctx, MDB_txn *t, const char *user, int64_t delta);
+/* DB_OVERQUOTA when bytes more octets would pass user's quota (a read). */
+enum db_status op_quota_check(const struct op_ctx *ctx, MDB_txn *t, const char *user, uint64_t bytes);
 void op_quota_get(const struct op_ctx *ctx, MDB_txn *t, const Cpm__QuotaGetReq *q, struct op_result *res);
 void op_quota_set(const struct op_ctx *ctx, MDB_txn *t, const Cpm__QuotaSetReq *q, struct op_result *res);
 void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, struct op_result *res);

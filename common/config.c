@@ -200,6 +200,12 @@ static int config_handler(void *user, const char *section, const char *name, con
 			bad = parse_uint(value, 1ull << 40, &cfg->outband_retention_max) < 0;
 		} else if (!strcmp(name, "blob_file_threshold_kb")) {
 			bad = parse_uint(value, 1ull << 30, &cfg->blob_file_threshold_kb) < 0;
+		} else if (!strcmp(name, "append_staging_max")) {
+			bad = parse_uint(value, 1000, &u) < 0 || u < 1;
+			cfg->append_staging_max = (unsigned)u;
+		} else if (!strcmp(name, "append_staging_idle_s")) {
+			bad = parse_uint(value, 86400, &u) < 0 || u < 1;
+			cfg->append_staging_idle_s = (unsigned)u;
 		} else {
 			bad = 2;
 		}
@@ -248,6 +254,12 @@ static int config_handler(void *user, const char *section, const char *name, con
 		} else if (!strcmp(name, "max_literal")) {
 			bad = parse_uint(value, 1ull << 32, &u) < 0 || u < 1024;
 			cfg->max_literal = (size_t)u;
+		} else if (!strcmp(name, "append_stream_kb")) {
+			bad = parse_uint(value, 1u << 22, &u) < 0;
+			cfg->append_stream_kb = (size_t)u;
+		} else if (!strcmp(name, "append_chunk_kb")) {
+			bad = parse_uint(value, 16384, &u) < 0 || u < 16;
+			cfg->append_chunk_kb = (size_t)u;
 		} else if (!strcmp(name, "login_fail_delay_ms")) {
 			bad = parse_uint(value, 60000, &u) < 0;
 			cfg->login_fail_delay_ms = (unsigned)u;
@@ -293,6 +305,10 @@ static void config_defaults(struct cpm_config *cfg)
 	cfg->max_line = 65536;
 	cfg->max_literal = 64u << 20;
 	cfg->blob_file_threshold_kb = 256;
+	cfg->append_staging_max = 8;
+	cfg->append_staging_idle_s = 300;
+	cfg->append_stream_kb = 1024;
+	cfg->append_chunk_kb = 1024;
 	cfg->login_fail_delay_ms = 1000;
 	cfg->outband_retention_s = 7 * 86400;
 	cfg->outband_retention_max = 1000000;

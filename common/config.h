@@ -14,6 +14,8 @@
  *   outband_retention_max = 1000000      ; notification log: entries kept per shard at most (0 = no limit)
  *   blob_file_threshold_kb = 256         ; bodies larger than this are files under data_dir/blobs
  *                                        ; (content-addressed, synced before their commit; 0 = never)
+ *   append_staging_max = 8               ; streamed APPEND literals staged at once per user (and per command)
+ *   append_staging_idle_s = 300          ; a staging file idle this long is removed (abandoned APPEND)
  *
  *   [shard.s1]                           ; one section per back-end shard
  *   rpc = tcp://127.0.0.1:7101           ; nanomsg endpoint the back-end binds (REP)
@@ -35,6 +37,9 @@
  *   tls_psk_file =                       ; optional: "identity:hexkey" lines (TLS-PSK)
  *   max_line = 65536                     ; bytes of command text
  *   max_literal = 67108864               ; bytes of one literal (and of one message)
+ *   append_stream_kb = 1024              ; APPEND literals this large or larger are streamed to the
+ *                                        ; back-end in chunks, never held whole (0 = never)
+ *   append_chunk_kb = 1024               ; bytes per AppendChunk RPC (16 .. 16384)
  *   login_fail_delay_ms = 1000           ; answer to a failed login waits this long
  *   outband_listen =                     ; operator endpoint for outband notifications ("" = off)
  *   outband_secret =                     ; shared operator secret (>= 16 characters)
@@ -85,6 +90,8 @@ struct cpm_config {
 	char *log_level;
 	uint64_t outband_retention_s, outband_retention_max;
 	uint64_t blob_file_threshold_kb; /* back-ends: larger bodies go to files (0 = never) */
+	unsigned append_staging_max;     /* staging files per user (back-end) and per command (front-end) */
+	unsigned append_staging_idle_s;  /* back-ends: an idle staging file is removed after this */
 
 	struct cfg_shard *shards;
 	size_t n_shards;
@@ -96,6 +103,8 @@ struct cpm_config {
 	char *tls_cert, *tls_key, *tls_client_ca, *tls_psk_file;
 	size_t max_line;
 	size_t max_literal;
+	size_t append_stream_kb; /* APPEND literals at least this large are streamed (0 = never) */
+	size_t append_chunk_kb;  /* bytes per AppendChunk */
 	unsigned login_fail_delay_ms;
 	struct cfg_listener outband;
 	char *outband_secret, *outband_client_ca;

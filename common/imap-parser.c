@@ -69,6 +69,8 @@ enum pstate {
 	S_LIT_CR,     /* after '}' */
 	S_LIT_LF,     /* after "}\r" */
 	S_LIT_DATA,
+	S_LIT_OFFER,  /* a literal offered to the caller (IMAP_PARSE_LITERAL): waiting for its decision */
+	S_LIT_STREAM, /* a streamed literal: its bytes go to the caller as they come */
 	S_CR,         /* the command's final CR was seen */
 	S_SKIP,       /* discarding up to the next LF after an error */
 	S_SKIP_LIT,   /* discarding a non-synchronising literal after an error */
@@ -86,6 +88,7 @@ enum tstate { T_NONE, T_DIGITS, T_PLUS, T_CLOSE, T_CR };
 struct pnode {
 	enum imap_arg_type type;
 	bool literal8;
+	bool streamed;      /* LITERAL: offered, and streamed to the caller (lit stays NULL) */
 	unsigned char *lit; /* LITERAL: own allocation of the announced size + 1 */
 	size_t off;         /* others: offset of the bytes in text */
 	size_t len;
@@ -119,7 +122,10 @@ struct imap_parser {
 	bool lit_overflow;
 	bool lit_nonsync;
 	bool lit8;
+	bool lit_offer; /* the literal being announced will be offered (stream_min) */
 	unsigned lit_digits;
+	struct imap_literal_info offer;  /* S_LIT_OFFER / S_LIT_STREAM */
+	struct imap_literal_chunk chunk; /* the last IMAP_PARSE_LITERAL_DATA */
 	size_t remaining; /* S_LIT_DATA / S_SKIP_LIT: bytes still to come */
 	enum tstate skip_t;
 
@@ -343,19 +349,18 @@ static int fail(struct imap_parser *p, enum imap_parse_error_code code, const ch
 
 /* ---- building the result ------------------------------------------------- */
 
-static int complete(struct imap_parser *p)
+/* Lays the nodes so far out as p->cmd (see complete); 0, or -1 when out of memory. */
+static int build_command(struct imap_parser *p)
 {
-	if (p->depth > 0)
-		return fail(p, IMAP_PARSE_ERR_SYNTAX, "Missing ')'", '\n');
 	unsigned total = p->nnodes - 1;
 	if (total > p->out_cap) {
 		struct imap_arg *o = realloc(p->out, (size_t)total * sizeof(*o));
 		if (o == NULL)
-			return nomem(p);
+			return -1;
 		p->out = o;
 		unsigned *ord = realloc(p->order, (size_t)total * sizeof(*ord));
 		if (ord == NULL)
-			return nomem(p);
+			return -1;
 		p->order = ord;
 		p->out_cap = total;
 	}
@@ -368,6 +373,8 @@ static int complete(struct imap_parser *p)
 		struct imap_arg *a = &p->out[pos];
 		a->type = n->type;
 		a->literal8 = n->literal8;
+		a->streamed = n->streamed;
+		a->streamed_len = n->streamed ? n->len : 0;
 		a->list = NULL;
 		a->list_count = 0;
 		if (n->type == IMAP_ARG_LIST) {
@@ -378,6 +385,9 @@ static int complete(struct imap_parser *p)
 			a->list_count = n->count;
 			for (unsigned c = n->first; c != NO_NODE; c = p->nodes[c].next)
 				p->order[next++] = c;
+		} else if (n->streamed) {
+			a->str = "";
+			a->len = 0;
 		} else {
 			a->str = n->type == IMAP_ARG_LITERAL ? (const char *)n->lit : (const char *)p->text.data + n->off;
 			a->len = n->len;
@@ -387,6 +397,15 @@ static int complete(struct imap_parser *p)
 	p->cmd.name = (const char *)p->text.data + p->name_off;
 	p->cmd.nargs = p->nodes[0].count;
 	p->cmd.args = p->cmd.nargs > 0 ? p->out : NULL;
+	return 0;
+}
+
+static int complete(struct imap_parser *p)
+{
+	if (p->depth > 0)
+		return fail(p, IMAP_PARSE_ERR_SYNTAX, "Missing ')'", '\n');
+	if (build_command(p) < 0)
+		return nomem(p);
 	p->cmd_ready = true;
 	line_start(p);
 	return IMAP_PARSE_COMMAND;
@@ -454,6 +473,7 @@ static void begin_literal_header(struct imap_parser *p, bool lit8)
 	p->lit_size = 0;
 	p->lit_overflow = false;
 	p->lit_nonsync = false;
+	p->lit_offer = false;
 	p->lit_digits = 0;
 	p->state = S_LIT_DIGITS;
 }
@@ -463,10 +483,14 @@ static int literal_close(struct imap_parser *p)
 {
 	enum imap_parse_error_code code;
 	const char *msg;
+	/* A literal the caller may stream is charged to max_command only if
+	 * the caller has it buffered after all (imap_parser_literal_buffer). */
+	p->lit_offer = !p->lit_overflow && p->lim.stream_min > 0 && p->lit_size >= p->lim.stream_min &&
+		       p->lit_size <= p->lim.max_literal;
 	if (p->lit_overflow || p->lit_size > p->lim.max_literal) {
 		code = IMAP_PARSE_ERR_LITERAL_TOO_BIG;
 		msg = "[TOOBIG] Literal too big";
-	} else if (p->lit_size > p->lim.max_command - p->cmd_len) {
+	} else if (!p->lit_offer && p->lit_size > p->lim.max_command - p->cmd_len) {
 		code = IMAP_PARSE_ERR_COMMAND_TOO_BIG;
 		msg = "[TOOBIG] Command too big";
 	} else {
@@ -477,7 +501,8 @@ static int literal_close(struct imap_parser *p)
 		if (r < 0) /* a {n+} literal in S_LIT_CR is then skipped */
 			return fail(p, IMAP_PARSE_ERR_TOO_MANY_ARGS, "Too many arguments", -1);
 		p->nodes[p->cur].literal8 = p->lit8;
-		p->cmd_len += (size_t)p->lit_size;
+		if (!p->lit_offer)
+			p->cmd_len += (size_t)p->lit_size;
 		return EV_NONE;
 	}
 	if (p->lit_nonsync)
@@ -497,6 +522,21 @@ static int literal_begin(struct imap_parser *p)
 {
 	struct pnode *n = &p->nodes[p->cur];
 	n->len = 0;
+	if (p->lit_offer) {
+		/* The caller decides (stream, buffer or refuse) before any "+". */
+		n->len = (size_t)p->lit_size;
+		n->streamed = true; /* shown as pending in the partial command */
+		p->offer = (struct imap_literal_info){.size = p->lit_size, .sync = !p->lit_nonsync,
+						      .literal8 = p->lit8, .depth = p->depth};
+		int r = build_command(p);
+		n = &p->nodes[p->cur];
+		n->streamed = false;
+		n->len = 0;
+		if (r < 0)
+			return nomem(p);
+		p->state = S_LIT_OFFER;
+		return IMAP_PARSE_LITERAL;
+	}
 	if (p->lit_size == 0) {
 		n->lit = malloc(1);
 		if (n->lit == NULL)
@@ -779,6 +819,8 @@ static int step(struct imap_parser *p, unsigned char c)
 				return complete(p);
 			return fail(p, IMAP_PARSE_ERR_SYNTAX, "CR not followed by LF", c);
 		case S_LIT_DATA:
+		case S_LIT_OFFER:
+		case S_LIT_STREAM:
 		case S_SKIP:
 		case S_SKIP_LIT:
 		case S_FATAL:
@@ -882,6 +924,24 @@ enum imap_parse_status imap_parser_feed(struct imap_parser *p, const unsigned ch
 		case S_LIT_DATA:
 			i += literal_data(p, data + i, len - i, &ev);
 			break;
+		case S_LIT_OFFER:
+			/* No decision was made: the command is refused. */
+			imap_parser_skip_command(p);
+			ev = EV_NONE;
+			break;
+		case S_LIT_STREAM: {
+			size_t take = len - i < p->remaining ? len - i : p->remaining;
+			p->chunk.data = data + i;
+			p->chunk.len = take;
+			p->chunk.offset = p->offer.size - p->remaining;
+			p->remaining -= take;
+			p->chunk.last = p->remaining == 0;
+			i += take;
+			if (p->remaining == 0)
+				p->state = S_AFTER_ARG;
+			ev = IMAP_PARSE_LITERAL_DATA;
+			break;
+		}
 		case S_SKIP_LIT: {
 			size_t take = len - i < p->remaining ? len - i : p->remaining;
 			i += take;
@@ -918,7 +978,7 @@ enum imap_parse_status imap_parser_feed(struct imap_parser *p, const unsigned ch
 		}
 		if (ev != EV_NONE) {
 			*consumed_r = i;
-			if (ev == IMAP_PARSE_COMMAND && cmd_r != NULL)
+			if ((ev == IMAP_PARSE_COMMAND || ev == IMAP_PARSE_LITERAL) && cmd_r != NULL)
 				*cmd_r = &p->cmd;
 			return (enum imap_parse_status)ev;
 		}
@@ -934,7 +994,58 @@ const struct imap_parse_error *imap_parser_error(const struct imap_parser *p)
 
 bool imap_parser_in_literal(const struct imap_parser *p)
 {
-	return p->state == S_LIT_DATA || p->state == S_SKIP_LIT;
+	return p->state == S_LIT_DATA || p->state == S_SKIP_LIT || p->state == S_LIT_STREAM;
+}
+
+const struct imap_literal_info *imap_parser_literal(const struct imap_parser *p)
+{
+	return &p->offer;
+}
+
+const struct imap_literal_chunk *imap_parser_literal_chunk(const struct imap_parser *p)
+{
+	return &p->chunk;
+}
+
+int imap_parser_literal_stream(struct imap_parser *p)
+{
+	if (p->state != S_LIT_OFFER)
+		return -1;
+	struct pnode *n = &p->nodes[p->cur];
+	n->streamed = true;
+	n->len = (size_t)p->offer.size;
+	p->remaining = (size_t)p->offer.size;
+	p->state = S_LIT_STREAM;
+	return 0;
+}
+
+int imap_parser_literal_buffer(struct imap_parser *p)
+{
+	if (p->state != S_LIT_OFFER || p->offer.size > p->lim.max_command - p->cmd_len)
+		return -1;
+	p->cmd_len += (size_t)p->offer.size;
+	p->remaining = (size_t)p->offer.size;
+	p->state = S_LIT_DATA; /* the buffer is allocated when the first byte arrives */
+	return 0;
+}
+
+void imap_parser_skip_command(struct imap_parser *p)
+{
+	bool nonsync = p->state == S_LIT_OFFER && !p->offer.sync;
+	bool streaming = p->state == S_LIT_STREAM || p->state == S_LIT_DATA;
+	if (p->state == S_FATAL || p->state == S_START || p->state == S_SKIP || p->state == S_SKIP_LIT)
+		return;
+	clear_command(p);
+	p->cmd_ready = false;
+	if (p->state == S_LIT_OFFER && !nonsync) {
+		/* The client waits for "+": nothing more of this command comes. */
+		line_start(p);
+		return;
+	}
+	if (nonsync)
+		p->remaining = (size_t)p->offer.size;
+	p->skip_t = T_NONE;
+	p->state = (nonsync || streaming) && p->remaining > 0 ? S_SKIP_LIT : S_SKIP;
 }
 
 bool imap_parser_failed(const struct imap_parser *p)

@@ -11,6 +11,10 @@
  *   case IMAP_PARSE_NEED_MORE:    all of data was used; wait for more input
  *   case IMAP_PARSE_CONTINUATION: send "+ ..." now, then feed data + used
  *   case IMAP_PARSE_COMMAND:      run cmd, then feed data + used
+ *   case IMAP_PARSE_LITERAL:      a large literal was announced (stream_min,
+ *                                 below): decide, then feed data + used
+ *   case IMAP_PARSE_LITERAL_DATA: bytes of a streamed literal: take them
+ *                                 (imap_parser_literal_chunk), then feed on
  *   case IMAP_PARSE_ERROR:        e = imap_parser_error(p); send
  *                                 "<tag> BAD <message>" (or "* BAD" without a
  *                                 tag); if e->fatal send "* BYE" and close
@@ -37,7 +41,32 @@
  *    over all levels (a list and each of its members count).
  * Memory held for one command: at most 2 x max_line of text (a doubling
  * buffer) + O(args), plus each literal in an allocation of exactly its size
- * (all literals together <= max_command).
+ * (all literals together <= max_command), except streamed literals, which
+ * are never held.
+ *
+ * Streaming (stream_min > 0): a literal of at least stream_min bytes (and
+ * within max_literal) is offered to the caller once its header line has
+ * ended and before any "+" or byte of it: IMAP_PARSE_LITERAL, with *cmd_r
+ * the command so far (tag, name, the arguments before the literal, and the
+ * literal itself as the last argument, streamed = true, streamed_len = its
+ * size; imap_parser_literal() says where it is and whether it is
+ * synchronising). Before feeding again the caller calls exactly one of:
+ *  - imap_parser_literal_stream: the literal's bytes come back as
+ *    IMAP_PARSE_LITERAL_DATA events (offset-addressed pieces pointing into
+ *    the data given to feed: copy them before changing that buffer); none
+ *    is kept. The command then continues and ends as usual, its streamed
+ *    literal an empty string with streamed = true. It costs no memory and
+ *    does not count against max_command.
+ *  - imap_parser_literal_buffer: it is read like any other literal; -1
+ *    (nothing changes) when it would pass max_command.
+ *  - imap_parser_skip_command: the command is dropped; a synchronising
+ *    literal was never invited, a non-synchronising one (and the rest of
+ *    its line) is discarded.
+ * In either of the first two cases a synchronising literal needs the
+ * caller's own "+" continuation. imap_parser_skip_command also abandons a
+ * command in the middle of a streamed (or buffered) literal: the rest of
+ * the literal and of its line are discarded. Feeding without a decision
+ * counts as imap_parser_skip_command.
  *
  * Error recovery: after a non-fatal error the rest of the line is discarded
  * silently and parsing resumes at the next line. While discarding, a line
@@ -58,6 +87,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Defaults used by imap_parser_new(NULL), and for any limit given as 0. */
 #define IMAP_PARSER_DEFAULT_MAX_LINE 65536
@@ -72,6 +102,7 @@ struct imap_parser_limits {
 	size_t max_command; /* bytes of one whole command including literals */
 	unsigned max_depth; /* list nesting */
 	unsigned max_args;  /* total args in one command (all levels) */
+	size_t stream_min;  /* literals this large are offered (IMAP_PARSE_LITERAL); 0 = never */
 };
 
 enum imap_arg_type {
@@ -85,6 +116,8 @@ enum imap_arg_type {
 struct imap_arg {
 	enum imap_arg_type type;
 	bool literal8; /* LITERAL only: was ~{n} (RFC 3516 binary) */
+	bool streamed; /* LITERAL only: its bytes went to the caller (str "", len 0) */
+	size_t streamed_len; /* streamed: the literal's size */
 	/* ATOM, QUOTED, LITERAL: the bytes (quoted: unescaped), always followed
 	 * by a NUL not counted in len; a literal may itself contain NULs.
 	 * NIL: the atom as the client wrote it (e.g. "nil"), len 3.
@@ -108,6 +141,22 @@ enum imap_parse_status {
 				    send "+ ..." now, then feed more bytes */
 	IMAP_PARSE_COMMAND,      /* a complete command in *cmd_r */
 	IMAP_PARSE_ERROR,        /* see imap_parser_error() */
+	IMAP_PARSE_LITERAL,      /* a literal is offered: *cmd_r so far, imap_parser_literal() */
+	IMAP_PARSE_LITERAL_DATA, /* streamed literal bytes: imap_parser_literal_chunk() */
+};
+
+struct imap_literal_info {
+	uint64_t size;
+	bool sync;     /* {n}: the client waits for "+" */
+	bool literal8; /* ~{n} */
+	unsigned depth; /* list nesting: 0 = a top-level argument */
+};
+
+struct imap_literal_chunk {
+	const unsigned char *data; /* into the data given to feed */
+	size_t len;
+	uint64_t offset; /* of data[0] in the literal */
+	bool last;       /* the literal ends with this piece */
 };
 
 enum imap_parse_error_code {
@@ -155,6 +204,17 @@ const struct imap_parse_error *imap_parser_error(const struct imap_parser *parse
 /* True while the parser is inside literal data (including literal data it
  * discards): the next bytes are not a command line. */
 bool imap_parser_in_literal(const struct imap_parser *parser);
+/* After IMAP_PARSE_LITERAL: the offered literal. */
+const struct imap_literal_info *imap_parser_literal(const struct imap_parser *parser);
+/* After IMAP_PARSE_LITERAL_DATA: the piece (valid until the data fed changes). */
+const struct imap_literal_chunk *imap_parser_literal_chunk(const struct imap_parser *parser);
+/* The decisions on an offered literal (see "Streaming" above): 0, or -1
+ * when not possible (no literal offered; buffer: over max_command). */
+int imap_parser_literal_stream(struct imap_parser *parser);
+int imap_parser_literal_buffer(struct imap_parser *parser);
+/* Drops the current command: an offered literal is refused, a streamed or
+ * buffered one abandoned (the rest of it and of its line is discarded). */
+void imap_parser_skip_command(struct imap_parser *parser);
 /* True after a fatal error, until imap_parser_reset(). */
 bool imap_parser_failed(const struct imap_parser *parser);
 /* Bytes of heap the parser holds for the current command (text, literals,

@@ -68,7 +68,27 @@ struct parser {
 	uint64_t *ph;
 	size_t ph_cap;
 	struct buf val;
+	mime_parse_progress_fn *progress;
+	void *progress_ctx;
+	size_t progress_at; /* scan position of the last progress call */
 };
+
+/* Tells the caller what will not be read again: everything before the
+ * current line (less the line end a boundary looks back at), and before
+ * the start of any header still being read. */
+static void report_progress(struct parser *ps, size_t pos)
+{
+	if (ps->progress == NULL || pos - ps->progress_at < MIME_PARSE_PROGRESS_STEP)
+		return;
+	ps->progress_at = pos;
+	size_t keep = pos >= 2 ? pos - 2 : 0;
+	for (unsigned i = 0; i < ps->nfr; i++) {
+		size_t h = ps->t->parts[ps->fr[i].part].hdr_off;
+		if (ps->fr[i].in_header && h < keep)
+			keep = h;
+	}
+	ps->progress(ps->progress_ctx, keep);
+}
 
 static bool str_ieq(const struct mime_store *st, struct mime_str s, const char *lit)
 {
@@ -411,6 +431,7 @@ static int run(struct parser *ps)
 				return -1;
 		}
 		pos = e;
+		report_progress(ps, pos);
 	}
 	while (ps->nfr > 0) {
 		if (close_top(ps, ps->len, ps->lf) < 0)
@@ -421,9 +442,17 @@ static int run(struct parser *ps)
 
 int mime_parse(const unsigned char *msg, size_t len, struct mime_tree **tree_r)
 {
+	return mime_parse_progress(msg, len, NULL, NULL, tree_r);
+}
+
+int mime_parse_progress(const unsigned char *msg, size_t len, mime_parse_progress_fn *progress, void *ctx,
+			struct mime_tree **tree_r)
+{
 	struct parser ps;
 	*tree_r = NULL;
 	memset(&ps, 0, sizeof(ps));
+	ps.progress = progress;
+	ps.progress_ctx = ctx;
 	ps.msg = msg != NULL ? msg : (const unsigned char *)"";
 	ps.len = msg != NULL ? len : 0;
 	ps.t = calloc(1, sizeof(*ps.t));

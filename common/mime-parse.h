@@ -104,6 +104,14 @@ struct mime_tree {
 
 /* Parses msg[0 .. len). Never rejects input: -1 only when out of memory. */
 int mime_parse(const unsigned char *msg, size_t len, struct mime_tree **tree_r);
+/* As mime_parse, and about every MIME_PARSE_PROGRESS_STEP bytes scanned
+ * calls progress(ctx, keep_from): the parser will not read msg before
+ * keep_from again, so a caller parsing a mapped file may release those
+ * pages (staging_file_seal keeps resident memory small that way). */
+#define MIME_PARSE_PROGRESS_STEP (4u << 20)
+typedef void mime_parse_progress_fn(void *ctx, size_t keep_from);
+int mime_parse_progress(const unsigned char *msg, size_t len, mime_parse_progress_fn *progress, void *ctx,
+			struct mime_tree **tree_r);
 void mime_tree_free(struct mime_tree **tree);
 
 /* Appends the serialised tree to out. */

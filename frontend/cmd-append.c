@@ -33,6 +33,23 @@
  * BINARY (RFC 3516): the message may be a literal8 (~{n}), stored as sent
  * (FETCH BINARY decodes on the way out). RFC 3501's literal cannot carry
  * NUL (CHAR8), so a plain literal holding one is a BAD that names literal8.
+ *
+ * Large messages (a top-level literal of append_stream_kb or more) are
+ * never held whole. The parser offers such a literal before its "+"
+ * (cmd_append_literal): the arguments so far are checked, then
+ * AppendBegin asks the user's shard whether the folder exists ([TRYCREATE])
+ * and the size fits the quota with the command's other messages
+ * ([OVERQUOTA]) and opens a staging file; only then is "+ Ready" sent (a
+ * LITERAL+ literal refused is discarded). The bytes go on in AppendChunk
+ * pieces of append_chunk_kb, one in flight, input paused meanwhile
+ * (append_literal_data). When the command is complete, the staged messages
+ * are named by staging id in the same AppendReq / MultiAppendReq as the
+ * small ones, so MULTIAPPEND stays all or nothing and one writer operation
+ * commits them all. A command that ends otherwise (BAD, a failed piece,
+ * disconnect) sends AppendAbort for what it staged (append_ctx_free); the
+ * back-end's idle deadline and start-up sweep catch what is lost. CATENATE
+ * TEXT parts are not streamed (a literal inside the part list is read
+ * whole, within max_literal).
  */
 #include "commands.h"
 
@@ -42,6 +59,7 @@
 #include "imap-seqset.h"
 #include "imap-utf7.h"
 #include "log.h"
+#include "conn.h"
 #include "rpc-client.h"
 
 #include <stdlib.h>
@@ -62,6 +80,12 @@ _Static_assert(FETCH_FLAG_SEEN == CPM__SYS_FLAG__SEEN && FETCH_FLAG_ANSWERED == 
 /* CATENATE URL parts in one command at most (each costs one or two RPCs). */
 #define APPEND_MAX_URLS 1000
 
+/* A streamed literal of the command, staged on the back-end. */
+struct staged {
+	uint64_t id;
+	uint64_t size;
+};
+
 /* One message of the command. Pointers go into the command's args, which
  * stay valid until session_done. */
 struct append_msg {
@@ -70,6 +94,7 @@ struct append_msg {
 	int tz;
 	const struct imap_arg *message; /* the literal, or NULL for CATENATE */
 	const struct imap_arg *cat;     /* CATENATE's part list */
+	uint64_t staging_id;            /* a streamed literal: its staging file (body empty) */
 	struct buf built;               /* CATENATE: the message built from it */
 };
 
@@ -81,10 +106,47 @@ struct append_ctx {
 	unsigned n_msgs;
 	unsigned next;     /* next message to build (CATENATE) */
 	size_t total;      /* bytes of the messages so far */
+	/* Streamed literals: staged on the back-end, in the order of the args. */
+	struct staged *staged;
+	unsigned n_staged;
+	bool consumed;     /* a commit naming them succeeded: nothing to abort */
+	uint64_t staged_bytes;
+	/* The literal streaming now. */
+	bool binary;
+	uint64_t lit_size;
+	uint64_t acked;    /* bytes of it the back-end has */
+	struct buf piece;  /* bytes not yet sent */
+	size_t piece_max;
 };
+
+static void abort_done(const Cpm__Response *resp, void *ctx)
+{
+	(void)resp;
+	(void)ctx;
+}
+
+/* Tells the shard to drop the staging files of a command that did not
+ * commit them (fire and forget: the idle deadline covers a lost one). */
+static void abort_staged(struct append_ctx *c)
+{
+	struct session *s = c->s;
+	for (unsigned i = 0; !c->consumed && s != NULL && s->user != NULL && i < c->n_staged; i++) {
+		Cpm__Request req = CPM__REQUEST__INIT;
+		Cpm__AppendAbortReq q = CPM__APPEND_ABORT_REQ__INIT;
+		q.user = s->user;
+		q.staging_id = c->staged[i].id;
+		req.op_case = CPM__REQUEST__OP_APPEND_ABORT;
+		req.append_abort = &q;
+		rpc_call(s->w->rpc, s->shard, &req, 0, abort_done, NULL);
+	}
+	c->n_staged = 0;
+}
 
 static void append_ctx_free(struct append_ctx *c)
 {
+	abort_staged(c);
+	free(c->staged);
+	buf_free(&c->piece);
 	for (unsigned i = 0; c->msgs != NULL && i < c->n_msgs; i++)
 		buf_free(&c->msgs[i].built);
 	free(c->msgs);
@@ -150,7 +212,7 @@ static const char *parse_message(const struct imap_command *cmd, unsigned *i, st
 	}
 	if (a->type != IMAP_ARG_LITERAL)
 		return "APPEND: the message must be a literal";
-	if (!a->literal8 && memchr(a->str, '\0', a->len) != NULL)
+	if (!a->literal8 && !a->streamed && memchr(a->str, '\0', a->len) != NULL)
 		return "APPEND: NUL in a literal; send binary data as a literal8 ~{n}";
 	m->message = a;
 	(*i)++;
@@ -178,6 +240,7 @@ static void on_append(const Cpm__Response *resp, void *ctx)
 	if (resp->status == CPM__STATUS__OK && resp->result_case == CPM__RESPONSE__RESULT_APPEND &&
 	    resp->append != NULL) {
 		const Cpm__AppendResp *r = resp->append;
+		c->consumed = true;
 		struct buf line = {0};
 		buf_printf(&line, "%s OK [APPENDUID %u ", s->tag, (unsigned)r->uidvalidity);
 		if (r->n_uids > 1) {
@@ -224,6 +287,7 @@ static void fill_req(struct session *s, Cpm__AppendReq *ap, const char *folder, 
 	const char *body = m->message != NULL ? m->message->str : (const char *)m->built.data;
 	size_t len = m->message != NULL ? m->message->len : m->built.len;
 	cpm__append_req__init(ap);
+	ap->staging_id = m->staging_id; /* a streamed literal: the back-end has it */
 	ap->user = s->user;
 	ap->folder = (char *)folder;
 	ap->sys_flags = m->flags.sys;
@@ -273,7 +337,10 @@ static void send_append(struct append_ctx *c)
 		req.op_case = CPM__REQUEST__OP_MULTI_APPEND;
 		req.multi_append = &multi;
 	}
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_append, c);
+	/* Sealing staged bodies (fsync, hash, parse) takes time with their size. */
+	uint64_t ms = c->staged_bytes / (1u << 20) * 50;
+	unsigned timeout = s->w->cfg->rpc_timeout_ms + (unsigned)(ms < 600000 ? ms : 600000);
+	rpc_call(s->w->rpc, s->shard, &req, c->staged_bytes > 0 ? timeout : 0, on_append, c);
 	free(reqs);
 	free(ptrs);
 }
@@ -350,43 +417,95 @@ static void check_dest_then_build(struct append_ctx *c)
 	rpc_call(c->s->w->rpc, c->s->shard, &req, 0, on_dest_status, c);
 }
 
-void cmd_append(struct session *s, const struct imap_command *cmd)
+/* The ctx a large literal of this command started (cmd_append_literal),
+ * taken out of cmd_state; NULL when there is none. */
+static struct append_ctx *take_literal_ctx(struct session *s)
 {
-	if (cmd->nargs < 2 || arg_astring(&cmd->args[0]) == NULL) {
-		session_tagged(s, "BAD", cmd->nargs < 2 ? "APPEND needs a mailbox and a message"
-						       : "Invalid mailbox name argument");
-		session_done(s);
-		return;
-	}
-	struct append_msg *msgs = calloc(APPEND_MAX_MESSAGES, sizeof(*msgs));
-	struct append_ctx *c = calloc(1, sizeof(*c));
-	const char *err = msgs && c ? NULL : "out of memory";
+	if (s->cmd_state == NULL || s->cmd_state_free != (void (*)(void *))append_ctx_free)
+		return NULL;
+	struct append_ctx *c = s->cmd_state;
+	s->cmd_state = NULL;
+	s->cmd_state_free = NULL;
+	return c;
+}
+
+/* Parses the messages of cmd into msgs (APPEND_MAX_MESSAGES of them):
+ * NULL, or the BAD text; *n_urls_r counts CATENATE URL parts. */
+static const char *parse_messages(const struct imap_command *cmd, struct append_msg *msgs, unsigned *n_r,
+				  unsigned *n_urls_r)
+{
 	unsigned n = 0, i = 1, n_urls = 0;
+	const char *err = NULL;
 	while (err == NULL && i < cmd->nargs) {
 		if (n == APPEND_MAX_MESSAGES)
 			err = "Too many messages in one APPEND";
 		else
 			err = parse_message(cmd, &i, &msgs[n++], &n_urls);
 	}
+	*n_r = n;
+	*n_urls_r = n_urls;
+	return err;
+}
+
+void cmd_append(struct session *s, const struct imap_command *cmd)
+{
+	struct append_ctx *c = take_literal_ctx(s);
+	if (cmd->nargs < 2 || arg_astring(&cmd->args[0]) == NULL) {
+		session_tagged(s, "BAD", cmd->nargs < 2 ? "APPEND needs a mailbox and a message"
+						       : "Invalid mailbox name argument");
+		if (c != NULL)
+			append_ctx_free(c);
+		session_done(s);
+		return;
+	}
+	struct append_msg *msgs = calloc(APPEND_MAX_MESSAGES, sizeof(*msgs));
+	if (c == NULL)
+		c = calloc(1, sizeof(*c));
+	const char *err = msgs && c ? NULL : "out of memory";
+	unsigned n = 0, n_urls = 0;
+	if (err == NULL)
+		err = parse_messages(cmd, msgs, &n, &n_urls);
 	if (err != NULL) {
 		session_tagged(s, msgs && c ? "BAD" : "NO", "%s", msgs && c ? err : "[SERVERBUG] Out of memory");
 		free(msgs);
 		goto fail;
 	}
 	c->s = s;
+	free(c->msgs);
 	c->msgs = msgs;
 	c->n_msgs = n;
+	buf_reset(&c->name);
 	if (arg_mailbox(&cmd->args[0], &c->name) < 0 || c->name.len == 0) {
 		session_tagged(s, "NO", "[CANNOT] Invalid mailbox name");
 		goto fail;
 	}
-	for (unsigned k = 0; k < n; k++) {
-		if (msgs[k].message != NULL && msgs[k].message->len == 0) {
+	/* Streamed literals ↔ their staging files, in order. */
+	unsigned k = 0;
+	c->staged_bytes = 0;
+	for (unsigned j = 0; j < n; j++) {
+		const struct imap_arg *a = msgs[j].message;
+		if (a == NULL || !a->streamed)
+			continue;
+		if (k >= c->n_staged || c->staged[k].size != a->streamed_len) {
+			session_tagged(s, "NO", "[SERVERBUG] APPEND: staged message lost");
+			goto fail;
+		}
+		msgs[j].staging_id = c->staged[k].id;
+		c->staged_bytes += c->staged[k].size;
+		k++;
+	}
+	if (k != c->n_staged) {
+		session_tagged(s, "NO", "[SERVERBUG] APPEND: staged message lost");
+		goto fail;
+	}
+	for (unsigned j = 0; j < n; j++) {
+		const struct imap_arg *a = msgs[j].message;
+		if (a != NULL && !a->streamed && a->len == 0) {
 			session_tagged(s, "NO", "Can't save an empty message");
 			goto fail;
 		}
-		if (msgs[k].message != NULL)
-			c->total += msgs[k].message->len;
+		if (a != NULL && !a->streamed)
+			c->total += a->len;
 	}
 	session_ref(s);
 	if (n_urls > 0)
@@ -398,4 +517,182 @@ fail:
 	if (c != NULL)
 		append_ctx_free(c);
 	session_done(s);
+}
+
+/* ---- large literals ------------------------------------------------------ */
+
+static void literal_failed(struct session *s, const char *result, const char *text)
+{
+	session_tagged(s, result, "%s", text);
+	session_literal_skip(s);
+	session_done(s); /* frees the ctx (cmd_state): what was staged is aborted */
+}
+
+static void send_piece(struct append_ctx *c);
+
+static void on_piece(const Cpm__Response *resp, void *ctx)
+{
+	struct append_ctx *c = ctx;
+	struct session *s = c->s;
+	if (session_closed(s)) {
+		session_unref(s);
+		return;
+	}
+	if (resp->status != CPM__STATUS__OK || resp->result_case != CPM__RESPONSE__RESULT_APPEND_CHUNK ||
+	    resp->append_chunk == NULL || resp->append_chunk->filled != c->acked + c->piece.len) {
+		if (resp->status == CPM__STATUS__OK)
+			literal_failed(s, "NO", "[SERVERBUG] APPEND: bad back-end response");
+		else if (resp->status == CPM__STATUS__UNAVAILABLE)
+			literal_failed(s, "NO", "[UNAVAILABLE] APPEND: storage temporarily unavailable, try again");
+		else
+			literal_failed(s, "NO", "[SERVERBUG] APPEND: the message could not be stored");
+		session_unref(s);
+		return;
+	}
+	c->acked += c->piece.len;
+	buf_reset(&c->piece);
+	session_literal_resume(s); /* the next bytes, or the rest of the command */
+	session_unref(s);
+}
+
+static void send_piece(struct append_ctx *c)
+{
+	struct session *s = c->s;
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__AppendChunkReq q = CPM__APPEND_CHUNK_REQ__INIT;
+	q.user = s->user;
+	q.staging_id = c->staged[c->n_staged - 1].id;
+	q.offset = c->acked;
+	q.data.data = c->piece.data;
+	q.data.len = c->piece.len;
+	req.op_case = CPM__REQUEST__OP_APPEND_CHUNK;
+	req.append_chunk = &q;
+	session_ref(s);
+	rpc_call(s->w->rpc, s->shard, &req, 0, on_piece, c);
+}
+
+/* A piece of the streaming literal: gathered up to append_chunk_kb, then
+ * sent; input waits while it is in flight. */
+static void append_literal_data(struct session *s, const struct imap_literal_chunk *ch)
+{
+	struct append_ctx *c = s->cmd_state;
+	if (!c->binary && memchr(ch->data, '\0', ch->len) != NULL) {
+		literal_failed(s, "BAD", "APPEND: NUL in a literal; send binary data as a literal8 ~{n}");
+		return;
+	}
+	if (buf_append(&c->piece, ch->data, ch->len) < 0) {
+		literal_failed(s, "NO", "[SERVERBUG] Out of memory");
+		return;
+	}
+	if (c->piece.len >= c->piece_max || ch->last)
+		send_piece(c);
+	else
+		session_literal_resume(s);
+}
+
+static void on_begin(const Cpm__Response *resp, void *ctx)
+{
+	struct append_ctx *c = ctx;
+	struct session *s = c->s;
+	bool ok = resp->status == CPM__STATUS__OK && resp->result_case == CPM__RESPONSE__RESULT_APPEND_BEGIN &&
+		  resp->append_begin != NULL && resp->append_begin->staging_id != 0;
+	if (ok) /* kept even when the session closed: freeing the ctx aborts it */
+		c->staged[c->n_staged++] = (struct staged){resp->append_begin->staging_id, c->lit_size};
+	if (session_closed(s)) {
+		session_unref(s);
+		return;
+	}
+	if (ok) {
+		c->acked = 0;
+		buf_reset(&c->piece);
+		session_literal_stream(s, append_literal_data);
+	} else if (resp->status == CPM__STATUS__OK) {
+		literal_failed(s, "NO", "[SERVERBUG] APPEND: bad back-end response");
+	} else if (resp->status == CPM__STATUS__NONEXISTENT || resp->status == CPM__STATUS__NOTFOUND) {
+		char text[NAME_TEXT_MAX + 4], line[NAME_TEXT_MAX + 64];
+		name_text((const char *)c->name.data, text);
+		snprintf(line, sizeof(line), "[TRYCREATE] Mailbox doesn't exist: %s", text);
+		literal_failed(s, "NO", line);
+	} else if (resp->status == CPM__STATUS__OVERQUOTA) {
+		literal_failed(s, "NO", "[OVERQUOTA] APPEND: Quota exceeded");
+	} else if (resp->status == CPM__STATUS__INVALID) {
+		char line[400];
+		snprintf(line, sizeof(line), "[LIMIT] APPEND: %s",
+			 resp->error != NULL && resp->error[0] ? resp->error : "refused");
+		literal_failed(s, "NO", line);
+	} else {
+		session_tagged_rpc_error(s, resp, "APPEND");
+		session_literal_skip(s);
+		session_done(s);
+	}
+	session_unref(s);
+}
+
+void cmd_append_literal(struct session *s, const struct imap_command *partial, const struct imap_literal_info *li)
+{
+	struct append_ctx *c = s->cmd_state;
+	if (c != NULL && s->cmd_state_free != (void (*)(void *))append_ctx_free) {
+		literal_failed(s, "NO", "[SERVERBUG] APPEND: unexpected state");
+		return;
+	}
+	if (c == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL ||
+		    (c->staged = calloc(s->w->cfg->append_staging_max, sizeof(*c->staged))) == NULL) {
+			free(c);
+			literal_failed(s, "NO", "[SERVERBUG] Out of memory");
+			return;
+		}
+		c->s = s;
+		s->cmd_state = c;
+		s->cmd_state_free = (void (*)(void *))append_ctx_free;
+	}
+	/* The arguments so far must make a valid APPEND up to this literal:
+	 * a client is told before it sends megabytes. */
+	struct append_msg *msgs = calloc(APPEND_MAX_MESSAGES, sizeof(*msgs));
+	unsigned n = 0, n_urls = 0, streamed = 0;
+	const char *err = msgs == NULL ? "out of memory" : NULL;
+	if (err == NULL && arg_astring(&partial->args[0]) == NULL)
+		err = "Invalid mailbox name argument";
+	if (err == NULL)
+		err = parse_messages(partial, msgs, &n, &n_urls);
+	uint64_t pending = 0;
+	for (unsigned j = 0; err == NULL && j < n; j++) {
+		const struct imap_arg *a = msgs[j].message;
+		if (a != NULL && a->streamed)
+			streamed++;
+		if (j + 1 < n && a != NULL)
+			pending += a->streamed ? a->streamed_len : a->len;
+	}
+	bool last_is_literal = n > 0 && msgs[n - 1].message == &partial->args[partial->nargs - 1];
+	free(msgs);
+	if (err != NULL) {
+		literal_failed(s, "BAD", err);
+		return;
+	}
+	if (!last_is_literal || streamed != c->n_staged + 1) {
+		literal_failed(s, "NO", "[SERVERBUG] APPEND: unexpected literal");
+		return;
+	}
+	if (c->n_staged >= s->w->cfg->append_staging_max) {
+		literal_failed(s, "NO", "[LIMIT] Too many large messages in one APPEND");
+		return;
+	}
+	buf_reset(&c->name);
+	if (arg_mailbox(&partial->args[0], &c->name) < 0 || c->name.len == 0) {
+		literal_failed(s, "NO", "[CANNOT] Invalid mailbox name");
+		return;
+	}
+	c->binary = li->literal8;
+	c->lit_size = li->size;
+	c->piece_max = s->w->cfg->append_chunk_kb << 10;
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__AppendBeginReq q = CPM__APPEND_BEGIN_REQ__INIT;
+	q.user = s->user;
+	q.folder = (char *)c->name.data;
+	q.size = li->size;
+	q.pending_bytes = pending;
+	req.op_case = CPM__REQUEST__OP_APPEND_BEGIN;
+	req.append_begin = &q;
+	session_ref(s);
+	rpc_call(s->w->rpc, s->shard, &req, 0, on_begin, c);
 }

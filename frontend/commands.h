@@ -42,6 +42,8 @@ void cmd_namespace(struct session *s, const struct imap_command *cmd);
 
 /* cmd-append.c */
 void cmd_append(struct session *s, const struct imap_command *cmd);
+/* A large message literal: staged on the back-end as it comes (AppendBegin/AppendChunk). */
+void cmd_append_literal(struct session *s, const struct imap_command *partial, const struct imap_literal_info *li);
 
 /* cmd-fetch.c: FETCH and UID FETCH (UID dispatches on its sub-command) */
 void cmd_fetch(struct session *s, const struct imap_command *cmd);

@@ -470,7 +470,22 @@ static void conn_process(struct conn *c)
 		size_t used = 0;
 		const struct imap_command *cmd = NULL;
 		enum imap_parse_status st = imap_parser_feed(c->parser, c->in.data, c->in.len, &used, &cmd);
+		if (st == IMAP_PARSE_LITERAL_DATA) {
+			/* The piece points into c->in: the session copies it first.
+			 * Input waits until it says so (conn_command_done). */
+			c->busy = true;
+			session_literal_data(c->s, imap_parser_literal_chunk(c->parser));
+			buf_consume(&c->in, used);
+			continue;
+		}
 		buf_consume(&c->in, used);
+		if (st == IMAP_PARSE_LITERAL) {
+			/* A large literal: the session decides (conn_literal_*),
+			 * maybe after asking the back-end, before any "+". */
+			c->busy = true;
+			session_literal(c->s, cmd, imap_parser_literal(c->parser));
+			continue;
+		}
 		if (st == IMAP_PARSE_NEED_MORE) {
 			if (used == 0)
 				break;
@@ -495,6 +510,21 @@ static void conn_process(struct conn *c)
 	if (!c->closing)
 		pause_if_full(c);
 	conn_mark_dirty(c);
+}
+
+bool conn_literal_stream(struct conn *c)
+{
+	return imap_parser_literal_stream(c->parser) == 0 && imap_parser_literal(c->parser)->sync;
+}
+
+int conn_literal_buffer(struct conn *c)
+{
+	return imap_parser_literal_buffer(c->parser);
+}
+
+void conn_skip_command(struct conn *c)
+{
+	imap_parser_skip_command(c->parser);
 }
 
 bool conn_hold(struct conn *c)

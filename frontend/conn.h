@@ -49,6 +49,17 @@ void conn_mark_dirty(struct conn *c);
 void conn_flush_dirty(struct fe_worker *w);
 /* The running command finished: continue with pipelined input. */
 void conn_command_done(struct conn *c);
+/* A large literal offered by the parser (IMAP_PARSE_LITERAL, passed on as
+ * session_literal): the session's decision, then conn_command_done to
+ * read on. Streamed pieces go to session_literal_data one at a time; input
+ * waits after each until conn_command_done. conn_skip_command drops the
+ * command being read (an offered literal refused, a streamed one
+ * abandoned: the rest of it is discarded). conn_literal_buffer is -1 when
+ * the literal does not fit the command limit; conn_literal_stream is true
+ * when the client waits for a "+" before sending it. */
+bool conn_literal_stream(struct conn *c);
+int conn_literal_buffer(struct conn *c);
+void conn_skip_command(struct conn *c);
 /* Hold command input while no command runs (a NOTIFY push is being
  * written); false when a command is running. Release with conn_command_done. */
 bool conn_hold(struct conn *c);

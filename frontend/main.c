@@ -89,6 +89,7 @@ static int worker_main(const struct cpm_config *cfg, unsigned index)
 	w->limits.max_line = cfg->max_line;
 	w->limits.max_literal = cfg->max_literal;
 	w->limits.max_command = cfg->max_literal + cfg->max_line;
+	w->limits.stream_min = cfg->append_stream_kb << 10; /* session.c: APPEND streams them */
 	w->limits.max_depth = 32;
 	w->limits.max_args = 10000;
 	signal(SIGPIPE, SIG_IGN);

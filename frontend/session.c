@@ -29,43 +29,43 @@
 #include <strings.h>
 
 static const struct cmd_def commands[] = {
-	{"CAPABILITY", CMD_ANY, cmd_capability},
-	{"NOOP", CMD_ANY, cmd_noop},
-	{"LOGOUT", CMD_ANY, cmd_logout},
-	{"ID", CMD_ANY, cmd_id},
-	{"ENABLE", CMD_AUTH | CMD_SELECTED, cmd_enable},
-	{"STARTTLS", CMD_NOT_AUTH, cmd_starttls},
-	{"LOGIN", CMD_NOT_AUTH, cmd_login},
-	{"AUTHENTICATE", CMD_NOT_AUTH, cmd_authenticate},
-	{"CREATE", CMD_AUTH | CMD_SELECTED, cmd_create},
-	{"LIST", CMD_AUTH | CMD_SELECTED, cmd_list},
-	{"LSUB", CMD_AUTH | CMD_SELECTED, cmd_list},
-	{"DELETE", CMD_AUTH | CMD_SELECTED, cmd_delete},
-	{"RENAME", CMD_AUTH | CMD_SELECTED, cmd_rename},
-	{"SUBSCRIBE", CMD_AUTH | CMD_SELECTED, cmd_subscribe},
-	{"UNSUBSCRIBE", CMD_AUTH | CMD_SELECTED, cmd_subscribe},
-	{"STATUS", CMD_AUTH | CMD_SELECTED, cmd_status},
-	{"GETQUOTAROOT", CMD_AUTH | CMD_SELECTED, cmd_getquotaroot},
-	{"GETQUOTA", CMD_AUTH | CMD_SELECTED, cmd_getquota},
-	{"SETQUOTA", CMD_AUTH | CMD_SELECTED, cmd_setquota},
-	{"SELECT", CMD_AUTH | CMD_SELECTED, cmd_select},
-	{"EXAMINE", CMD_AUTH | CMD_SELECTED, cmd_select},
-	{"APPEND", CMD_AUTH | CMD_SELECTED, cmd_append},
-	{"NAMESPACE", CMD_AUTH | CMD_SELECTED, cmd_namespace},
-	{"CHECK", CMD_SELECTED, cmd_check},
-	{"IDLE", CMD_AUTH | CMD_SELECTED, cmd_idle},
-	{"NOTIFY", CMD_AUTH | CMD_SELECTED, cmd_notify},
-	{"UNSELECT", CMD_SELECTED, cmd_unselect},
-	{"FETCH", CMD_SELECTED, cmd_fetch},
-	{"STORE", CMD_SELECTED, cmd_store},
-	{"SEARCH", CMD_SELECTED, cmd_search},
-	{"SORT", CMD_SELECTED, cmd_sort},
-	{"THREAD", CMD_SELECTED, cmd_thread},
-	{"EXPUNGE", CMD_SELECTED, cmd_expunge},
-	{"CLOSE", CMD_SELECTED, cmd_close},
-	{"COPY", CMD_SELECTED, cmd_copy},
-	{"MOVE", CMD_SELECTED, cmd_copy},
-	{"UID", CMD_SELECTED, cmd_uid},
+	{"CAPABILITY", CMD_ANY, cmd_capability, NULL},
+	{"NOOP", CMD_ANY, cmd_noop, NULL},
+	{"LOGOUT", CMD_ANY, cmd_logout, NULL},
+	{"ID", CMD_ANY, cmd_id, NULL},
+	{"ENABLE", CMD_AUTH | CMD_SELECTED, cmd_enable, NULL},
+	{"STARTTLS", CMD_NOT_AUTH, cmd_starttls, NULL},
+	{"LOGIN", CMD_NOT_AUTH, cmd_login, NULL},
+	{"AUTHENTICATE", CMD_NOT_AUTH, cmd_authenticate, NULL},
+	{"CREATE", CMD_AUTH | CMD_SELECTED, cmd_create, NULL},
+	{"LIST", CMD_AUTH | CMD_SELECTED, cmd_list, NULL},
+	{"LSUB", CMD_AUTH | CMD_SELECTED, cmd_list, NULL},
+	{"DELETE", CMD_AUTH | CMD_SELECTED, cmd_delete, NULL},
+	{"RENAME", CMD_AUTH | CMD_SELECTED, cmd_rename, NULL},
+	{"SUBSCRIBE", CMD_AUTH | CMD_SELECTED, cmd_subscribe, NULL},
+	{"UNSUBSCRIBE", CMD_AUTH | CMD_SELECTED, cmd_subscribe, NULL},
+	{"STATUS", CMD_AUTH | CMD_SELECTED, cmd_status, NULL},
+	{"GETQUOTAROOT", CMD_AUTH | CMD_SELECTED, cmd_getquotaroot, NULL},
+	{"GETQUOTA", CMD_AUTH | CMD_SELECTED, cmd_getquota, NULL},
+	{"SETQUOTA", CMD_AUTH | CMD_SELECTED, cmd_setquota, NULL},
+	{"SELECT", CMD_AUTH | CMD_SELECTED, cmd_select, NULL},
+	{"EXAMINE", CMD_AUTH | CMD_SELECTED, cmd_select, NULL},
+	{"APPEND", CMD_AUTH | CMD_SELECTED, cmd_append, cmd_append_literal},
+	{"NAMESPACE", CMD_AUTH | CMD_SELECTED, cmd_namespace, NULL},
+	{"CHECK", CMD_SELECTED, cmd_check, NULL},
+	{"IDLE", CMD_AUTH | CMD_SELECTED, cmd_idle, NULL},
+	{"NOTIFY", CMD_AUTH | CMD_SELECTED, cmd_notify, NULL},
+	{"UNSELECT", CMD_SELECTED, cmd_unselect, NULL},
+	{"FETCH", CMD_SELECTED, cmd_fetch, NULL},
+	{"STORE", CMD_SELECTED, cmd_store, NULL},
+	{"SEARCH", CMD_SELECTED, cmd_search, NULL},
+	{"SORT", CMD_SELECTED, cmd_sort, NULL},
+	{"THREAD", CMD_SELECTED, cmd_thread, NULL},
+	{"EXPUNGE", CMD_SELECTED, cmd_expunge, NULL},
+	{"CLOSE", CMD_SELECTED, cmd_close, NULL},
+	{"COPY", CMD_SELECTED, cmd_copy, NULL},
+	{"MOVE", CMD_SELECTED, cmd_copy, NULL},
+	{"UID", CMD_SELECTED, cmd_uid, NULL},
 };
 
 struct session *session_new(struct fe_worker *w, struct conn *c, bool tls_active, bool loopback)
@@ -273,6 +273,8 @@ void session_done(struct session *s)
 		s->cmd_state_free(s->cmd_state);
 	s->cmd_state = NULL;
 	s->cmd_state_free = NULL;
+	s->literal_cb = NULL;
+	s->literal_cmd = false;
 	s->cmd = NULL;
 	free(s->tag);
 	s->tag = NULL;
@@ -326,13 +328,86 @@ void session_parse_error(struct session *s, const struct imap_parse_error *e)
 	const char *msg = e->message ? e->message : "Syntax error";
 	if (e->fatal) {
 		session_untagged(s, "BYE %s", msg);
+	} else {
+		struct buf *b = session_outbuf(s);
+		if (e->tag != NULL && imap_is_atom(e->tag, strlen(e->tag)))
+			buf_printf(b, "%s BAD %s\r\n", e->tag, msg);
+		else
+			buf_printf(b, "* BAD %s\r\n", msg);
+	}
+	/* The command a handler took at a large literal ends here (its
+	 * cmd_state frees what it staged). */
+	if (s->literal_cmd)
+		session_done(s);
+}
+
+/* ---- large literals (imap-parser.h "Streaming") --------------------------- */
+
+void session_literal(struct session *s, const struct imap_command *partial, const struct imap_literal_info *li)
+{
+	free(s->tag);
+	s->tag = strdup(partial->tag);
+	if (s->tag == NULL) {
+		session_disconnect(s, "out of memory");
 		return;
 	}
-	struct buf *b = session_outbuf(s);
-	if (e->tag != NULL && imap_is_atom(e->tag, strlen(e->tag)))
-		buf_printf(b, "%s BAD %s\r\n", e->tag, msg);
-	else
-		buf_printf(b, "* BAD %s\r\n", msg);
+	const struct cmd_def *def = find_command(partial->name);
+	unsigned bit = s->state == SESSION_AUTH ? CMD_AUTH : s->state == SESSION_SELECTED ? CMD_SELECTED : 0;
+	if (s->state == SESSION_NOT_AUTH) {
+		/* Nobody needs megabytes before logging in. */
+		session_tagged(s, "BAD", "[TOOBIG] Literal too big before authentication");
+		session_literal_skip(s);
+		session_done(s);
+		return;
+	}
+	if (def != NULL && def->literal != NULL && (def->states & bit) != 0 && li->depth == 0) {
+		s->literal_cmd = true;
+		def->literal(s, partial, li);
+		return;
+	}
+	if (s->conn == NULL || conn_literal_buffer(s->conn) < 0) {
+		session_tagged(s, "BAD", "[TOOBIG] Command too big");
+		session_literal_skip(s);
+		session_done(s);
+		return;
+	}
+	if (li->sync)
+		session_continue(s, "OK");
+	conn_command_done(s->conn);
+}
+
+void session_literal_data(struct session *s, const struct imap_literal_chunk *ch)
+{
+	if (s->literal_cb != NULL) {
+		s->literal_cb(s, ch);
+		return;
+	}
+	session_literal_skip(s); /* nobody asked for it */
+	if (s->conn != NULL)
+		conn_command_done(s->conn);
+}
+
+void session_literal_stream(struct session *s, session_literal_data_cb *cb)
+{
+	if (s->conn == NULL)
+		return;
+	s->literal_cb = cb;
+	if (conn_literal_stream(s->conn))
+		session_continue(s, "Ready for literal data");
+	conn_command_done(s->conn);
+}
+
+void session_literal_resume(struct session *s)
+{
+	if (s->conn != NULL)
+		conn_command_done(s->conn);
+}
+
+void session_literal_skip(struct session *s)
+{
+	s->literal_cb = NULL;
+	if (s->conn != NULL)
+		conn_skip_command(s->conn);
 }
 
 /* ---- selected folder ------------------------------------------------------ */

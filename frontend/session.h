@@ -48,11 +48,19 @@ typedef void session_line_cb(struct session *s, const char *line, size_t len);
 /* Handler contract: return normally; the command is over only when the
  * handler (now or later) calls session_done(). */
 typedef void cmd_handler(struct session *s, const struct imap_command *cmd);
+/* A large literal of the command was announced (imap-parser.h
+ * "Streaming"): partial is the command so far (valid until the handler
+ * returns); the handler decides with session_literal_stream, or answers and
+ * calls session_literal_skip + session_done, now or later. */
+typedef void cmd_literal_handler(struct session *s, const struct imap_command *partial,
+				 const struct imap_literal_info *li);
+typedef void session_literal_data_cb(struct session *s, const struct imap_literal_chunk *ch);
 
 struct cmd_def {
 	const char *name;
 	unsigned states;
 	cmd_handler *handler;
+	cmd_literal_handler *literal; /* NULL: large literals are buffered like others */
 };
 
 /* The selected folder, as this session knows it. */
@@ -87,6 +95,8 @@ struct session {
 	char *tag;               /* copy of the running command's tag */
 	unsigned auth_failures;
 	void *cmd_state;         /* handler-private state of the running command */
+	session_literal_data_cb *literal_cb; /* a literal of the command streams to it */
+	bool literal_cmd;        /* a handler took a command before its end (cmd_literal_handler) */
 	void (*cmd_state_free)(void *);
 	session_line_cb *line_cb;
 	bool sel_changed;        /* the change feed said the selected folder changed */
@@ -120,6 +130,18 @@ void session_greet(struct session *s);
 void session_run_command(struct session *s, const struct imap_command *cmd);
 /* A parse error reported by the parser: tagged BAD (or BYE when fatal). */
 void session_parse_error(struct session *s, const struct imap_parse_error *err);
+/* conn → session: a large literal was announced / a piece of a streamed
+ * one (copy it: it points into the input buffer). */
+void session_literal(struct session *s, const struct imap_command *partial, const struct imap_literal_info *li);
+void session_literal_data(struct session *s, const struct imap_literal_chunk *ch);
+/* handler → session: stream the offered literal to cb ("+ Ready" first if
+ * it is synchronising), and read on. cb gets each piece and calls
+ * session_literal_resume when it wants the next. */
+void session_literal_stream(struct session *s, session_literal_data_cb *cb);
+void session_literal_resume(struct session *s);
+/* The command being read is dropped at the parser (an offered literal
+ * refused, a streamed one abandoned): answer it, then session_done. */
+void session_literal_skip(struct session *s);
 /* The running command is finished: frees cmd_state, resumes input. */
 void session_done(struct session *s);
 

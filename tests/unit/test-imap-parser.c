@@ -14,6 +14,15 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/* Streaming decisions of the transcript driver: one letter per offered
+ * literal (s stream, b buffer, r refuse; default s), and a streamed
+ * literal abandoned once this many bytes came (0 = never). */
+static const char *policy;
+static size_t policy_i;
+static size_t policy_abandon;
+static size_t policy_abandon_at;
+static struct buf streamed;
+
 static const char *code_name(enum imap_parse_error_code c)
 {
 	switch (c) {
@@ -68,6 +77,8 @@ static void put_arg(struct buf *o, const struct imap_arg *a)
 		break;
 	}
 	/* every string is NUL-terminated */
+	if (a->type == IMAP_ARG_LITERAL && a->streamed)
+		buf_printf(o, "<streamed %zu>", a->streamed_len);
 	if (a->type != IMAP_ARG_LIST)
 		assert_int_equal(a->str[a->len], '\0');
 	else
@@ -93,6 +104,49 @@ static void put_event(struct buf *o, struct imap_parser *p, enum imap_parse_stat
 		}
 		buf_append_byte(o, '|');
 		break;
+	case IMAP_PARSE_LITERAL: {
+		/* The offer, then the decision the test's policy takes. */
+		const struct imap_literal_info *li = imap_parser_literal(p);
+		assert_non_null(cmd);
+		buf_printf(o, "L@%zu %s %s", pos, cmd->tag, cmd->name);
+		for (unsigned i = 0; i < cmd->nargs; i++) {
+			buf_append_byte(o, ' ');
+			put_arg(o, &cmd->args[i]);
+		}
+		buf_printf(o, " size=%llu%s%s depth=%u", (unsigned long long)li->size, li->sync ? " sync" : "",
+			   li->literal8 ? " lit8" : "", li->depth);
+		char d = policy != NULL && policy[policy_i] != '\0' ? policy[policy_i++] : 's';
+		if (d == 's') {
+			assert_int_equal(imap_parser_literal_stream(p), 0);
+			buf_reset(&streamed);
+			buf_append_str(o, " stream|");
+		} else if (d == 'b') {
+			int r = imap_parser_literal_buffer(p);
+			buf_append_str(o, r == 0 ? " buffer|" : " buffer-refused|");
+			if (r < 0)
+				imap_parser_skip_command(p);
+		} else {
+			imap_parser_skip_command(p);
+			buf_append_str(o, " refuse|");
+		}
+		break;
+	}
+	case IMAP_PARSE_LITERAL_DATA: {
+		/* Pieces depend on how the input was cut: show the whole literal. */
+		const struct imap_literal_chunk *ch = imap_parser_literal_chunk(p);
+		assert_int_equal(ch->offset, streamed.len);
+		buf_append(&streamed, ch->data, ch->len);
+		if (policy_abandon > 0 && streamed.len >= policy_abandon) {
+			policy_abandon = 0;
+			imap_parser_skip_command(p);
+			buf_append_str(o, "X|"); /* where depends on how the input was cut */
+		} else if (ch->last) {
+			buf_printf(o, "D@%zu ", pos);
+			put_bytes(o, (const char *)streamed.data, streamed.len);
+			buf_append_byte(o, '|');
+		}
+		break;
+	}
 	case IMAP_PARSE_ERROR: {
 		const struct imap_parse_error *e = imap_parser_error(p);
 		buf_printf(o, "E@%zu %s %s%s|", pos, code_name(e->code), e->tag ? e->tag : "-",
@@ -139,7 +193,7 @@ static void drive(struct imap_parser *p, const unsigned char *in, size_t len, lo
 				assert_null(cmd);
 				break;
 			}
-			if (st != IMAP_PARSE_COMMAND)
+			if (st != IMAP_PARSE_COMMAND && st != IMAP_PARSE_LITERAL)
 				assert_null(cmd);
 			put_event(out, p, st, cmd, off);
 		}
@@ -155,6 +209,9 @@ static char *transcript(const struct imap_parser_limits *lim, const void *in, si
 	assert_non_null(p);
 	struct buf out = {0};
 	buf_append_str(&out, "");
+	policy_i = 0;
+	policy_abandon = policy_abandon_at;
+	buf_reset(&streamed);
 	drive(p, in, len, chunk, seed, &out);
 	imap_parser_free(&p);
 	assert_null(p);
@@ -844,6 +901,106 @@ static void test_not_quadratic(void **state)
 	buf_free(&in);
 }
 
+
+/* ---- streamed literals (stream_min) ---------------------------------------- */
+
+static void check_stream(const char *pol, size_t abandon, const char *in, size_t len, const char *expect)
+{
+	struct imap_parser_limits lim = {.stream_min = 10, .max_literal = 1000, .max_command = 60};
+	policy = pol;
+	policy_abandon_at = abandon;
+	check_lim(&lim, in, len, expect);
+	policy = NULL;
+	policy_abandon_at = 0;
+}
+
+#define CS(pol, ab, in, expect) check_stream(pol, ab, in, sizeof(in) - 1, expect)
+
+static void test_stream_literals(void **state)
+{
+	/* Below stream_min: as before. At or above: offered, then streamed. */
+	CS("s", 0, "A1 APPEND box {5}\r\nhello\r\n", "+@19|C@26 A1 APPEND box {5}hello|");
+	CS("s", 0, "A1 APPEND box {12}\r\nhello world!\r\n",
+	   "L@20 A1 APPEND box {0}<streamed 12> size=12 sync depth=0 stream|D@32 hello world!|"
+	   "C@34 A1 APPEND box {0}<streamed 12>|");
+	/* LITERAL+, literal8, NULs, args after it, a second offer */
+	CS("ss", 0, "A1 APPEND box (\\Seen) ~{12+}\r\nab\0cdefghijk {10}\r\n0123456789 x\r\n",
+	   "L@30 A1 APPEND box (\\Seen) ~{0}<streamed 12> size=12 lit8 depth=0 stream|D@42 ab\\x00cdefghijk|"
+	   "L@49 A1 APPEND box (\\Seen) ~{0}<streamed 12> {0}<streamed 10> size=10 sync depth=0 stream|"
+	   "D@59 0123456789|C@63 A1 APPEND box (\\Seen) ~{0}<streamed 12> {0}<streamed 10> x|");
+	/* nested: depth says so */
+	CS("b", 0, "A1 X (a {10}\r\n0123456789)\r\n",
+	   "L@14 A1 X (a {0}<streamed 10>) size=10 sync depth=1 buffer|C@27 A1 X (a {10}0123456789)|");
+	/* buffered, but over max_command: the caller is told */
+	CS("b", 0, "A1 APPEND box {50}\r\nA2 NOOP\r\n",
+	   "L@20 A1 APPEND box {0}<streamed 50> size=50 sync depth=0 buffer-refused|C@29 A2 NOOP|");
+	/* refused: a synchronising literal never comes; a LITERAL+ one and the
+	 * rest of its line (with another LITERAL+) are discarded */
+	CS("r", 0, "A1 APPEND box {12}\r\nA2 NOOP\r\n",
+	   "L@20 A1 APPEND box {0}<streamed 12> size=12 sync depth=0 refuse|C@29 A2 NOOP|");
+	CS("r", 0, "A1 APPEND box {12+}\r\nA2 NOOP\r\nxyz {3+}\r\na\nb\r\nA3 NOOP\r\n",
+	   "L@21 A1 APPEND box {0}<streamed 12> size=12 depth=0 refuse|C@54 A3 NOOP|");
+	/* abandoned in the middle: the rest of the literal and line go */
+	CS("s", 4, "A1 APPEND box {12}\r\nA2 NOOP\r\nxy (z) {2+}\r\n\r\n\r\nA3 NOOP\r\n",
+	   "L@20 A1 APPEND box {0}<streamed 12> size=12 sync depth=0 stream|X|C@55 A3 NOOP|");
+	/* garbage after a streamed literal: a BAD for the command, then on */
+	CS("s", 0, "A1 APPEND box {10}\r\n0123456789\x01x\r\nA2 NOOP\r\n",
+	   "L@20 A1 APPEND box {0}<streamed 10> size=10 sync depth=0 stream|D@30 0123456789|"
+	   "E@31 SYNTAX A1|C@43 A2 NOOP|");
+	/* too big is still refused before any offer */
+	CS("s", 0, "A1 APPEND box {1001}\r\nA2 NOOP\r\n", "E@20 LITERAL_TOO_BIG A1|C@31 A2 NOOP|");
+	/* no decision counts as a refusal (the fuzz harness relies on it) */
+	struct imap_parser_limits lim = {.stream_min = 10};
+	struct imap_parser *p = imap_parser_new(&lim);
+	const char *in = "A1 APPEND box {12+}\r\nhello world!\r\nA2 NOOP\r\n";
+	size_t used;
+	const struct imap_command *cmd;
+	assert_int_equal(imap_parser_feed(p, (const unsigned char *)in, strlen(in), &used, &cmd), IMAP_PARSE_LITERAL);
+	assert_int_equal(imap_parser_literal(p)->size, 12);
+	assert_int_equal(imap_parser_feed(p, (const unsigned char *)in + used, strlen(in) - used, &used, &cmd),
+			 IMAP_PARSE_COMMAND);
+	assert_string_equal(cmd->tag, "A2");
+	assert_int_equal(imap_parser_literal_stream(p), -1); /* nothing offered now */
+	assert_int_equal(imap_parser_memory(p) < 4096, 1);
+	imap_parser_free(&p);
+}
+
+/* A streamed literal of 64 MiB costs the parser nothing. */
+static void test_stream_memory(void **state)
+{
+	struct imap_parser_limits lim = {.stream_min = 1 << 20, .max_literal = 64u << 20};
+	struct imap_parser *p = imap_parser_new(&lim);
+	const char *head = "A1 APPEND INBOX {67108864}\r\n";
+	size_t used;
+	const struct imap_command *cmd;
+	assert_int_equal(imap_parser_feed(p, (const unsigned char *)head, strlen(head), &used, &cmd), IMAP_PARSE_LITERAL);
+	assert_int_equal(imap_parser_literal_stream(p), 0);
+	static unsigned char block[65536];
+	memset(block, 'x', sizeof(block));
+	uint64_t got = 0;
+	size_t peak = 0;
+	for (int i = 0; i < 1024; i++) {
+		size_t off = 0;
+		while (off < sizeof(block)) {
+			enum imap_parse_status st = imap_parser_feed(p, block + off, sizeof(block) - off, &used, &cmd);
+			assert_int_equal(st, IMAP_PARSE_LITERAL_DATA);
+			const struct imap_literal_chunk *ch = imap_parser_literal_chunk(p);
+			assert_int_equal(ch->offset, got);
+			got += ch->len;
+			off += used;
+			if (imap_parser_memory(p) > peak)
+				peak = imap_parser_memory(p);
+		}
+	}
+	assert_int_equal(got, 64u << 20);
+	assert_true(imap_parser_literal_chunk(p)->last);
+	assert_int_equal(imap_parser_feed(p, (const unsigned char *)"\r\n", 2, &used, &cmd), IMAP_PARSE_COMMAND);
+	assert_true(cmd->args[1].streamed);
+	assert_int_equal(cmd->args[1].streamed_len, 64u << 20);
+	assert_true(peak < 16384);
+	imap_parser_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -869,6 +1026,8 @@ int main(void)
 		cmocka_unit_test(test_fragmentation_generic),
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_not_quadratic),
+		cmocka_unit_test(test_stream_literals),
+		cmocka_unit_test(test_stream_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
