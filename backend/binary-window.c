@@ -32,7 +32,12 @@ enum db_status op_binary_window(const struct op_ctx *ctx, MDB_txn *t, const unsi
 	}
 	uint64_t pos = off, got_total = 0;
 	while (got_total < cap && pos - off < OP_BINARY_IN_MAX) {
-		size_t n = end - pos < OP_BINARY_READ ? (size_t)(end - pos) : OP_BINARY_READ;
+		/* A small window reads little: about what its bytes need
+		 * (base64 takes 4 for 3), more only when that was not enough. */
+		uint64_t need = cap - got_total < OP_BINARY_READ ? (cap - got_total) * 2 + 1024 : OP_BINARY_READ;
+		if (need > OP_BINARY_READ)
+			need = OP_BINARY_READ;
+		size_t n = end - pos < need ? (size_t)(end - pos) : (size_t)need;
 		size_t got = 0;
 		if (n > 0 && ((st = db_blob_read(t, ctx->db, hash, pos, rbuf, n, &got)) != DB_OK || got != n)) {
 			st = st != DB_OK ? st : DB_FAIL; /* the blob is shorter than its size */
