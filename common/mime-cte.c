@@ -54,9 +54,9 @@ struct sink {
  * already, to keep the order). */
 static inline void put(struct mime_cte_dec *d, struct sink *s, unsigned char c)
 {
-	if (c == 0)
-		d->nul = true;
 	if (d->out_pos == d->n_out && s->len < s->cap) {
+		if (c == 0)
+			d->nul = true;
 		if (s->out != NULL)
 			s->out[s->len] = c;
 		s->len++;
@@ -68,6 +68,8 @@ static inline void put(struct mime_cte_dec *d, struct sink *s, unsigned char c)
 static void drain(struct mime_cte_dec *d, struct sink *s)
 {
 	while (d->out_pos < d->n_out && s->len < s->cap) {
+		if (d->out[d->out_pos] == 0)
+			d->nul = true;
 		if (s->out != NULL)
 			s->out[s->len] = d->out[d->out_pos];
 		s->len++;

@@ -57,7 +57,7 @@ struct mime_cte_dec {
 	uint8_t cte;  /* enum mime_cte, never UNKNOWN */
 	uint8_t mode; /* quoted-printable: what the pending input is */
 	uint16_t n_in, n_out, out_pos;
-	bool nul; /* a NUL byte was produced (sticky; not part of the saved state) */
+	bool nul; /* a NUL byte was delivered (sticky; not part of the saved state) */
 	unsigned char in[1 + MIME_CTE_QP_BLANKS_MAX];    /* pending input */
 	unsigned char out[4 + MIME_CTE_QP_BLANKS_MAX];   /* produced, not yet delivered: out[out_pos .. n_out) */
 };

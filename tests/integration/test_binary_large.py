@@ -226,6 +226,10 @@ class LargeBinary(ClusterTest):
         n = len(RAW)
         cases = [(0, 10), (1, 5), (256 * KB - 1, 3), (256 * KB, 256 * KB + 1), (MB - 2, 5), (MB, MB + 3),
                  (6 * MB - 1, 2), (6 * MB + 7, 300 * KB), (8 * MB - 1, 3), (n - 3, 100), (n, 5), (n + 10, 5)]
+        # A NUL right after the partial's end, in the same base64 group: the
+        # answer holds no NUL, so it is a plain literal, not a literal8.
+        j = next(j for j in range(2 * MB, n) if RAW[j] == 0 and j % 3 and b"\x00" not in RAW[j - 5:j])
+        cases.append((j - 5, 5))
         for origin, count in cases:
             want = RAW[origin:origin + count]
             resp = self.fetch1(w, "FETCH 1 (BINARY.PEEK[2]<%d.%d>)" % (origin, count))

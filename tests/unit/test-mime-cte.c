@@ -50,6 +50,10 @@ static size_t windowed(enum mime_cte cte, const unsigned char *in, size_t len, s
 		size_t took = mime_cte_dec_run(&d, in + pos, end - pos, end == len, out ? out + total : NULL, win, &got);
 		assert_true(took <= end - pos && got <= win);
 		nul = nul || d.nul;
+		/* The NUL flag speaks of this window's bytes only (a partial's
+		 * literal8 choice must not see a NUL just past its end). */
+		if (out != NULL)
+			assert_int_equal(d.nul, got > 0 && memchr(out + total, 0, got) != NULL);
 		pos += took;
 		total += got;
 		st_len = mime_cte_dec_save(&d, st);
@@ -84,6 +88,12 @@ static void test_vectors(void **state)
 	check(MIME_CTE_BASE64, "AAEC", "\0\1\2", 3);
 	check(MIME_CTE_BASE64, "aGVsbA", "hel", 3); /* incomplete group dropped */
 	check(MIME_CTE_IDENTITY, "as\tis=41", "as\tis=41", 8);
+	/* "QQAA" is "A" NUL NUL: a 1-byte window delivers "A" and owes the NULs. */
+	unsigned char out[8];
+	bool nul;
+	assert_int_equal(windowed(MIME_CTE_BASE64, (const unsigned char *)"QQAA", 4, 4, 1, 1, out, &nul), 3);
+	assert_memory_equal(out, "A\0\0", 3);
+	assert_int_equal(windowed(MIME_CTE_QP, (const unsigned char *)"x=00", 4, 2, 1, 1, out, &nul), 2);
 	assert_int_equal(mime_cte_parse((const unsigned char *)"Base64", 6), MIME_CTE_BASE64);
 	assert_int_equal(mime_cte_parse((const unsigned char *)"QUOTED-PRINTABLE", 16), MIME_CTE_QP);
 	assert_int_equal(mime_cte_parse(NULL, 0), MIME_CTE_IDENTITY);
