@@ -3,8 +3,9 @@
  * command's dispatch on its sub-command.
  *
  * Served items: see fetch-items.h (MODSEQ and ANNOTATION are a BAD until
- * they land, never a silent pretence). BINARY[part] (RFC 3516) is decoded
- * here from the whole message and its stored MIME tree (mime-binary.h);
+ * they land, never a silent pretence). BINARY[part] (RFC 3516) of a small
+ * message is decoded here from the whole message and its stored MIME tree
+ * (mime-binary.h), of a large one window by window (step 5 below);
  * PREVIEW (RFC 8970) is made here (preview.h) from the tree and the first
  * bytes of the chosen part that the back-end sends (F_PREVIEW), never from
  * the whole message.
@@ -25,15 +26,30 @@
  *   3. FETCH  FetchReq(items) page by page (FetchResp.more_from_uid), each
  *      page written out as it arrives; only UIDs in the session's view are
  *      reported, numbered by the view.
- *   4. LARGE  When every body item is a byte range of the message (or a
- *      header filter), pages carry bodies up to FETCH_STREAM_MIN only
- *      (FetchReq.body_limit); a larger message comes without its body as
- *      its page's last message. Its response is opened with the other
- *      items, then each body item is written as a literal whose bytes are
- *      asked for in FETCH_CHUNK ranges (FetchReq.body_offset/body_len), the
- *      next one only once the client has drained the output (stream_next);
- *      a header filter reads the header range and filters it. Neither
- *      process holds the whole message. BINARY still reads it whole.
+ *   4. LARGE  When body items are asked, pages carry bodies up to
+ *      FETCH_STREAM_MIN only (FetchReq.body_limit); a larger message comes
+ *      without its body (but with its tree) as its page's last message.
+ *      Its response is opened with the other items, then each body item is
+ *      written as a literal whose bytes are asked for in FETCH_CHUNK ranges
+ *      (FetchReq.body_offset/body_len), the next one only once the client
+ *      has drained the output (stream_next); a header filter reads the
+ *      header range and filters it. Neither process holds the whole message.
+ *   5. BINARY of a large message, leaf part (ST_BINARY): the part's
+ *      encoded range and Content-Transfer-Encoding come from the tree
+ *      (mime_binary_locate); the back-end decodes windows of it
+ *      (FetchReq.binary_*, backend/binary-window.h) and answers the encoded
+ *      bytes consumed and the decoder state (common/mime-cte.h), which the
+ *      next request hands back, so nothing is decoded twice. A part up to
+ *      FETCH_BINARY_ONE encoded is one window (BIN_ONE). A larger one:
+ *      BIN_SKIP counts decoded bytes up to a partial's origin and keeps the
+ *      state there; BIN_COUNT counts from it (binary_discard: nothing is
+ *      sent) the answer's length and whether it holds a NUL, which gives
+ *      BINARY.SIZE, or BINARY's "{n}" / "~{n}" before a byte is written;
+ *      BIN_OUT then decodes again from the origin in FETCH_CHUNK windows as
+ *      the client drains. An unknown encoding leaves the item out
+ *      ([UNKNOWN-CTE]) before anything is asked. BINARY[] and BINARY of a
+ *      multipart (ST_WHOLE: every leaf decoded, headers rewritten) still
+ *      read the whole message. \Seen is set by steps 1-2 as for BODY[].
  *
  * One context per command lives across the RPCs; the session is referenced
  * while an RPC is in flight, and a callback that finds the client gone frees
@@ -42,7 +58,9 @@
  * Response layout: "* seq FETCH (UID u FLAGS (...) INTERNALDATE "..."
  * RFC822.SIZE n BODY[]<o> {n}\r\n<bytes>)". Literals carry the stored bytes
  * unchanged (8-bit and NUL included). BINARY answers a literal8 ~{n} when
- * the decoded bytes hold a NUL, else a plain literal (RFC 3516 4.3); a part
+ * the decoded bytes hold a NUL, else a plain literal (RFC 3516 4.3: "the
+ * server SHOULD return the data in a <string> instead of a <literal8>"
+ * when there is no NUL; a large part learns it in BIN_COUNT); a part
  * whose Content-Transfer-Encoding is unknown loses its BINARY items and the
  * command ends NO [UNKNOWN-CTE] (the other items are still answered).
  */
