@@ -9,6 +9,8 @@
  */
 #include "ops.h"
 
+#include "binary-window.h"
+
 #include "log.h"
 #include "mime-parse.h"
 #include "preview-source.h"
@@ -204,10 +206,13 @@ void op_append_begin(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendBegi
  * when ctx->borrow_bodies and the bytes are an LMDB value, else copied
  * (a range, or a body kept in a file: read with pread, never mapped whole);
  * a copy in a borrowed answer is listed in res->owned. A body above
- * q->body_limit is left out (d->body_omitted). */
+ * q->body_limit is left out (d->body_omitted). With q->binary_cte, a
+ * decoded window of a part instead (binary-window.h). */
 static enum db_status message_body(const struct op_ctx *ctx, MDB_txn *t, const Cpmdb__MsgRec *m,
 				   const Cpm__FetchReq *q, struct op_result *res, Cpm__MessageData *d)
 {
+	if (q != NULL && q->binary_cte != 0)
+		return op_binary_window(ctx, t, m->blob.data, q, res, d);
 	uint64_t size;
 	bool in_file;
 	enum db_status st = db_blob_stat(t, ctx->db, m->blob.data, &size, &in_file);

@@ -8,24 +8,11 @@
 #include <string.h>
 #include <strings.h>
 
-enum cte { CTE_IDENTITY, CTE_BASE64, CTE_QP, CTE_UNKNOWN };
-
-static bool is(const unsigned char *s, size_t len, const char *name)
-{
-	return strlen(name) == len && strncasecmp((const char *)s, name, len) == 0;
-}
-
-static enum cte part_cte(const struct mime_tree *tree, const struct mime_part *p)
+static enum mime_cte part_cte(const struct mime_tree *tree, const struct mime_part *p)
 {
 	size_t len;
 	const unsigned char *e = mime_tree_str(tree, p->encoding, &len);
-	if (e == NULL || is(e, len, "7bit") || is(e, len, "8bit") || is(e, len, "binary"))
-		return CTE_IDENTITY;
-	if (is(e, len, "base64"))
-		return CTE_BASE64;
-	if (is(e, len, "quoted-printable"))
-		return CTE_QP;
-	return CTE_UNKNOWN;
+	return mime_cte_parse(e, e != NULL ? len : 0);
 }
 
 static bool is_leaf(const struct mime_part *p)
@@ -43,11 +30,11 @@ static void clamp(size_t msg_len, uint64_t *off, uint64_t *len)
 }
 
 static int decode_body(struct buf *out, const unsigned char *msg, size_t msg_len, const struct mime_tree *tree,
-		       const struct mime_part *p, enum cte cte)
+		       const struct mime_part *p, enum mime_cte cte)
 {
 	uint64_t off = p->body_off, len = p->body_len;
 	clamp(msg_len, &off, &len);
-	if (cte == CTE_IDENTITY)
+	if (cte == MIME_CTE_IDENTITY)
 		return buf_append(out, msg + off, (size_t)len);
 	size_t el;
 	const unsigned char *e = mime_tree_str(tree, p->encoding, &el);
@@ -88,12 +75,12 @@ static int convert(struct buf *out, const unsigned char *msg, size_t msg_len, co
 		const struct mime_part *p = &tree->parts[i];
 		if (!is_leaf(p))
 			continue;
-		enum cte cte = part_cte(tree, p);
-		if (cte == CTE_UNKNOWN)
+		enum mime_cte cte = part_cte(tree, p);
+		if (cte == MIME_CTE_UNKNOWN)
 			return MIME_BINARY_UNKNOWN_CTE;
 		uint64_t hoff = p->hdr_off, hlen = p->hdr_len;
 		clamp(msg_len, &hoff, &hlen);
-		if (cte == CTE_IDENTITY || hoff < pos || hoff + hlen > end)
+		if (cte == MIME_CTE_IDENTITY || hoff < pos || hoff + hlen > end)
 			continue;
 		if (buf_append(out, msg + pos, (size_t)(hoff - pos)) < 0 ||
 		    rewrite_header(out, msg + hoff, (size_t)hlen) < 0 ||
@@ -121,12 +108,40 @@ int mime_binary_fetch(struct buf *out, const unsigned char *msg, size_t msg_len,
 		return convert(out, msg, msg_len, tree, 0, p->next, 0, len);
 	}
 	if (is_leaf(p)) {
-		enum cte cte = part_cte(tree, p);
-		if (cte == CTE_UNKNOWN)
+		enum mime_cte cte = part_cte(tree, p);
+		if (cte == MIME_CTE_UNKNOWN)
 			return MIME_BINARY_UNKNOWN_CTE;
 		return decode_body(out, msg, msg_len, tree, p, cte) < 0 ? MIME_BINARY_NOMEM : MIME_BINARY_OK;
 	}
 	uint64_t off = p->body_off, len = p->body_len;
 	clamp(msg_len, &off, &len);
 	return convert(out, msg, msg_len, tree, idx + 1, p->next, off, off + len);
+}
+
+int mime_binary_locate(const struct mime_tree *tree, const uint32_t *path, size_t path_len, uint64_t msg_len,
+		       enum mime_binary_kind *kind_r, uint64_t *off_r, uint64_t *len_r, enum mime_cte *cte_r)
+{
+	uint32_t idx;
+	*kind_r = MIME_BINARY_LEAF;
+	*off_r = *len_r = 0;
+	*cte_r = MIME_CTE_IDENTITY;
+	if (tree == NULL || tree->n_parts == 0 || !mime_part_by_path(tree, path, path_len, &idx))
+		return MIME_BINARY_OK;
+	const struct mime_part *p = &tree->parts[idx];
+	if (path_len > 0 && is_leaf(p)) {
+		*cte_r = part_cte(tree, p);
+		if (*cte_r == MIME_CTE_UNKNOWN)
+			return MIME_BINARY_UNKNOWN_CTE;
+		uint64_t off = p->body_off, len = p->body_len;
+		clamp(msg_len, &off, &len);
+		*off_r = off;
+		*len_r = len;
+		return MIME_BINARY_OK;
+	}
+	/* As convert(): every leaf of the range must be decodable. */
+	for (uint32_t i = path_len == 0 ? 0 : idx + 1; i < p->next; i++)
+		if (is_leaf(&tree->parts[i]) && part_cte(tree, &tree->parts[i]) == MIME_CTE_UNKNOWN)
+			return MIME_BINARY_UNKNOWN_CTE;
+	*kind_r = MIME_BINARY_CONVERT;
+	return MIME_BINARY_OK;
 }

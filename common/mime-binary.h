@@ -7,6 +7,8 @@
  *    (mime-decode.h: undecodable base64 groups dropped, broken "=" escapes
  *    kept); 7bit, 8bit, binary and no Content-Transfer-Encoding are the
  *    bytes as stored; any other encoding is MIME_BINARY_UNKNOWN_CTE.
+ *    (The decoders are mime-cte.h's, which also decode a large part
+ *    window by window: see mime_binary_locate.)
  *  - The whole message (empty path) or a multipart / message/rfc822 part:
  *    the same bytes BODY[section] returns, with every leaf inside whose
  *    encoding is base64 or quoted-printable decoded and its
@@ -30,6 +32,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "mime-cte.h"
 #include "mime-parse.h"
 
 enum mime_binary_result {
@@ -37,6 +40,19 @@ enum mime_binary_result {
 	MIME_BINARY_NOMEM = -1,
 	MIME_BINARY_UNKNOWN_CTE = -2,
 };
+
+/* What BINARY[path] of a message of msg_len octets is, from its tree alone
+ * (for a large message whose bytes are decoded window by window,
+ * mime-cte.h). Returns MIME_BINARY_UNKNOWN_CTE exactly when
+ * mime_binary_fetch would, else MIME_BINARY_OK and *kind_r:
+ *  - MIME_BINARY_LEAF: the part's body msg[*off_r .. *off_r + *len_r)
+ *    (clamped to msg_len) decoded with *cte_r is the answer; a path naming
+ *    no part is a LEAF of length 0;
+ *  - MIME_BINARY_CONVERT: a multipart, message/rfc822 or the whole
+ *    message: only mime_binary_fetch over the message bytes answers it. */
+enum mime_binary_kind { MIME_BINARY_LEAF, MIME_BINARY_CONVERT };
+int mime_binary_locate(const struct mime_tree *tree, const uint32_t *path, size_t path_len, uint64_t msg_len,
+		       enum mime_binary_kind *kind_r, uint64_t *off_r, uint64_t *len_r, enum mime_cte *cte_r);
 
 /* Appends the decoded section path[0 .. path_len) of msg[0 .. msg_len). */
 int mime_binary_fetch(struct buf *out, const unsigned char *msg, size_t msg_len, const struct mime_tree *tree,

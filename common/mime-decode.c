@@ -1,12 +1,11 @@
 /* mime-decode: transfer decoding and charset conversion. See mime-decode.h. */
 #include "mime-decode.h"
 
-#include "hex.h"
+#include "mime-cte.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <iconv.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
@@ -16,59 +15,32 @@ static bool is(const char *s, size_t len, const char *name)
 	return s != NULL && strlen(name) == len && strncasecmp(s, name, len) == 0;
 }
 
-/* RFC 2045 6.7: "=XY" is a byte, "=" at a line end is a soft break. */
-static int decode_qp(struct buf *out, const unsigned char *p, size_t len, size_t max)
+/* in[0 .. len) decoded with the resumable decoders (mime-cte.h), so SEARCH
+ * and FETCH BINARY decode alike; at most max bytes in out. */
+static int decode_cte(struct buf *out, enum mime_cte cte, const unsigned char *p, size_t len, size_t max)
 {
-	for (size_t i = 0; i < len && out->len < max; i++) {
-		if (p[i] != '=') {
-			if (buf_append_byte(out, p[i]) < 0)
-				return -1;
-			continue;
-		}
-		size_t j = i + 1;
-		while (j < len && (p[j] == ' ' || p[j] == '\t'))
-			j++;
-		if (j < len && (p[j] == '\r' || p[j] == '\n')) { /* soft line break */
-			if (p[j] == '\r' && j + 1 < len && p[j + 1] == '\n')
-				j++;
-			i = j;
-			continue;
-		}
-		int hi = i + 2 < len ? hex_digit(p[i + 1]) : -1, lo = i + 2 < len ? hex_digit(p[i + 2]) : -1;
-		if (hi >= 0 && lo >= 0) {
-			if (buf_append_byte(out, (unsigned char)(hi << 4 | lo)) < 0)
-				return -1;
-			i += 2;
-		} else if (buf_append_byte(out, '=') < 0) {
-			return -1;
-		}
-	}
+	if (out->len >= max)
+		return 0;
+	size_t cap = max - out->len < len ? max - out->len : len; /* decoding never grows */
+	if (cap == 0 || buf_reserve(out, cap) < 0)
+		return cap == 0 ? 0 : -1;
+	struct mime_cte_dec d;
+	size_t got = 0;
+	mime_cte_dec_init(&d, cte);
+	mime_cte_dec_run(&d, p, len, true, out->data + out->len, cap, &got);
+	out->len += got;
+	out->data[out->len] = '\0';
 	return 0;
 }
 
-/* Base64 in groups of 4 significant characters; everything else skipped. */
+static int decode_qp(struct buf *out, const unsigned char *p, size_t len, size_t max)
+{
+	return decode_cte(out, MIME_CTE_QP, p, len, max);
+}
+
 static int decode_b64(struct buf *out, const unsigned char *p, size_t len, size_t max)
 {
-	unsigned char group[4], dec[3];
-	size_t n = 0;
-	for (size_t i = 0; i < len && out->len < max; i++) {
-		unsigned char c = p[i];
-		bool b64 = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-			   c == '/' || c == '=';
-		if (!b64)
-			continue;
-		group[n++] = c;
-		if (n < 4)
-			continue;
-		n = 0;
-		int got = EVP_DecodeBlock(dec, group, 4);
-		if (got < 0)
-			continue;
-		size_t pad = group[3] == '=' ? (group[2] == '=' ? 2 : 1) : 0;
-		if (buf_append(out, dec, (size_t)got - pad) < 0)
-			return -1;
-	}
-	return 0;
+	return decode_cte(out, MIME_CTE_BASE64, p, len, max);
 }
 
 static int to_utf8(struct buf *out, const unsigned char *p, size_t len, const char *charset, size_t max)

@@ -1,10 +1,11 @@
 /*
  * mime-decode: the text of a MIME part as a reader sees it, for SEARCH —
- * the Content-Transfer-Encoding undone (base64 through OpenSSL,
- * quoted-printable) and the charset converted to UTF-8 (glibc iconv).
+ * the Content-Transfer-Encoding undone (base64, quoted-printable: the
+ * decoders of mime-cte.h, which FETCH BINARY uses too) and the charset
+ * converted to UTF-8 (glibc iconv).
  *
- * Never fails on bad input: undecodable base64 groups are dropped, broken
- * quoted-printable escapes are kept as written, and text in an unknown
+ * Never fails on bad input: non-base64 characters are skipped, broken
+ * quoted-printable escapes are kept as written (mime-cte.h), and text in an unknown
  * charset (or that iconv rejects) is passed through unchanged. -1 only when
  * out of memory. Output is appended to out and bounded by max_out bytes.
  */

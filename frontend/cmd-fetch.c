@@ -3,8 +3,9 @@
  * command's dispatch on its sub-command.
  *
  * Served items: see fetch-items.h (MODSEQ and ANNOTATION are a BAD until
- * they land, never a silent pretence). BINARY[part] (RFC 3516) is decoded
- * here from the whole message and its stored MIME tree (mime-binary.h);
+ * they land, never a silent pretence). BINARY[part] (RFC 3516) of a small
+ * message is decoded here from the whole message and its stored MIME tree
+ * (mime-binary.h), of a large one window by window (step 5 below);
  * PREVIEW (RFC 8970) is made here (preview.h) from the tree and the first
  * bytes of the chosen part that the back-end sends (F_PREVIEW), never from
  * the whole message.
@@ -25,15 +26,30 @@
  *   3. FETCH  FetchReq(items) page by page (FetchResp.more_from_uid), each
  *      page written out as it arrives; only UIDs in the session's view are
  *      reported, numbered by the view.
- *   4. LARGE  When every body item is a byte range of the message (or a
- *      header filter), pages carry bodies up to FETCH_STREAM_MIN only
- *      (FetchReq.body_limit); a larger message comes without its body as
- *      its page's last message. Its response is opened with the other
- *      items, then each body item is written as a literal whose bytes are
- *      asked for in FETCH_CHUNK ranges (FetchReq.body_offset/body_len), the
- *      next one only once the client has drained the output (stream_next);
- *      a header filter reads the header range and filters it. Neither
- *      process holds the whole message. BINARY still reads it whole.
+ *   4. LARGE  When body items are asked, pages carry bodies up to
+ *      FETCH_STREAM_MIN only (FetchReq.body_limit); a larger message comes
+ *      without its body (but with its tree) as its page's last message.
+ *      Its response is opened with the other items, then each body item is
+ *      written as a literal whose bytes are asked for in FETCH_CHUNK ranges
+ *      (FetchReq.body_offset/body_len), the next one only once the client
+ *      has drained the output (stream_next); a header filter reads the
+ *      header range and filters it. Neither process holds the whole message.
+ *   5. BINARY of a large message, leaf part (ST_BINARY): the part's
+ *      encoded range and Content-Transfer-Encoding come from the tree
+ *      (mime_binary_locate); the back-end decodes windows of it
+ *      (FetchReq.binary_*, backend/binary-window.h) and answers the encoded
+ *      bytes consumed and the decoder state (common/mime-cte.h), which the
+ *      next request hands back, so nothing is decoded twice. A part up to
+ *      FETCH_BINARY_ONE encoded is one window (BIN_ONE). A larger one:
+ *      BIN_SKIP counts decoded bytes up to a partial's origin and keeps the
+ *      state there; BIN_COUNT counts from it (binary_discard: nothing is
+ *      sent) the answer's length and whether it holds a NUL, which gives
+ *      BINARY.SIZE, or BINARY's "{n}" / "~{n}" before a byte is written;
+ *      BIN_OUT then decodes again from the origin in FETCH_CHUNK windows as
+ *      the client drains. An unknown encoding leaves the item out
+ *      ([UNKNOWN-CTE]) before anything is asked. BINARY[] and BINARY of a
+ *      multipart (ST_WHOLE: every leaf decoded, headers rewritten) still
+ *      read the whole message. \Seen is set by steps 1-2 as for BODY[].
  *
  * One context per command lives across the RPCs; the session is referenced
  * while an RPC is in flight, and a callback that finds the client gone frees
@@ -42,7 +58,9 @@
  * Response layout: "* seq FETCH (UID u FLAGS (...) INTERNALDATE "..."
  * RFC822.SIZE n BODY[]<o> {n}\r\n<bytes>)". Literals carry the stored bytes
  * unchanged (8-bit and NUL included). BINARY answers a literal8 ~{n} when
- * the decoded bytes hold a NUL, else a plain literal (RFC 3516 4.3); a part
+ * the decoded bytes hold a NUL, else a plain literal (RFC 3516 4.3: "the
+ * server SHOULD return the data in a <string> instead of a <literal8>"
+ * when there is no NUL; a large part learns it in BIN_COUNT); a part
  * whose Content-Transfer-Encoding is unknown loses its BINARY items and the
  * command ends NO [UNKNOWN-CTE] (the other items are still answered).
  */
@@ -58,6 +76,8 @@
 #include "imap-quote.h"
 #include "imap-seqset.h"
 #include "log.h"
+#include "mime-binary.h"
+#include "mime-cte.h"
 #include "preview.h"
 #include "rpc-client.h"
 
@@ -71,6 +91,9 @@
  * for when the client has taken the previous ones (bounded memory). */
 #define FETCH_STREAM_MIN (1u << 20)
 #define FETCH_CHUNK (256u << 10)
+/* A BINARY part whose encoded bytes are at most this is decoded in one
+ * window (the back-end's OP_BINARY_OUT_MAX; decoding never grows). */
+#define FETCH_BINARY_ONE (1u << 20)
 /* A header filtered for HEADER.FIELDS(.NOT) is read in one piece of at
  * most this (a longer one is filtered as far as this). */
 #define FETCH_FILTER_MAX (1u << 20)
@@ -82,6 +105,21 @@
 _Static_assert(FETCH_FLAG_SEEN == CPM__SYS_FLAG__SEEN, "fetch-flags bits must equal proto SysFlag");
 
 enum fetch_phase { PHASE_SCAN, PHASE_STORE, PHASE_FETCH };
+
+/* How a body item of a streamed (large) message is answered. */
+enum stream_kind {
+	ST_RANGE,  /* bytes of the message, read in FETCH_CHUNK ranges */
+	ST_FILTER, /* HEADER.FIELDS(.NOT): the header read whole, then filtered */
+	ST_BINARY, /* BINARY of a leaf part: decoded in windows (bin_*) */
+	ST_WHOLE,  /* BINARY of a multipart / the whole message: the message read whole */
+	ST_SKIP,   /* left out: unknown Content-Transfer-Encoding */
+};
+
+/* The decoding of one ST_BINARY item: a part whose encoded bytes fit one
+ * window is decoded at once (BIN_ONE); a larger one is skipped to the
+ * partial's origin (BIN_SKIP), counted (BIN_COUNT: the literal's length
+ * and whether a NUL makes it a literal8), then written (BIN_OUT). */
+enum bin_phase { BIN_START, BIN_ONE, BIN_SKIP, BIN_COUNT, BIN_OUT };
 
 struct fetch_ctx {
 	struct session *s;
@@ -112,12 +150,28 @@ struct fetch_ctx {
 		uint32_t uid;
 		unsigned item, n;      /* current body item, how many */
 		uint64_t off[FETCH_MAX_BODY_ITEMS], len[FETCH_MAX_BODY_ITEMS];
-		bool filter[FETCH_MAX_BODY_ITEMS]; /* HEADER.FIELDS(.NOT): a header read whole, then filtered */
+		uint8_t kind[FETCH_MAX_BODY_ITEMS]; /* enum stream_kind */
+		uint8_t cte[FETCH_MAX_BODY_ITEMS];  /* ST_BINARY: enum mime_cte of the range */
 		uint64_t done;         /* bytes of item written */
 		bool head;             /* item's name and literal length written */
-		bool any;              /* an item precedes the body items (separator) */
+		bool wrote;            /* an item precedes the next one (separator) */
 		int more;              /* the page's paging result, resumed after */
 	} st;
+	/* ST_BINARY: the current item's decoding (binary-window.h). */
+	struct {
+		enum bin_phase phase;
+		uint64_t pos;          /* encoded offset the decoder state belongs to */
+		unsigned char state[MIME_CTE_STATE_MAX];
+		size_t state_len;
+		uint64_t left;         /* BIN_SKIP: decoded bytes still to skip */
+		uint64_t start_pos;    /* the cursor at the partial's origin */
+		unsigned char start_state[MIME_CTE_STATE_MAX];
+		size_t start_state_len;
+		uint64_t lit;          /* BIN_COUNT: the answer's length so far */
+		bool nul;              /* BIN_COUNT: a NUL in it */
+		uint64_t asked;        /* binary_max of the window in flight (0 = none) */
+		bool long_way;         /* BIN_ONE found more than one window: phases from the start */
+	} bin;
 };
 
 static void fetch_ctx_free(struct fetch_ctx *c)
@@ -418,6 +472,21 @@ static void write_preview(struct buf *b, const struct mime_tree *tree, const Cpm
 	buf_free(&text);
 }
 
+/* Appends a body item's name and its answer p[0 .. n): BINARY.SIZE's
+ * number, a literal8 for BINARY bytes holding a NUL, else a literal. */
+static void write_body_answer(struct buf *b, const struct fetch_body_item *it, const unsigned char *p, size_t n)
+{
+	fetch_items_write_body_name(b, it);
+	if (it->name == FETCH_BINARY_SIZE) {
+		buf_printf(b, " %zu", n);
+		return;
+	}
+	bool lit8 = it->name == FETCH_BINARY && n > 0 && memchr(p, '\0', n) != NULL;
+	buf_printf(b, " %s{%zu}\r\n", lit8 ? "~" : "", n);
+	if (n > 0)
+		buf_append(b, p, n);
+}
+
 /* Writes one "* n FETCH (...)". Returns true when a BINARY item had to be
  * left out (unknown Content-Transfer-Encoding). A message whose body was
  * left out (m->body_omitted) is only opened: its items up to the body
@@ -491,17 +560,45 @@ static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__Mes
 	if (m->body_omitted) {
 		memset(&c->st, 0, sizeof(c->st));
 		c->st.uid = m->uid;
-		c->st.any = *sep != '\0';
+		c->st.wrote = *sep != '\0';
+		bool any = c->st.wrote;
 		for (unsigned i = 0; i < fi->n_body; i++) {
-			int rc = fetch_items_body_range(&fi->items[i], tree, m->size, &c->st.off[i], &c->st.len[i]);
+			const struct fetch_body_item *it = &fi->items[i];
+			if (fetch_items_is_binary(it)) {
+				enum mime_binary_kind kind;
+				enum mime_cte cte;
+				int rc = tree == NULL ? MIME_BINARY_OK
+						      : mime_binary_locate(tree, it->sec.path, it->sec.path_len, m->size, &kind,
+									   &c->st.off[i], &c->st.len[i], &cte);
+				if (tree == NULL) { /* unreadable tree: empty, as in write_message */
+					kind = MIME_BINARY_LEAF;
+					cte = MIME_CTE_IDENTITY;
+					c->st.off[i] = c->st.len[i] = 0;
+				}
+				if (rc == MIME_BINARY_UNKNOWN_CTE) {
+					c->st.kind[i] = ST_SKIP;
+					unknown_cte = true;
+					continue;
+				}
+				c->st.kind[i] = kind == MIME_BINARY_LEAF ? ST_BINARY : ST_WHOLE;
+				c->st.cte[i] = (uint8_t)cte;
+				any = true;
+				continue;
+			}
+			int rc = fetch_items_body_range(it, tree, m->size, &c->st.off[i], &c->st.len[i]);
 			if (rc < 0)
 				c->st.off[i] = c->st.len[i] = 0; /* unreadable tree: empty, as in write_message */
-			c->st.filter[i] = rc == FETCH_RANGE_FILTER;
+			c->st.kind[i] = rc == FETCH_RANGE_FILTER ? ST_FILTER : ST_RANGE;
+			any = true;
 		}
 		c->st.n = fi->n_body;
 		mime_tree_free(&tree);
+		if (!any) {
+			buf_truncate(b, line_start); /* every item left out: no empty "FETCH ()" */
+			return unknown_cte;
+		}
 		*stream_r = true;
-		return false;
+		return unknown_cte;
 	}
 	for (unsigned i = 0; i < fi->n_body; i++) {
 		const struct fetch_body_item *it = &fi->items[i];
@@ -512,16 +609,8 @@ static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__Mes
 			continue;
 		}
 		buf_append_str(b, sep);
-		fetch_items_write_body_name(b, it);
+		write_body_answer(b, it, part.data, part.len);
 		sep = " ";
-		if (it->name == FETCH_BINARY_SIZE) {
-			buf_printf(b, " %zu", part.len);
-			continue;
-		}
-		bool lit8 = it->name == FETCH_BINARY && part.len > 0 && memchr(part.data, '\0', part.len) != NULL;
-		buf_printf(b, " %s{%zu}\r\n", lit8 ? "~" : "", part.len);
-		if (part.len > 0)
-			buf_append(b, part.data, part.len);
 	}
 	buf_free(&part);
 	mime_tree_free(&tree);
@@ -658,6 +747,34 @@ static void after_page(struct fetch_ctx *c, int more)
 /* ---- large bodies, chunk by chunk ------------------------------------------------ */
 
 static void on_stream_chunk(const Cpm__Response *resp, void *ctx);
+static void on_binary_window(const Cpm__Response *resp, void *ctx);
+static void on_binary_whole(const Cpm__Response *resp, void *ctx);
+
+/* The separator before the next body item of the open message. */
+static void item_sep(struct fetch_ctx *c, struct buf *b)
+{
+	if (c->st.wrote)
+		buf_append_str(b, " ");
+	c->st.wrote = true;
+}
+
+static void next_item(struct fetch_ctx *c)
+{
+	c->st.item++;
+	c->st.done = 0;
+	c->st.head = false;
+	memset(&c->bin, 0, sizeof(c->bin));
+}
+
+/* The literal's length is promised (or the response is open): without the
+ * bytes (expunged meanwhile, shard down) the only honest end is the
+ * connection's. */
+static void stream_broken(struct fetch_ctx *c)
+{
+	log_warn("event=fetch_stream_broken uid=%u", (unsigned)c->st.uid);
+	session_disconnect(c->s, "message vanished while being fetched");
+	fetch_finish(c);
+}
 
 /* Writes the current item, a HEADER.FIELDS(.NOT) of the header hdr, and
  * moves to the next item. */
@@ -667,16 +784,13 @@ static void write_filtered(struct fetch_ctx *c, const unsigned char *hdr, size_t
 	struct buf f = {0};
 	unsigned i = c->st.item;
 	fetch_items_filter_header(&f, &c->items.items[i], hdr, len); /* out of memory: empty */
-	if (c->st.any || i > 0)
-		buf_append_str(b, " ");
+	item_sep(c, b);
 	fetch_items_write_body_name(b, &c->items.items[i]);
 	buf_printf(b, " {%zu}\r\n", f.len);
 	if (f.len > 0)
 		buf_append(b, f.data, f.len);
 	buf_free(&f);
-	c->st.item++;
-	c->st.done = 0;
-	c->st.head = false;
+	next_item(c);
 }
 
 static void stream_resume(void *arg)
@@ -689,32 +803,120 @@ static void stream_resume(void *arg)
 	stream_next(c);
 }
 
+/* A FetchReq for the open message alone. */
+static void stream_req(struct fetch_ctx *c, Cpm__FetchReq *fr, Cpm__UidRange *one, Cpm__UidRange **ptrs)
+{
+	struct session *s = c->s;
+	one->first = one->last = c->st.uid;
+	ptrs[0] = one;
+	fr->user = s->user;
+	fr->folder_id = s->sel.folder_id;
+	fr->uidvalidity = s->sel.uidvalidity;
+	fr->uids = ptrs;
+	fr->n_uids = 1;
+	fr->items = CPM__FETCH_ITEM__F_BODY;
+}
+
+/* Asks for the current ST_BINARY item's next window (BIN_START picks the
+ * first phase). */
+static void bin_send(struct fetch_ctx *c)
+{
+	unsigned i = c->st.item;
+	const struct fetch_body_item *it = &c->items.items[i];
+	if (c->bin.phase == BIN_START) {
+		c->bin.pos = c->st.off[i];
+		c->bin.state_len = 0;
+		c->bin.left = it->partial ? it->origin : 0;
+		c->bin.start_pos = c->bin.pos; /* BIN_COUNT's origin unless BIN_SKIP moves it */
+		c->bin.start_state_len = 0;
+		c->bin.phase = c->st.len[i] <= FETCH_BINARY_ONE && !c->bin.long_way ? BIN_ONE
+			       : c->bin.left > 0			      ? BIN_SKIP
+									      : BIN_COUNT;
+	}
+	uint64_t max = 0;
+	bool discard = true;
+	switch (c->bin.phase) {
+	case BIN_ONE:
+		max = FETCH_BINARY_ONE;
+		discard = false;
+		break;
+	case BIN_SKIP:
+		max = c->bin.left;
+		break;
+	case BIN_COUNT:
+		max = it->partial ? it->count - c->bin.lit : 0;
+		break;
+	case BIN_OUT:
+	default:
+		max = c->bin.lit - c->st.done < FETCH_CHUNK ? c->bin.lit - c->st.done : FETCH_CHUNK;
+		discard = false;
+		break;
+	}
+	c->bin.asked = max;
+	Cpm__UidRange one = CPM__UID_RANGE__INIT;
+	Cpm__UidRange *ptrs[1];
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FetchReq fr = CPM__FETCH_REQ__INIT;
+	stream_req(c, &fr, &one, ptrs);
+	fr.body_offset = c->bin.pos;
+	fr.body_len = c->st.off[i] + c->st.len[i] - c->bin.pos;
+	fr.binary_cte = c->st.cte[i];
+	fr.binary_state.data = c->bin.state;
+	fr.binary_state.len = c->bin.state_len;
+	fr.binary_max = max;
+	fr.binary_discard = discard;
+	req.op_case = CPM__REQUEST__OP_FETCH;
+	req.fetch = &fr;
+	session_flush(c->s);
+	rpc_call(c->s->w->rpc, c->s->shard, &req, 0, on_binary_window, c);
+}
+
 /* Writes the open message's next body item header, asks for its next
- * chunk, or closes the message and goes on with the pages. */
+ * chunk or window, or closes the message and goes on with the pages. */
 static void stream_next(struct fetch_ctx *c)
 {
 	struct session *s = c->s;
 	struct buf *b = session_outbuf(s);
 	while (c->st.item < c->st.n) {
 		unsigned i = c->st.item;
-		if (c->st.filter[i] && c->st.len[i] > 0)
+		if (c->st.kind[i] == ST_SKIP) {
+			next_item(c);
+			continue;
+		}
+		if (c->st.kind[i] == ST_BINARY) {
+			bin_send(c);
+			return;
+		}
+		if (c->st.kind[i] == ST_WHOLE) {
+			/* A multipart's BINARY rewrites every leaf inside: it is made
+			 * from the whole message, as for a small one. */
+			Cpm__UidRange one = CPM__UID_RANGE__INIT;
+			Cpm__UidRange *ptrs[1];
+			Cpm__Request req = CPM__REQUEST__INIT;
+			Cpm__FetchReq fr = CPM__FETCH_REQ__INIT;
+			stream_req(c, &fr, &one, ptrs);
+			fr.items = CPM__FETCH_ITEM__F_BODY | CPM__FETCH_ITEM__F_TREE;
+			req.op_case = CPM__REQUEST__OP_FETCH;
+			req.fetch = &fr;
+			session_flush(s);
+			rpc_call(s->w->rpc, s->shard, &req, 0, on_binary_whole, c);
+			return;
+		}
+		if (c->st.kind[i] == ST_FILTER && c->st.len[i] > 0)
 			break; /* its header is read, then written whole (on_stream_chunk) */
-		if (c->st.filter[i]) {
+		if (c->st.kind[i] == ST_FILTER) {
 			write_filtered(c, (const unsigned char *)"", 0);
 			continue;
 		}
 		if (!c->st.head) {
-			if (c->st.any || i > 0)
-				buf_append_str(b, " ");
+			item_sep(c, b);
 			fetch_items_write_body_name(b, &c->items.items[i]);
 			buf_printf(b, " {%llu}\r\n", (unsigned long long)c->st.len[i]);
 			c->st.head = true;
 		}
 		if (c->st.done < c->st.len[i])
 			break;
-		c->st.item++;
-		c->st.done = 0;
-		c->st.head = false;
+		next_item(c);
 	}
 	if (c->st.item == c->st.n) {
 		buf_append_str(b, ")\r\n");
@@ -723,24 +925,38 @@ static void stream_next(struct fetch_ctx *c)
 	}
 	unsigned i = c->st.item;
 	uint64_t left = c->st.len[i] - c->st.done;
-	uint64_t chunk = c->st.filter[i] ? FETCH_FILTER_MAX : FETCH_CHUNK;
+	uint64_t chunk = c->st.kind[i] == ST_FILTER ? FETCH_FILTER_MAX : FETCH_CHUNK;
 	Cpm__UidRange one = CPM__UID_RANGE__INIT;
-	one.first = one.last = c->st.uid;
-	Cpm__UidRange *ptrs[1] = {&one};
+	Cpm__UidRange *ptrs[1];
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__FetchReq fr = CPM__FETCH_REQ__INIT;
-	fr.user = s->user;
-	fr.folder_id = s->sel.folder_id;
-	fr.uidvalidity = s->sel.uidvalidity;
-	fr.uids = ptrs;
-	fr.n_uids = 1;
-	fr.items = CPM__FETCH_ITEM__F_BODY;
+	stream_req(c, &fr, &one, ptrs);
 	fr.body_offset = c->st.off[i] + c->st.done;
 	fr.body_len = left < chunk ? left : chunk;
 	req.op_case = CPM__REQUEST__OP_FETCH;
 	req.fetch = &fr;
 	session_flush(s);
 	rpc_call(s->w->rpc, s->shard, &req, 0, on_stream_chunk, c);
+}
+
+/* The one message of a streamed item's answer, or NULL. */
+static const Cpm__MessageData *stream_reply(const struct fetch_ctx *c, const Cpm__Response *resp)
+{
+	const Cpm__MessageData *m = resp->status == CPM__STATUS__OK && resp->result_case == CPM__RESPONSE__RESULT_FETCH &&
+						    resp->fetch != NULL && resp->fetch->n_messages == 1
+					    ? resp->fetch->messages[0]
+					    : NULL;
+	return m != NULL && m->uid == c->st.uid ? m : NULL;
+}
+
+/* Goes on after a reply: at once, or when the client has drained. */
+static void stream_continue(struct fetch_ctx *c)
+{
+	if (session_output_full(c->s)) {
+		session_on_drain(c->s, stream_resume, c);
+		return;
+	}
+	stream_next(c);
 }
 
 static void on_stream_chunk(const Cpm__Response *resp, void *ctx)
@@ -753,31 +969,161 @@ static void on_stream_chunk(const Cpm__Response *resp, void *ctx)
 	}
 	unsigned i = c->st.item;
 	uint64_t left = c->st.len[i] - c->st.done;
-	uint64_t chunk = c->st.filter[i] ? FETCH_FILTER_MAX : FETCH_CHUNK;
+	uint64_t chunk = c->st.kind[i] == ST_FILTER ? FETCH_FILTER_MAX : FETCH_CHUNK;
 	uint64_t want = left < chunk ? left : chunk;
-	const Cpm__MessageData *m = resp->status == CPM__STATUS__OK && resp->result_case == CPM__RESPONSE__RESULT_FETCH &&
-						    resp->fetch != NULL && resp->fetch->n_messages == 1
-					    ? resp->fetch->messages[0]
-					    : NULL;
-	if (m == NULL || m->uid != c->st.uid || m->body.len != want) {
-		/* The literal's length is promised: without its bytes (expunged
-		 * meanwhile, shard down) the only honest end is the connection's. */
-		log_warn("event=fetch_stream_broken uid=%u", (unsigned)c->st.uid);
-		session_disconnect(s, "message vanished while being fetched");
-		fetch_finish(c);
+	const Cpm__MessageData *m = stream_reply(c, resp);
+	if (m == NULL || m->body.len != want) {
+		stream_broken(c);
 		return;
 	}
-	if (c->st.filter[i]) {
+	if (c->st.kind[i] == ST_FILTER) {
 		write_filtered(c, m->body.data, m->body.len);
 	} else {
 		session_write(s, m->body.data, m->body.len);
 		c->st.done += m->body.len;
 	}
-	if (session_output_full(s)) {
-		session_on_drain(s, stream_resume, c);
+	stream_continue(c);
+}
+
+/* The current item answered with p[0 .. n) (partial applied). */
+static void write_item_answer(struct fetch_ctx *c, const unsigned char *p, size_t n)
+{
+	struct buf *b = session_outbuf(c->s);
+	item_sep(c, b);
+	write_body_answer(b, &c->items.items[c->st.item], p, n);
+	next_item(c);
+}
+
+/* BIN_COUNT has the answer's length: BINARY.SIZE is written, BINARY's
+ * literal opened (literal8 when a NUL occurs, RFC 3516 4.3) and its bytes
+ * asked for from the origin (BIN_OUT). */
+static void bin_counted(struct fetch_ctx *c)
+{
+	const struct fetch_body_item *it = &c->items.items[c->st.item];
+	struct buf *b = session_outbuf(c->s);
+	item_sep(c, b);
+	fetch_items_write_body_name(b, it);
+	if (it->name == FETCH_BINARY_SIZE) {
+		buf_printf(b, " %llu", (unsigned long long)c->bin.lit);
+		next_item(c);
 		return;
 	}
-	stream_next(c);
+	buf_printf(b, " %s{%llu}\r\n", c->bin.nul ? "~" : "", (unsigned long long)c->bin.lit);
+	if (c->bin.lit == 0) {
+		next_item(c);
+		return;
+	}
+	c->bin.phase = BIN_OUT;
+	c->bin.pos = c->bin.start_pos;
+	memcpy(c->bin.state, c->bin.start_state, c->bin.start_state_len);
+	c->bin.state_len = c->bin.start_state_len;
+	c->st.done = 0;
+}
+
+static void on_binary_window(const Cpm__Response *resp, void *ctx)
+{
+	struct fetch_ctx *c = ctx;
+	if (session_closed(c->s)) {
+		fetch_finish(c);
+		return;
+	}
+	unsigned i = c->st.item;
+	const struct fetch_body_item *it = &c->items.items[i];
+	uint64_t end = c->st.off[i] + c->st.len[i];
+	bool discard = c->bin.phase == BIN_SKIP || c->bin.phase == BIN_COUNT;
+	const Cpm__MessageData *m = stream_reply(c, resp);
+	/* Everything the back-end says is checked: a window that breaks a
+	 * promise (or makes no progress) ends the connection, never a loop. */
+	if (m == NULL || m->binary_taken > end - c->bin.pos || m->binary_state.len > MIME_CTE_STATE_MAX ||
+	    (c->bin.asked > 0 && m->binary_count > c->bin.asked) || m->body.len != (discard ? 0 : m->binary_count) ||
+	    (m->binary_taken == 0 && m->binary_count == 0 && !m->binary_done)) {
+		stream_broken(c);
+		return;
+	}
+	c->bin.pos += m->binary_taken;
+	if (m->binary_state.len > 0)
+		memcpy(c->bin.state, m->binary_state.data, m->binary_state.len);
+	c->bin.state_len = m->binary_state.len;
+	switch (c->bin.phase) {
+	case BIN_ONE:
+		if (!m->binary_done) {
+			/* More than one window after all: the long way, from the start. */
+			c->bin.phase = BIN_START;
+			c->bin.long_way = true;
+			break;
+		} else {
+			uint64_t n = m->body.len, start = 0;
+			if (it->partial) {
+				start = it->origin < n ? it->origin : n;
+				n -= start;
+				if (n > it->count)
+					n = it->count;
+			}
+			write_item_answer(c, m->body.data != NULL ? m->body.data + start : NULL, (size_t)n);
+		}
+		break;
+	case BIN_SKIP:
+		c->bin.left -= m->binary_count;
+		if (c->bin.left > 0 && !m->binary_done)
+			break;
+		c->bin.phase = BIN_COUNT;
+		if (m->binary_done) { /* the part ends before the origin: empty */
+			bin_counted(c);
+			break;
+		}
+		c->bin.start_pos = c->bin.pos; /* the origin is reached */
+		memcpy(c->bin.start_state, c->bin.state, c->bin.state_len);
+		c->bin.start_state_len = c->bin.state_len;
+		break;
+	case BIN_COUNT:
+		c->bin.lit += m->binary_count;
+		c->bin.nul = c->bin.nul || m->binary_nul;
+		if (m->binary_done || (it->partial && c->bin.lit >= it->count))
+			bin_counted(c);
+		break;
+	case BIN_OUT:
+	default:
+		session_write(c->s, m->body.data, m->body.len);
+		c->st.done += m->body.len;
+		if (c->st.done == c->bin.lit) {
+			next_item(c);
+		} else if (m->binary_done) {
+			stream_broken(c); /* fewer bytes than counted */
+			return;
+		}
+		break;
+	}
+	stream_continue(c);
+}
+
+/* ST_WHOLE: the message, decoded as a small one is. */
+static void on_binary_whole(const Cpm__Response *resp, void *ctx)
+{
+	struct fetch_ctx *c = ctx;
+	if (session_closed(c->s)) {
+		fetch_finish(c);
+		return;
+	}
+	const Cpm__MessageData *m = stream_reply(c, resp);
+	if (m == NULL || m->body_omitted) {
+		stream_broken(c);
+		return;
+	}
+	struct mime_tree *tree = NULL;
+	if (m->tree.data != NULL && mime_tree_deserialize(m->tree.data, m->tree.len, &tree) < 0)
+		tree = NULL;
+	struct buf part = {0};
+	const unsigned char *msg = m->body.data != NULL ? m->body.data : (const unsigned char *)"";
+	int rc = fetch_items_body_bytes(&part, &c->items.items[c->st.item], msg, m->body.len, tree);
+	mime_tree_free(&tree);
+	if (rc == FETCH_BYTES_UNKNOWN_CTE) {
+		c->unknown_cte = true;
+		next_item(c);
+	} else {
+		write_item_answer(c, part.data, part.len); /* out of memory: empty */
+	}
+	buf_free(&part);
+	stream_continue(c);
 }
 
 static void on_store(const Cpm__Response *resp, void *ctx)

@@ -296,6 +296,11 @@ static bool streamable(const struct fetch_body_item *it)
 	return !is_binary(it);
 }
 
+bool fetch_items_is_binary(const struct fetch_body_item *it)
+{
+	return is_binary(it);
+}
+
 /* The partial <origin.count> of an answer n bytes long: [*start, + *n). */
 static void apply_partial(const struct fetch_body_item *it, uint64_t *start_r, uint64_t *n)
 {
@@ -325,9 +330,8 @@ int fetch_items_filter_header(struct buf *out, const struct fetch_body_item *it,
 
 bool fetch_items_streamable(const struct fetch_items *fi)
 {
-	for (unsigned i = 0; i < fi->n_body; i++)
-		if (!streamable(&fi->items[i]))
-			return false;
+	/* Byte ranges and header filters are read in ranges, BINARY of a
+	 * leaf part in decoded windows (cmd-fetch.c). */
 	return fi->n_body > 0;
 }
 

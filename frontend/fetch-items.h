@@ -100,10 +100,14 @@ void fetch_items_write_body_name(struct buf *b, const struct fetch_body_item *it
  * item whose part has a Content-Transfer-Encoding we cannot decode). */
 #define FETCH_BYTES_UNKNOWN_CTE (-2)
 
-/* Large bodies in bounded memory: true when every body item of fi answers
- * a byte range of the stored message, or a filtered header (no BINARY
- * decoding), so a large message can be written without holding its body. */
+/* Large bodies in bounded memory: true when a large message can be
+ * answered without holding its body: every body item is a byte range of
+ * the stored message (fetch_items_body_range), a filtered header, or a
+ * BINARY item, whose part cmd-fetch.c decodes window by window (a BINARY
+ * of a multipart or of the whole message reads the message whole there). */
 bool fetch_items_streamable(const struct fetch_items *fi);
+/* BINARY[...] or BINARY.SIZE[...]. */
+bool fetch_items_is_binary(const struct fetch_body_item *it);
 /* The range of the message (msg_size octets, its tree; tree may be NULL
  * for the whole message) that a streamable item reads: msg[*off_r ..
  * *off_r + *len_r). 0: those bytes are the answer (partial applied);
