@@ -77,6 +77,8 @@ _Static_assert(FETCH_FLAG_SEEN == CPM__SYS_FLAG__SEEN && FETCH_FLAG_ANSWERED == 
 
 /* Messages in one MULTIAPPEND at most. */
 #define APPEND_MAX_MESSAGES 1000
+/* A streamed literal's bytes wait at most this long for a full piece. */
+#define APPEND_PIECE_WAIT_MS 30000
 /* CATENATE URL parts in one command at most (each costs one or two RPCs). */
 #define APPEND_MAX_URLS 1000
 
@@ -117,6 +119,7 @@ struct append_ctx {
 	uint64_t acked;    /* bytes of it the back-end has */
 	struct buf piece;  /* bytes not yet sent */
 	size_t piece_max;
+	uint64_t piece_ms; /* loop time of the last piece sent (or of AppendBegin) */
 };
 
 static void abort_done(const Cpm__Response *resp, void *ctx)
@@ -567,6 +570,7 @@ static void send_piece(struct append_ctx *c)
 	q.data.len = c->piece.len;
 	req.op_case = CPM__REQUEST__OP_APPEND_CHUNK;
 	req.append_chunk = &q;
+	c->piece_ms = uv_now(s->w->loop);
 	session_ref(s);
 	rpc_call(s->w->rpc, s->shard, &req, 0, on_piece, c);
 }
@@ -584,7 +588,12 @@ static void append_literal_data(struct session *s, const struct imap_literal_chu
 		literal_failed(s, "NO", "[SERVERBUG] Out of memory");
 		return;
 	}
-	if (c->piece.len >= c->piece_max || ch->last)
+	/* A slow client's bytes go on before the shard's idle deadline would
+	 * take a partly filled piece for an abandoned one. */
+	uint64_t wait_ms = (uint64_t)s->w->cfg->append_staging_idle_s * 1000 / 4;
+	if (wait_ms > APPEND_PIECE_WAIT_MS)
+		wait_ms = APPEND_PIECE_WAIT_MS;
+	if (c->piece.len >= c->piece_max || ch->last || uv_now(s->w->loop) - c->piece_ms >= wait_ms)
 		send_piece(c);
 	else
 		session_literal_resume(s);
@@ -605,6 +614,7 @@ static void on_begin(const Cpm__Response *resp, void *ctx)
 	if (ok) {
 		c->acked = 0;
 		buf_reset(&c->piece);
+		c->piece_ms = uv_now(s->w->loop);
 		session_literal_stream(s, append_literal_data);
 	} else if (resp->status == CPM__STATUS__OK) {
 		literal_failed(s, "NO", "[SERVERBUG] APPEND: bad back-end response");

@@ -23,7 +23,7 @@ cluster.module_fixtures(globals(), cluster_options={"append_staging_idle_s": "3"
 
 PW = "append-pw"
 MB = 1024 * 1024
-USERS = ("big", "cut", "garbage", "multi", "same", "quota", "idle", "bin", "watch", "sweep")
+USERS = ("big", "cut", "garbage", "multi", "same", "quota", "idle", "slow", "bin", "watch", "sweep")
 
 
 def populate(c):
@@ -329,6 +329,29 @@ class Hostile(ClusterTest):
         self.assertEqual(status(tagged), "NO", tagged)
         self.assertEqual(status(w.cmd("NOOP")[1]), "OK")
         self.assertEqual(w.cmd("STATUS INBOX (MESSAGES)")[0], [b"* STATUS INBOX (MESSAGES 0)"])
+        w.close()
+
+    def test_slow_client_outlives_idle_deadline(self):
+        """A client trickling its literal (64 KB every 0.3 s, for longer than
+        the 3 s idle deadline before a 1 MiB piece fills) is not mistaken for
+        an abandoned one: partial pieces go on before the deadline."""
+        c = self.cluster
+        body = big_message(1536 * 1024, b"slowly")
+        w = c.login_raw("slow", fe=1)
+        w.settimeout(30)
+        tag = send_head(w, b"APPEND INBOX", len(body))
+        self.assertTrue(w.read_response().startswith(b"+ "))
+        step = 64 * 1024
+        for off in range(0, len(body), step):
+            w.sock.sendall(body[off:off + step])
+            time.sleep(0.3)
+        w.send(b"\r\n")
+        _, tagged = w.read_until_tagged(tag)
+        self.assertEqual(status(tagged), "OK", tagged)
+        w.cmd("SELECT INBOX")
+        untagged, _ = w.cmd("UID SEARCH ALL")
+        n = len(untagged[0].split()) - 2
+        self.assertEqual(fetch_body(w, "FETCH %d BODY.PEEK[]" % n)["BODY[]"], body)
         w.close()
 
     def test_restart_sweeps_staging(self):
