@@ -79,21 +79,21 @@ static void drain(struct mime_cte_dec *d, struct sink *s)
 		d->out_pos = d->n_out = 0;
 }
 
+/* base64 alphabet value + 1 (0: not base64, 65: "="). */
+static const unsigned char B64[256] = {
+	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8, ['I'] = 9,
+	['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18,
+	['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27,
+	['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
+	['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45,
+	['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54,
+	['2'] = 55, ['3'] = 56, ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63,
+	['/'] = 64, ['='] = 65,
+};
+
 static int b64_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	if (c == '=')
-		return 64;
-	return -1;
+	return B64[c] == 0 ? -1 : B64[c] - 1;
 }
 
 static void b64_group(struct mime_cte_dec *d, struct sink *s)
@@ -205,6 +205,26 @@ size_t mime_cte_dec_run(struct mime_cte_dec *d, const unsigned char *in, size_t 
 		}
 		switch (d->cte) {
 		case MIME_CTE_BASE64: {
+			/* Whole groups of 4 alphabet characters straight into the
+			 * window while nothing is pending and 3 bytes fit. */
+			if (d->n_in == 0 && d->n_out == 0) {
+				while (len - i >= 4 && s.cap - s.len >= 3) {
+					unsigned a = B64[in[i]] - 1u, b = B64[in[i + 1]] - 1u, c = B64[in[i + 2]] - 1u,
+						 e = B64[in[i + 3]] - 1u;
+					if ((a | b | c | e) >= 64)
+						break; /* "=", a line break or garbage: the slow path */
+					unsigned char o[3] = {(unsigned char)(a << 2 | b >> 4), (unsigned char)(b << 4 | c >> 2),
+							      (unsigned char)(c << 6 | e)};
+					if (o[0] == 0 || o[1] == 0 || o[2] == 0)
+						d->nul = true;
+					if (s.out != NULL)
+						memcpy(s.out + s.len, o, 3);
+					s.len += 3;
+					i += 4;
+				}
+				if (i == len || s.len >= s.cap)
+					break;
+			}
 			unsigned char c = in[i++];
 			if (b64_value(c) < 0)
 				break;
@@ -214,6 +234,20 @@ size_t mime_cte_dec_run(struct mime_cte_dec *d, const unsigned char *in, size_t 
 			break;
 		}
 		case MIME_CTE_QP:
+			if (d->mode == QP_NORMAL && d->n_out == 0 && in[i] != '=') {
+				/* Text up to the next "=" straight into the window. */
+				size_t n = len - i < s.cap - s.len ? len - i : s.cap - s.len;
+				const unsigned char *eq = memchr(in + i, '=', n);
+				if (eq != NULL)
+					n = (size_t)(eq - (in + i));
+				if (s.out != NULL)
+					memcpy(s.out + s.len, in + i, n);
+				if (!d->nul && memchr(in + i, 0, n) != NULL)
+					d->nul = true;
+				s.len += n;
+				i += n;
+				break;
+			}
 			i += (size_t)qp_step(d, &s, in[i]);
 			break;
 		default: { /* identity: as much as fits, at once */
