@@ -56,27 +56,13 @@ bool recent_has(const struct selected_folder *f, uint32_t uid)
 	return lo < f->n_recent && f->recent[lo].first <= uid;
 }
 
-/* Index of the first view UID >= uid. */
-static uint32_t view_lower_bound(const struct selected_folder *f, uint32_t uid)
-{
-	uint32_t lo = 0, hi = f->count;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (f->uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 uint32_t recent_count(const struct selected_folder *f)
 {
 	uint32_t n = 0;
 	for (size_t i = 0; i < f->n_recent; i++) {
-		uint32_t a = view_lower_bound(f, f->recent[i].first);
-		uint32_t b = f->recent[i].last == UINT32_MAX ? f->count : view_lower_bound(f, f->recent[i].last + 1);
-		n += b - a;
+		size_t a = view_lower_bound(f, f->recent[i].first);
+		size_t b = f->recent[i].last == UINT32_MAX ? f->count : view_lower_bound(f, f->recent[i].last + 1);
+		n += (uint32_t)(b - a);
 	}
 	return n;
 }

@@ -456,8 +456,7 @@ void session_unselect(struct session *s)
 		s->state = SESSION_AUTH;
 }
 
-/* Index of the first view entry >= uid (count when none). */
-static size_t view_lower_bound(const struct selected_folder *f, uint32_t uid)
+size_t view_lower_bound(const struct selected_folder *f, uint32_t uid)
 {
 	size_t lo = 0, hi = f->count;
 	while (lo < hi) {

@@ -189,6 +189,9 @@ void session_sync(struct session *s, void (*done)(struct session *s));
  * (installed as the worker's feed callback). */
 void session_feed_event(void *session, const Cpm__FeedEvent *ev);
 
+/* Index of the first view entry >= uid (f->count when none). */
+size_t view_lower_bound(const struct selected_folder *f, uint32_t uid);
+
 /* Set the selected folder (takes ownership of uids); clears on NULL name. */
 void session_select(struct session *s, const char *name, const Cpm__FolderSelectResp *r, bool readonly);
 void session_unselect(struct session *s);
