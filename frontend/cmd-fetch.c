@@ -133,6 +133,8 @@ struct fetch_ctx {
 	uint32_t from_uid;
 
 	bool unknown_cte;      /* some BINARY item could not be decoded: end NO [UNKNOWN-CTE] */
+	uint32_t gone_from;    /* FETCH phase: view UIDs from here on not yet answered or found gone */
+	bool expunge_issued;   /* a message of the view is gone (another session's EXPUNGE): end OK [EXPUNGEISSUED] */
 	uint32_t *seen;        /* UIDs whose \Seen this command sets, ascending */
 	size_t n_seen, cap_seen;
 	size_t store_pos;      /* next seen[] index to store */
@@ -400,6 +402,7 @@ static int send_store(struct fetch_ctx *c)
 /* Starts the FETCH phase from the first range. */
 static int start_fetch_phase(struct fetch_ctx *c)
 {
+	c->gone_from = 0;
 	c->phase = PHASE_FETCH;
 	c->pos = 0;
 	c->from_uid = 0;
@@ -653,6 +656,45 @@ static bool reply_usable(struct fetch_ctx *c, const Cpm__Response *resp)
 static void after_page(struct fetch_ctx *c, int more);
 static void stream_next(struct fetch_ctx *c);
 
+static bool in_ranges(const struct fetch_ctx *c, uint32_t uid)
+{
+	size_t lo = 0, hi = c->n_ranges;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->ranges[mid].last < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->n_ranges && c->ranges[lo].first <= uid;
+}
+
+/* Messages the session still shows but the back-end no longer has (another
+ * session expunged them; this one has not been told yet, so their sequence
+ * numbers stand): the asked view UIDs in [gone_from, upto) that no answer
+ * covered. As Dovecot: a UID-only FETCH still answers them from the view;
+ * otherwise they are left out and the command ends OK [EXPUNGEISSUED]
+ * (RFC 2180 4.1.1, RFC 5530). CHANGEDSINCE leaves messages out on purpose,
+ * and a NOTIFY fetch of new messages has nothing to report, so neither looks. */
+static void account_gone(struct fetch_ctx *c, uint32_t upto)
+{
+	const struct selected_folder *f = &c->s->sel;
+	if (c->changedsince != 0 || c->untagged_done != NULL || upto <= c->gone_from)
+		return;
+	const struct fetch_items *it = &c->items;
+	bool uid_only = it->uid && !it->flags && !it->internaldate && !it->size && !it->envelope &&
+			!it->bodystructure && !it->body && !it->modseq && !it->preview && it->n_body == 0;
+	for (size_t i = view_lower_bound(f, c->gone_from); i < f->count && f->uids[i] < upto; i++) {
+		if (!in_ranges(c, f->uids[i]))
+			continue;
+		if (uid_only)
+			session_untagged(c->s, "%zu FETCH (UID %u)", i + 1, (unsigned)f->uids[i]);
+		else
+			c->expunge_issued = true;
+	}
+	c->gone_from = upto;
+}
+
 static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 {
 	struct fetch_ctx *c = ctx;
@@ -680,6 +722,8 @@ static void on_fetch_page(const Cpm__Response *resp, void *ctx)
 				return;
 			}
 		} else {
+			account_gone(c, m->uid);
+			c->gone_from = m->uid + 1;
 			if (write_message(s, c, m, &stream))
 				c->unknown_cte = true;
 			if (stream) {
@@ -731,8 +775,11 @@ static void after_page(struct fetch_ctx *c, int more)
 			rc = start_fetch_phase(c);
 		}
 	} else {
+		account_gone(c, UINT32_MAX);
 		if (c->unknown_cte)
 			fetch_answer(c, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
+		else if (c->expunge_issued)
+			fetch_answer(c, "OK", "[EXPUNGEISSUED] Some messages were already expunged.");
 		else
 			fetch_answer(c, "OK", "Fetch completed.");
 		fetch_finish(c);

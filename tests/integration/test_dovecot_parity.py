@@ -11,7 +11,9 @@ extensions allow and Dovecot gives, on a 2-back-end / 2-front-end cluster:
 - APPEND CATENATE to a missing mailbox answers [TRYCREATE] before any URL;
 - LIST (SUBSCRIBED) lists a subscribed, deleted folder as \\NonExistent;
 - NOTIFY SET STATUS with FlagChange includes HIGHESTMODSEQ (RFC 5465);
-- SEARCH FROM/TO/CC/BCC match parsed addresses ("name <local@domain>")."""
+- SEARCH FROM/TO/CC/BCC match parsed addresses ("name <local@domain>");
+- FETCH of a message another session expunged, before this session is
+  told: UID from the view, else left out with OK [EXPUNGEISSUED]."""
 
 import re
 
@@ -26,7 +28,7 @@ MSG = b"From: a@example.org\r\nSubject: nil\r\n\r\nbody\r\n"
 
 
 def populate(c):
-    for u in ("rc1", "mv1", "nil1", "cat1", "ls1", "nt1", "ad1"):
+    for u in ("rc1", "mv1", "nil1", "cat1", "ls1", "nt1", "ad1", "ex1"):
         c.add_user(u, PW)
 
 
@@ -191,3 +193,41 @@ class AddressSearch(ClusterTest):
             self.assertEqual(status(tagged), "OK", (key, tagged))
             self.assertEqual(untagged, [re.sub(rb" $", b"", b"* SEARCH " + want)], key)
         w.close()
+
+
+class ExpungedElsewhere(ClusterTest):
+    def test_fetch_before_the_expunge_is_reported(self):
+        a = self.cluster.login_raw("ex1", fe=0)
+        b = self.cluster.login_raw("ex1", fe=1)
+        for i in range(3):
+            append(a, "INBOX", MSG + b"%d\r\n" % i)
+        a.cmd("SELECT INBOX")
+        b.cmd("SELECT INBOX")
+        untagged, _ = b.cmd("FETCH 1:3 UID")
+        uids = [int(re.search(rb"UID (\d+)", u).group(1)) for u in untagged]
+        a.cmd("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        untagged, _ = a.cmd("EXPUNGE")
+        self.assertIn(b"* 2 EXPUNGE", untagged)
+        # b still shows message 2: its UID comes from the view ...
+        untagged, tagged = b.cmd("FETCH 2 UID")
+        self.assertEqual((untagged, status(tagged)), ([b"* 2 FETCH (UID %d)" % uids[1]], "OK"))
+        untagged, tagged = b.cmd("UID FETCH 1:* (UID)")
+        self.assertEqual(untagged, [b"* %d FETCH (UID %d)" % (i + 1, u) for i, u in enumerate(uids)])
+        # ... other items cannot be had: left out, and the client is told
+        untagged, tagged = b.cmd("FETCH 1:3 (UID RFC822.SIZE)")
+        self.assertEqual([re.sub(rb" RFC822.SIZE \d+", b"", u) for u in untagged],
+                         [b"* 1 FETCH (UID %d)" % uids[0], b"* 3 FETCH (UID %d)" % uids[2]])
+        self.assertRegex(tagged, rb"^\S+ OK \[EXPUNGEISSUED\] ")
+        untagged, tagged = b.cmd("FETCH 2 BODY.PEEK[]")
+        self.assertEqual(untagged, [])
+        self.assertRegex(tagged, rb"^\S+ OK \[EXPUNGEISSUED\] ")
+        # CHANGEDSINCE leaves messages out on purpose: no EXPUNGEISSUED for that
+        untagged, tagged = b.cmd("FETCH 1:3 (FLAGS) (CHANGEDSINCE 1000000)")  # enables CONDSTORE
+        self.assertEqual(([u for u in untagged if b"HIGHESTMODSEQ" not in u], status(tagged)), ([], "OK"))
+        self.assertNotIn(b"EXPUNGEISSUED", tagged)
+        untagged, _ = b.cmd("NOOP")
+        self.assertIn(b"* 2 EXPUNGE", untagged)
+        untagged, tagged = b.cmd("FETCH 1:2 RFC822.SIZE")
+        self.assertEqual((len(untagged), tagged.split()[1:3]), (2, [b"OK", b"Fetch"]))
+        a.close()
+        b.close()

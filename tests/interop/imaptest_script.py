@@ -404,7 +404,7 @@ def _interval(text):
 
 # --- mbox source -----------------------------------------------------------
 
-FROM_LINE = re.compile(r"From \S+\s+(?:\w{3} )?(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d) (\d{4})")
+FROM_LINE = re.compile(r"From \S+\s+(?:\w{3} )?(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d) (\d{4})(?: ([+-]\d{4}))?")
 MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
@@ -433,8 +433,8 @@ class Mbox:
 
     @staticmethod
     def _date(m):
-        mon, day, hh, mm, ss, year = m.groups()
-        return "%02d-%s-%s %s:%s:%s +0000" % (int(day), mon, year, hh, mm, ss)
+        mon, day, hh, mm, ss, year, zone = m.groups()
+        return "%02d-%s-%s %s:%s:%s %s" % (int(day), mon, year, hh, mm, ss, zone or "+0000")
 
     def eof(self):
         return self.next >= len(self.messages)

@@ -39,9 +39,6 @@ KNOWN = {
     "search-date": "SENTBEFORE/SENTON/SENTSINCE on a message without Date: (our copy lacks search-date.mbox, "
                    "so the messages come from default.mbox): RFC 3501 compares the Date: header and we match "
                    "nothing; Dovecot uses 1970 (docs/conformance.md, Differences that remain)",
-    "expunge": "open: FETCH of a message another session expunged that this session was not told of yet: "
-               "Dovecot answers from its view (UID); we leave the message out and answer OK (RFC 2180 4.1 "
-               "allows both; docs/conformance.md, The imaptest suite)",
 }
 
 if SCRIPTS:
