@@ -15,8 +15,8 @@ $CPM_IMAPTEST_DIR). What it implements:
   pipelining), one connection index per command group, `""` for any reply;
 - start-up states: auth (every `$mailbox*` folder deleted and unsubscribed),
   created, appended (the messages of NAME.mbox or default.mbox, LF lines sent
-  as CRLF, the From-line date as internal date), selected (on every
-  connection);
+  as CRLF, the From-line date and zone as internal date; Test.derive_mbox()
+  can stand in for a missing NAME.mbox), selected (on every connection);
 - `append` / `append ARGS` taking the next message of the mbox;
 - matching: case-insensitive, `$var` / `${var}` captured on first use and
   compared after, `$` for any value (a list too), `$]` up to a `]`,
@@ -163,6 +163,30 @@ class Test:
         self.groups = []
         mbox = path + ".mbox"
         self.mbox = mbox if os.path.exists(mbox) else os.path.join(os.path.dirname(path), "default.mbox")
+        self.mbox_text = None   # set by derive_mbox()
+
+    def derive_mbox(self):
+        """When NAME.mbox is missing (a partial copy of the suite) and the
+        script's first `body[] {{{`/`binary[] {{{` expectation shows one whole
+        message ending in CRLF, that message becomes the test's mbox (an
+        option of ours, not imaptest's: it makes such scripts meaningful).
+        Returns True when it did."""
+        if os.path.exists(self.path + ".mbox"):
+            return False
+        with open(self.path, encoding="latin-1") as f:
+            lines = f.read().split("\n")
+        start = next((i for i, ln in enumerate(lines)
+                      if "body[] {{{" in ln.lower() or "binary[] {{{" in ln.lower()), None)
+        if start is None:
+            return False
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("}}}")), None)
+        if end is None or end == start + 1 or lines[end - 1] != "":
+            return False
+        msg = lines[start + 1:end - 1]
+        if any(ln.startswith("From ") for ln in msg):
+            return False
+        self.mbox_text = "From user@domain  Fri Feb 22 17:06:23 2008\n" + "\n".join(msg) + "\n"
+        return True
 
 
 REPLY_WORDS = {"ok": "ok", "no": "no", "bad": "bad", '""': ""}
@@ -411,9 +435,11 @@ MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 class Mbox:
     """The messages of an mbox file in order, wrapping around at the end."""
 
-    def __init__(self, path):
-        with open(path, encoding="latin-1") as f:
-            lines = f.read().split("\n")
+    def __init__(self, path, text=None):
+        if text is None:
+            with open(path, encoding="latin-1") as f:
+                text = f.read()
+        lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
         self.messages = []
@@ -486,7 +512,7 @@ class Runner:
         self.modseq = (0, 0)     # highest seen $modseqN index, value
         self.seqmap = []
         self.conns = []
-        self.mbox = Mbox(test.mbox)
+        self.mbox = Mbox(test.mbox, test.mbox_text)
         self.result = Result(test.name)
 
     # --- variables ----------------------------------------------------------
