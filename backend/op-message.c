@@ -782,6 +782,7 @@ void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, 
 	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
 		return;
 	uint64_t highest = f->highestmodseq;
+	uint32_t recent_uid = f->recent_uid;
 	cpmdb__folder_rec__free_unpacked(f, NULL);
 	Cpm__ChangesResp *r = malloc(sizeof(*r));
 	if (r == NULL) {
@@ -792,6 +793,7 @@ void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, 
 	res->resp->result_case = CPM__RESPONSE__RESULT_CHANGES;
 	res->resp->changes = r;
 	r->highestmodseq = highest;
+	r->recent_uid = recent_uid;
 	uint32_t limit = q->max_changes && q->max_changes < OP_CHANGES_PAGE ? q->max_changes : OP_CHANGES_PAGE;
 	/* The UIDs touched after since_modseq, in log order. */
 	uint32_t *uids = NULL;

@@ -4,7 +4,9 @@
 #include "recent.h"
 
 #include "rpc-client.h"
+#include "u64map.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 static int recent_add(struct selected_folder *f, uint32_t first, uint32_t last)
@@ -71,6 +73,7 @@ struct claim_ctx {
 	struct session *s;
 	void (*done)(struct session *s);
 	uint64_t folder_id;
+	uint32_t upto;
 };
 
 static void tell(struct session *s)
@@ -86,6 +89,9 @@ static void on_claim(const Cpm__Response *resp, void *arg)
 {
 	struct claim_ctx *c = arg;
 	struct session *s = c->s;
+	struct u64map *inflight = &s->w->recent_claims;
+	if ((uintptr_t)u64map_get(inflight, c->folder_id) == c->upto)
+		u64map_del(inflight, c->folder_id);
 	if (!session_closed(s)) {
 		/* Still the same folder (a claim is not cancelled by a re-SELECT). */
 		if (s->state == SESSION_SELECTED && s->sel.folder_id == c->folder_id && resp->status == CPM__STATUS__OK &&
@@ -109,14 +115,26 @@ void recent_claim(struct session *s, void (*done)(struct session *s))
 		done(s);
 		return;
 	}
+	/* Nothing to win: the log read showed them claimed already, or another
+	 * session of this worker is claiming them (many sessions watching one
+	 * folder then cost one claim per worker, not one each). */
+	struct u64map *inflight = &s->w->recent_claims;
+	uintptr_t other = (uintptr_t)u64map_get(inflight, f->folder_id);
+	if (f->folder_recent_uid >= f->uidnext || other >= f->uidnext) {
+		f->claimed_upto = f->uidnext;
+		done(s);
+		return;
+	}
 	struct claim_ctx *c = malloc(sizeof(*c));
-	if (c == NULL) {
+	if (c == NULL || u64map_put(inflight, f->folder_id, (void *)(uintptr_t)f->uidnext) < 0) {
+		free(c);
 		done(s);
 		return;
 	}
 	c->s = s;
 	c->done = done;
 	c->folder_id = f->folder_id;
+	c->upto = f->uidnext;
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__RecentClaimReq q = CPM__RECENT_CLAIM_REQ__INIT;
 	q.user = s->user;

@@ -7,6 +7,10 @@
  * (NOOP, IDLE, NOTIFY, its own APPEND/COPY) claims those nobody has claimed
  * with a RecentClaimReq after the sync, which moves the folder's watermark in
  * one write, so two sessions on any front-ends never both get a message.
+ * A claim is skipped when the change-log read already showed the
+ * watermark past them (ChangesResp.recent_uid) or another session of the
+ * same worker has one in flight for the folder (fe_worker.recent_claims):
+ * a folder watched by many sessions costs a claim per worker, not per session.
  * EXAMINE claims nothing: it shows the unclaimed messages as \Recent at
  * open and leaves them for the next SELECT. STATUS RECENT counts unclaimed.
  *

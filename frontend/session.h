@@ -75,6 +75,7 @@ struct selected_folder {
 	Cpm__UidRange *recent;     /* UIDs \Recent in this session: ascending, disjoint (recent.h) */
 	size_t n_recent;
 	uint32_t claimed_upto;     /* \Recent claimed, by us or another session, below this UID */
+	uint32_t folder_recent_uid; /* the folder's watermark as the last sync read it */
 	uint32_t recent_told;      /* the RECENT count the client was last given */
 	uint64_t highestmodseq;    /* the folder's state this view reflects */
 };

@@ -64,6 +64,8 @@ static void apply_changes(struct session *s, const Cpm__ChangesResp *r, void *ar
 	}
 	if (grew)
 		session_untagged(s, "%u EXISTS", s->sel.count);
+	if (r->recent_uid > s->sel.folder_recent_uid)
+		s->sel.folder_recent_uid = r->recent_uid;
 	/* The view now reflects the log up to this page. */
 	uint64_t upto = r->next_modseq != 0 ? r->next_modseq : r->highestmodseq;
 	if (upto > s->sel.highestmodseq)

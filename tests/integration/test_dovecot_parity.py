@@ -28,7 +28,7 @@ MSG = b"From: a@example.org\r\nSubject: nil\r\n\r\nbody\r\n"
 
 
 def populate(c):
-    for u in ("rc1", "mv1", "nil1", "cat1", "ls1", "nt1", "ad1", "ex1"):
+    for u in ("rc1", "rc2", "mv1", "nil1", "cat1", "ls1", "nt1", "ad1", "ex1"):
         c.add_user(u, PW)
 
 
@@ -82,6 +82,33 @@ class Recent(ClusterTest):
         untagged, _ = b.cmd("SELECT INBOX")
         self.assertIn(b"* 0 RECENT", untagged)
         for w in (a, b, c):
+            w.close()
+
+
+    def test_many_idle_sessions_one_recent(self):
+        """Twelve sessions on both front-ends IDLE in one folder; a new message
+        is \\Recent in exactly one of them, however the pushes race."""
+        ws = [self.cluster.login_raw("rc2", fe=i % 2) for i in range(12)]
+        for w in ws:
+            w.cmd("SELECT INBOX")
+            w.send(b"i IDLE\r\n")
+            self.assertTrue(w.readline().startswith(b"+"))
+        c = self.cluster.login_raw("rc2", fe=0)
+        append(c, "INBOX")
+        for w in ws:
+            w.settimeout(5)
+            self.assertEqual(w.readline().rstrip(), b"* 1 EXISTS")
+        got = 0
+        for w in ws:
+            w.send(b"DONE\r\n")
+            _, tagged = w.read_until_tagged("i")
+            self.assertEqual(status(tagged), "OK", tagged)
+            untagged, _ = w.cmd("FETCH 1 FLAGS")
+            got += b"\\Recent" in untagged[0]
+        self.assertEqual(got, 1)
+        untagged, _ = c.cmd("STATUS INBOX (RECENT)")
+        self.assertEqual(untagged, [b"* STATUS INBOX (RECENT 0)"])
+        for w in ws + [c]:
             w.close()
 
 
