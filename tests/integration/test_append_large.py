@@ -326,7 +326,7 @@ class Hostile(ClusterTest):
         self.assertEqual(staging_files(c, "idle"), [])
         w.sock.sendall(body[3 * MB:] + b"\r\n")
         _, tagged = w.read_until_tagged(tag)
-        self.assertEqual(status(tagged), "NO", tagged)
+        self.assertRegex(tagged, rb"^a\d+ NO APPEND: the literal stalled")
         self.assertEqual(status(w.cmd("NOOP")[1]), "OK")
         self.assertEqual(w.cmd("STATUS INBOX (MESSAGES)")[0], [b"* STATUS INBOX (MESSAGES 0)"])
         w.close()
