@@ -547,6 +547,8 @@ static void on_piece(const Cpm__Response *resp, void *ctx)
 			literal_failed(s, "NO", "[SERVERBUG] APPEND: bad back-end response");
 		else if (resp->status == CPM__STATUS__UNAVAILABLE)
 			literal_failed(s, "NO", "[UNAVAILABLE] APPEND: storage temporarily unavailable, try again");
+		else if (resp->status == CPM__STATUS__NOTFOUND)
+			literal_failed(s, "NO", "APPEND: the literal stalled and was dropped; send it again");
 		else
 			literal_failed(s, "NO", "[SERVERBUG] APPEND: the message could not be stored");
 		session_unref(s);

@@ -23,7 +23,7 @@ cluster.module_fixtures(globals(), cluster_options={"append_staging_idle_s": "3"
 
 PW = "append-pw"
 MB = 1024 * 1024
-USERS = ("big", "cut", "garbage", "multi", "same", "quota", "idle", "slow", "bin", "watch", "sweep")
+USERS = ("big", "cut", "garbage", "multi", "same", "quota", "idle", "slow", "bin", "watch", "sweep", "tls", "many")
 
 
 def populate(c):
@@ -143,6 +143,18 @@ class Streamed(ClusterTest):
         w.close()
         idler.close()
 
+    def test_over_tls(self):
+        c = self.cluster
+        body = big_message(6 * MB, b"tls")
+        w = c.login_raw("tls", fe=1, tls=True)
+        w.settimeout(60)
+        _, tagged = w.cmd_literal(b"APPEND INBOX", body)
+        self.assertRegex(tagged, rb"OK \[APPENDUID \d+ 1\]")
+        w.cmd("SELECT INBOX")
+        self.assertEqual(fetch_body(w, "FETCH 1 BODY.PEEK[]")["BODY[]"], body)
+        self.assertEqual(wait_no_staging(c, "tls"), [])
+        w.close()
+
     def test_binary_literal8(self):
         c = self.cluster
         blob = bytes(range(256)) * (8 * 4096)  # 8 MB holding NULs
@@ -211,6 +223,25 @@ class Multi(ClusterTest):
         self.assertEqual([g["BODY[]"] for g in got], [small1, big, small2])
         self.assertIn("\\Flagged", got[1]["FLAGS"])
         self.assertEqual(wait_no_staging(c, "multi"), [])
+        w.close()
+
+    def test_too_many_large_messages_in_one_command(self):
+        """append_staging_max (8) large literals in one MULTIAPPEND: the
+        ninth is refused before its "+", and none is stored."""
+        c = self.cluster
+        body = big_message(MB + 4096, b"many")
+        w = c.login_raw("many")
+        tag = send_head(w, b"APPEND INBOX", len(body))
+        for i in range(9):
+            line = w.read_response()
+            if i == 8:
+                self.assertRegex(line, (r"^%s NO \[LIMIT\] " % tag).encode())
+                break
+            self.assertTrue(line.startswith(b"+ "), line)
+            w.send(body + b" {%d}\r\n" % len(body))
+        self.assertEqual(status(w.cmd("NOOP")[1]), "OK")
+        self.assertEqual(w.cmd("STATUS INBOX (MESSAGES)")[0], [b"* STATUS INBOX (MESSAGES 0)"])
+        self.assertEqual(wait_no_staging(c, "many"), [])
         w.close()
 
     def test_multiappend_failure_commits_none(self):
@@ -326,7 +357,7 @@ class Hostile(ClusterTest):
         self.assertEqual(staging_files(c, "idle"), [])
         w.sock.sendall(body[3 * MB:] + b"\r\n")
         _, tagged = w.read_until_tagged(tag)
-        self.assertEqual(status(tagged), "NO", tagged)
+        self.assertRegex(tagged, rb"^a\d+ NO APPEND: the literal stalled")
         self.assertEqual(status(w.cmd("NOOP")[1]), "OK")
         self.assertEqual(w.cmd("STATUS INBOX (MESSAGES)")[0], [b"* STATUS INBOX (MESSAGES 0)"])
         w.close()
