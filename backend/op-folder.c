@@ -122,16 +122,11 @@ void op_folder_create_req(const struct op_ctx *ctx, MDB_txn *t, const Cpm__Folde
 			op_fail_db(res, st, "folder");
 		return;
 	}
-	Cpm__FolderCreateResp *r = malloc(sizeof(*r));
-	if (r == NULL) {
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+	Cpm__FolderCreateResp *r = op_result_new(res, CPM__RESPONSE__RESULT_FOLDER_CREATE, &cpm__folder_create_resp__descriptor);
+	if (r == NULL)
 		return;
-	}
-	cpm__folder_create_resp__init(r);
 	r->folder_id = id;
 	r->uidvalidity = uv;
-	res->resp->result_case = CPM__RESPONSE__RESULT_FOLDER_CREATE;
-	res->resp->folder_create = r;
 }
 
 /* Messages from the folder's \\Recent watermark on (usually none: one seek). */
@@ -250,14 +245,9 @@ void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListR
 		op_fail_db(res, st, "user");
 		return;
 	}
-	Cpm__FolderListResp *r = malloc(sizeof(*r));
-	if (r == NULL) {
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+	Cpm__FolderListResp *r = op_result_new(res, CPM__RESPONSE__RESULT_FOLDER_LIST, &cpm__folder_list_resp__descriptor);
+	if (r == NULL)
 		return;
-	}
-	cpm__folder_list_resp__init(r);
-	res->resp->result_case = CPM__RESPONSE__RESULT_FOLDER_LIST;
-	res->resp->folder_list = r;
 	struct op_folder_list all = {0};
 	st = op_folder_collect(ctx, t, q->user, "", &all);
 	if (st == DB_OK && all.n > 0 && (r->folders = calloc(all.n, sizeof(*r->folders))) == NULL)
@@ -307,15 +297,11 @@ void op_folder_select(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSel
 		op_fail_folder(res, st);
 		return;
 	}
-	Cpm__FolderSelectResp *r = malloc(sizeof(*r));
+	Cpm__FolderSelectResp *r = op_result_new(res, CPM__RESPONSE__RESULT_FOLDER_SELECT, &cpm__folder_select_resp__descriptor);
 	if (r == NULL) {
 		cpmdb__folder_rec__free_unpacked(f, NULL);
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
 		return;
 	}
-	cpm__folder_select_resp__init(r);
-	res->resp->result_case = CPM__RESPONSE__RESULT_FOLDER_SELECT;
-	res->resp->folder_select = r;
 	/* The sequence map and the first unseen message, from one cursor pass. */
 	MDB_cursor *c = NULL;
 	int rc = mdb_cursor_open(t, ctx->db->msgs, &c);
@@ -385,15 +371,11 @@ void op_recent_claim(const struct op_ctx *ctx, MDB_txn *t, const Cpm__RecentClai
 	Cpmdb__FolderRec *f;
 	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
 		return;
-	Cpm__RecentClaimResp *r = malloc(sizeof(*r));
+	Cpm__RecentClaimResp *r = op_result_new(res, CPM__RESPONSE__RESULT_RECENT_CLAIM, &cpm__recent_claim_resp__descriptor);
 	if (r == NULL) {
 		cpmdb__folder_rec__free_unpacked(f, NULL);
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
 		return;
 	}
-	cpm__recent_claim_resp__init(r);
-	res->resp->result_case = CPM__RESPONSE__RESULT_RECENT_CLAIM;
-	res->resp->recent_claim = r;
 	uint32_t upto = q->upto_uid < f->uidnext ? q->upto_uid : f->uidnext;
 	r->first_uid = r->end_uid = f->recent_uid;
 	if (f->recent_uid < upto) {
@@ -683,15 +665,11 @@ void op_folder_status(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSta
 		op_fail_folder(res, st);
 		return;
 	}
-	Cpm__FolderStatusResp *r = malloc(sizeof(*r));
+	Cpm__FolderStatusResp *r = op_result_new(res, CPM__RESPONSE__RESULT_FOLDER_STATUS, &cpm__folder_status_resp__descriptor);
 	if (r == NULL) {
 		cpmdb__folder_rec__free_unpacked(f, NULL);
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
 		return;
 	}
-	cpm__folder_status_resp__init(r);
-	res->resp->result_case = CPM__RESPONSE__RESULT_FOLDER_STATUS;
-	res->resp->folder_status = r;
 	/* O(1): the counters are kept current by every change. */
 	r->unseen = f->unseen;
 	r->size = f->size;
@@ -707,14 +685,9 @@ void op_folder_status(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSta
 void op_subscription_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SubscriptionListReq *q,
 			  struct op_result *res)
 {
-	Cpm__SubscriptionListResp *r = malloc(sizeof(*r));
-	if (r == NULL) {
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+	Cpm__SubscriptionListResp *r = op_result_new(res, CPM__RESPONSE__RESULT_SUBSCRIPTION_LIST, &cpm__subscription_list_resp__descriptor);
+	if (r == NULL)
 		return;
-	}
-	cpm__subscription_list_resp__init(r);
-	res->resp->result_case = CPM__RESPONSE__RESULT_SUBSCRIPTION_LIST;
-	res->resp->subscription_list = r;
 	struct op_folder_list subs = {0};
 	enum db_status st = op_subs_collect(ctx, t, q->user, &subs);
 	if (st != DB_OK) {

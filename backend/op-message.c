@@ -153,18 +153,14 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 		op_fail_db(res, st, "message");
 		return;
 	}
-	Cpm__AppendResp *r = malloc(sizeof(*r));
+	Cpm__AppendResp *r = op_result_new(res, CPM__RESPONSE__RESULT_APPEND, &cpm__append_resp__descriptor);
 	if (r == NULL) {
 		cpmdb__folder_rec__free_unpacked(f, NULL);
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
 		return;
 	}
-	cpm__append_resp__init(r);
 	r->uidvalidity = f->uidvalidity;
 	r->uid = uid;
 	r->modseq = modseq;
-	res->resp->result_case = CPM__RESPONSE__RESULT_APPEND;
-	res->resp->append = r;
 	op_event(res, q->user, fid, modseq, CPM__CHANGE_KIND__C_APPEND, &uid, 1);
 	cpmdb__folder_rec__free_unpacked(f, NULL);
 }
@@ -192,14 +188,8 @@ void op_append_begin(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendBegi
 		op_fail_db(res, st, "user");
 		return;
 	}
-	Cpm__AppendBeginResp *r = malloc(sizeof(*r));
-	if (r == NULL) {
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
-		return;
-	}
-	cpm__append_begin_resp__init(r); /* staging_id: set by server.c once its file exists */
-	res->resp->result_case = CPM__RESPONSE__RESULT_APPEND_BEGIN;
-	res->resp->append_begin = r;
+	/* staging_id: set by server.c once its file exists */
+	(void)op_result_new(res, CPM__RESPONSE__RESULT_APPEND_BEGIN, &cpm__append_begin_resp__descriptor);
 }
 
 /* The body (or the range q asks for) of m into d: pointing into the map
@@ -339,15 +329,10 @@ void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, stru
 	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
 		return;
 	cpmdb__folder_rec__free_unpacked(f, NULL);
-	Cpm__FetchResp *r = malloc(sizeof(*r));
-	if (r == NULL) {
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+	Cpm__FetchResp *r = op_result_new(res, CPM__RESPONSE__RESULT_FETCH, &cpm__fetch_resp__descriptor);
+	if (r == NULL)
 		return;
-	}
-	cpm__fetch_resp__init(r);
 	res->borrowed = ctx->borrow_bodies && (q->items & CPM__FETCH_ITEM__F_BODY);
-	res->resp->result_case = CPM__RESPONSE__RESULT_FETCH;
-	res->resp->fetch = r;
 	uint32_t max_msgs = q->max_messages && q->max_messages < OP_FETCH_MAX_MESSAGES ? q->max_messages
 										 : OP_FETCH_MAX_MESSAGES;
 	size_t cap = 0, bytes = 0;
@@ -496,15 +481,11 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 		op_fail(res, CPM__STATUS__INVALID, "too many keywords in this mailbox");
 		return;
 	}
-	Cpm__StoreResp *r = malloc(sizeof(*r));
+	Cpm__StoreResp *r = op_result_new(res, CPM__RESPONSE__RESULT_STORE, &cpm__store_resp__descriptor);
 	if (r == NULL) {
 		cpmdb__folder_rec__free_unpacked(f, NULL);
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
 		return;
 	}
-	cpm__store_resp__init(r);
-	res->resp->result_case = CPM__RESPONSE__RESULT_STORE;
-	res->resp->store = r;
 	uint32_t *changed = NULL;
 	size_t n_changed = 0, cap = 0, changed_cap = 0, modified_cap = 0;
 	uint32_t flags = q->sys_flags & SYS_FLAGS_ALL;
@@ -784,14 +765,9 @@ void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, 
 	uint64_t highest = f->highestmodseq;
 	uint32_t recent_uid = f->recent_uid;
 	cpmdb__folder_rec__free_unpacked(f, NULL);
-	Cpm__ChangesResp *r = malloc(sizeof(*r));
-	if (r == NULL) {
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+	Cpm__ChangesResp *r = op_result_new(res, CPM__RESPONSE__RESULT_CHANGES, &cpm__changes_resp__descriptor);
+	if (r == NULL)
 		return;
-	}
-	cpm__changes_resp__init(r);
-	res->resp->result_case = CPM__RESPONSE__RESULT_CHANGES;
-	res->resp->changes = r;
 	r->highestmodseq = highest;
 	r->recent_uid = recent_uid;
 	uint32_t limit = q->max_changes && q->max_changes < OP_CHANGES_PAGE ? q->max_changes : OP_CHANGES_PAGE;

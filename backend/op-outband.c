@@ -108,16 +108,11 @@ void op_outband_read(const struct op_ctx *ctx, MDB_txn *t, const Cpm__OutbandRea
 		op_fail_db(res, dst, "notification log");
 		return;
 	}
-	Cpm__OutbandReadResp *r = malloc(sizeof(*r));
-	if (r == NULL) {
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+	Cpm__OutbandReadResp *r = op_result_new(res, CPM__RESPONSE__RESULT_OUTBAND_READ, &cpm__outband_read_resp__descriptor);
+	if (r == NULL)
 		return;
-	}
-	cpm__outband_read_resp__init(r);
 	r->log_id = st.log_id;
 	r->head = st.head;
-	res->resp->result_case = CPM__RESPONSE__RESULT_OUTBAND_READ;
-	res->resp->outband_read = r;
 	const char *why = NULL;
 	if (q->from_now)
 		return;

@@ -462,14 +462,9 @@ void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, st
 	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
 		return;
 	cpmdb__folder_rec__free_unpacked(f, NULL);
-	Cpm__SearchResp *r = malloc(sizeof(*r));
-	if (r == NULL) {
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+	Cpm__SearchResp *r = op_result_new(res, CPM__RESPONSE__RESULT_SEARCH, &cpm__search_resp__descriptor);
+	if (r == NULL)
 		return;
-	}
-	cpm__search_resp__init(r);
-	res->resp->result_case = CPM__RESPONSE__RESULT_SEARCH;
-	res->resp->search = r;
 	size_t cap = 0;
 	/* SORT / THREAD (op-sort.h, op-thread.h): keys taken from each match. */
 	bool threading = q->thread != CPM__THREAD_ALGORITHM__THREAD_NONE, sorting = !threading && q->n_sort > 0;

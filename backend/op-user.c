@@ -22,18 +22,14 @@ void op_user_get(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserGetReq *q,
 		op_fail_db(res, st, "user");
 		return;
 	}
-	Cpm__UserGetResp *r = malloc(sizeof(*r));
+	Cpm__UserGetResp *r = op_result_new(res, CPM__RESPONSE__RESULT_USER_GET, &cpm__user_get_resp__descriptor);
 	if (r == NULL) {
 		cpmdb__user_rec__free_unpacked(u, NULL);
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
 		return;
 	}
-	cpm__user_get_resp__init(r);
 	r->user = op_strdup(q->user);
 	r->scram_secret = op_strdup(u->scram_secret);
 	cpmdb__user_rec__free_unpacked(u, NULL);
-	res->resp->result_case = CPM__RESPONSE__RESULT_USER_GET;
-	res->resp->user_get = r;
 }
 
 void op_user_put(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserPutReq *q, struct op_result *res)
@@ -122,14 +118,9 @@ void op_user_del(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserDelReq *q,
 
 void op_user_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserListReq *q, struct op_result *res)
 {
-	Cpm__UserListResp *r = malloc(sizeof(*r));
-	if (r == NULL) {
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+	Cpm__UserListResp *r = op_result_new(res, CPM__RESPONSE__RESULT_USER_LIST, &cpm__user_list_resp__descriptor);
+	if (r == NULL)
 		return;
-	}
-	cpm__user_list_resp__init(r);
-	res->resp->result_case = CPM__RESPONSE__RESULT_USER_LIST;
-	res->resp->user_list = r;
 	MDB_cursor *c = NULL;
 	int rc = mdb_cursor_open(t, ctx->db->users, &c);
 	MDB_val k, v;
@@ -203,18 +194,14 @@ void op_quota_get(const struct op_ctx *ctx, MDB_txn *t, const Cpm__QuotaGetReq *
 		op_fail_db(res, st, "user");
 		return;
 	}
-	Cpm__QuotaGetResp *r = malloc(sizeof(*r));
+	Cpm__QuotaGetResp *r = op_result_new(res, CPM__RESPONSE__RESULT_QUOTA_GET, &cpm__quota_get_resp__descriptor);
 	if (r == NULL) {
 		cpmdb__user_rec__free_unpacked(u, NULL);
-		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
 		return;
 	}
-	cpm__quota_get_resp__init(r);
 	r->used = u->storage_used;
 	r->limit = quota_limit(ctx, u);
 	cpmdb__user_rec__free_unpacked(u, NULL);
-	res->resp->result_case = CPM__RESPONSE__RESULT_QUOTA_GET;
-	res->resp->quota_get = r;
 }
 
 void op_quota_set(const struct op_ctx *ctx, MDB_txn *t, const Cpm__QuotaSetReq *q, struct op_result *res)

@@ -62,6 +62,19 @@ void op_fail(struct op_result *res, Cpm__Status st, const char *fmt, ...)
 	}
 }
 
+void *op_result_new(struct op_result *res, Cpm__Response__ResultCase which, const ProtobufCMessageDescriptor *desc)
+{
+	ProtobufCMessage *m = malloc(desc->sizeof_message);
+	if (m == NULL) {
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+		return NULL;
+	}
+	protobuf_c_message_init(desc, m);
+	res->resp->result_case = which;
+	res->resp->user_get = (Cpm__UserGetResp *)m; /* a union of pointers: any member installs it */
+	return m;
+}
+
 void op_fail_folder(struct op_result *res, enum db_status st)
 {
 	if (st == DB_NOTFOUND)
@@ -255,16 +268,11 @@ void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, str
 		op_outband_read(ctx, txn, req->outband_read, res);
 		break;
 	case CPM__REQUEST__OP_PING: {
-		Cpm__PingResp *p = malloc(sizeof(*p));
-		if (p == NULL) {
-			op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+		Cpm__PingResp *p = op_result_new(res, CPM__RESPONSE__RESULT_PING, &cpm__ping_resp__descriptor);
+		if (p == NULL)
 			break;
-		}
-		cpm__ping_resp__init(p);
 		p->shard = op_strdup(ctx->shard_id);
 		p->started_ms = ctx->started_ms;
-		res->resp->result_case = CPM__RESPONSE__RESULT_PING;
-		res->resp->ping = p;
 		break;
 	}
 	default:

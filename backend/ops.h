@@ -60,6 +60,11 @@ int op_result_own(struct op_result *res, void *p);
 /* A failure result without running anything (allocates res->resp if needed). */
 void op_result_error(struct op_result *res, Cpm__Status st, const char *msg);
 
+/* The operation's result: a new, initialised message of desc installed in
+ * res as `which` (freed with the response, or by a later op_fail). NULL
+ * after answering INTERNAL when memory is short. */
+void *op_result_new(struct op_result *res, Cpm__Response__ResultCase which, const ProtobufCMessageDescriptor *desc);
+
 /* ---- shared by op-*.c -------------------------------------------------- */
 /* Sets status and a formatted error text on res->resp. */
 void op_fail(struct op_result *res, Cpm__Status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
