@@ -8,6 +8,7 @@
 #include "db.h"
 
 #include "blobfile.h"
+#include "blobmap.h"
 #include "log.h"
 #include "mime-parse.h"
 
@@ -150,6 +151,12 @@ struct db *db_open(const char *dir, uint64_t map_size_mb, char *err, size_t errl
 		free(db);
 		return NULL;
 	}
+	db->maps = db->path != NULL ? blobmap_new(db->path, DB_BLOB_MAP_ENTRIES, (size_t)DB_BLOB_MAP_MB << 20) : NULL;
+	if (db->maps == NULL) {
+		snprintf(err, errlen, "out of memory");
+		db_close(&db);
+		return NULL;
+	}
 	return db;
 }
 
@@ -160,6 +167,7 @@ void db_close(struct db **dbp)
 		return;
 	*dbp = NULL;
 	mdb_env_close(db->env);
+	blobmap_free(db->maps);
 	close(db->lockfd);
 	free(db->path);
 	free(db->unlink_pending);
@@ -624,6 +632,7 @@ void db_blob_after_commit(struct db *db)
 			continue;
 		if (blobfile_unlink(db->path, db->unlink_pending[i]) < 0)
 			log_error("event=blob_unlink_failed err=%s", log_quote(strerror(errno), strlen(strerror(errno))));
+		blobmap_forget(db->maps, db->unlink_pending[i]); /* its space is freed at the last unmap */
 	}
 	if (t != NULL)
 		mdb_txn_abort(t);
@@ -722,12 +731,14 @@ enum db_status db_parsed_get(MDB_txn *t, struct db *db, const unsigned char hash
 	return DB_OK;
 }
 
-/* The calling thread's mappings of body files (db_blob_get's contract). */
+/* The calling thread's holds on body file mappings (db_blob_get's
+ * contract); the mappings themselves are shared and kept (blobmap.h). */
 static _Thread_local struct {
+	struct blobmap *maps;
 	unsigned char hash[32];
 	const unsigned char *p;
 	size_t len;
-	bool used;
+	void *hold;
 } thread_maps[DB_BLOB_THREAD_MAPS];
 static _Thread_local unsigned thread_maps_next;
 
@@ -735,26 +746,29 @@ static enum db_status map_file(struct db *db, const unsigned char hash[32], cons
 			       size_t *len_r)
 {
 	for (unsigned i = 0; i < DB_BLOB_THREAD_MAPS; i++) {
-		if (thread_maps[i].used && memcmp(thread_maps[i].hash, hash, 32) == 0) {
-			*body_r = thread_maps[i].p != NULL ? thread_maps[i].p : (const unsigned char *)"";
+		if (thread_maps[i].hold != NULL && thread_maps[i].maps == db->maps &&
+		    memcmp(thread_maps[i].hash, hash, 32) == 0) {
+			*body_r = thread_maps[i].p;
 			*len_r = thread_maps[i].len;
 			return DB_OK;
 		}
 	}
 	const unsigned char *p;
 	size_t len;
-	if (blobfile_map(db->path, hash, &p, &len) < 0) {
+	void *hold;
+	if (blobmap_get(db->maps, hash, &p, &len, &hold) < 0) {
 		log_error("event=blob_file_map_failed err=%s", log_quote(strerror(errno), strlen(strerror(errno))));
 		return DB_FAIL;
 	}
 	unsigned slot = thread_maps_next++ % DB_BLOB_THREAD_MAPS;
-	if (thread_maps[slot].used)
-		blobfile_unmap(thread_maps[slot].p, thread_maps[slot].len);
+	if (thread_maps[slot].hold != NULL)
+		blobmap_release(thread_maps[slot].maps, thread_maps[slot].hold);
+	thread_maps[slot].maps = db->maps;
 	memcpy(thread_maps[slot].hash, hash, 32);
 	thread_maps[slot].p = p;
 	thread_maps[slot].len = len;
-	thread_maps[slot].used = true;
-	*body_r = p != NULL ? p : (const unsigned char *)"";
+	thread_maps[slot].hold = hold;
+	*body_r = p;
 	*len_r = len;
 	return DB_OK;
 }
@@ -762,11 +776,10 @@ static enum db_status map_file(struct db *db, const unsigned char hash[32], cons
 void db_blob_thread_release(void)
 {
 	for (unsigned i = 0; i < DB_BLOB_THREAD_MAPS; i++) {
-		if (thread_maps[i].used)
-			blobfile_unmap(thread_maps[i].p, thread_maps[i].len);
-		thread_maps[i].used = false;
-		thread_maps[i].p = NULL;
-		thread_maps[i].len = 0;
+		if (thread_maps[i].hold != NULL)
+			blobmap_release(thread_maps[i].maps, thread_maps[i].hold);
+		thread_maps[i].hold = NULL;
+		thread_maps[i].maps = NULL;
 	}
 }
 

@@ -59,6 +59,8 @@ struct db {
 	int lockfd; /* flock on data_dir/backend.lock: one process per shard */
 	/* Bodies larger than this go to files (blobfile.h); 0 = never. */
 	uint64_t blob_file_threshold;
+	/* Shared mappings of those files, kept between reads (blobmap.h). */
+	struct blobmap *maps;
 	/* Writer thread only: file-backed blobs whose last reference a write
 	 * transaction dropped; db_blob_after_commit removes their files. */
 	unsigned char (*unlink_pending)[32];
@@ -153,11 +155,14 @@ enum db_status db_blob_unref(MDB_txn *t, struct db *db, const unsigned char hash
 enum db_status db_parsed_get(MDB_txn *t, struct db *db, const unsigned char hash[32], const unsigned char **p_r,
 			     size_t *len_r);
 /* Points into the transaction's map: valid until the txn ends. A body in a
- * file is mapped read-only instead (pages are read as they are touched):
- * that mapping belongs to the calling thread and stays valid until the
- * thread calls db_blob_thread_release or has mapped DB_BLOB_THREAD_MAPS
- * other files; use one body at a time. */
+ * file is mapped read-only instead (pages are read as they are touched;
+ * the mapping is shared and kept, blobmap.h): the calling thread's hold on
+ * it lasts until the thread calls db_blob_thread_release or has mapped
+ * DB_BLOB_THREAD_MAPS other files; use one body at a time. */
 #define DB_BLOB_THREAD_MAPS 4
+/* Bounds of the shared mappings: files, and MiB of address space. */
+#define DB_BLOB_MAP_ENTRIES 4096
+#define DB_BLOB_MAP_MB 1024
 enum db_status db_blob_get(MDB_txn *t, struct db *db, const unsigned char hash[32], const unsigned char **body_r,
 			   size_t *len_r, uint64_t *refs_r);
 /* Unmaps the calling thread's body files (db_blob_get): called when a read

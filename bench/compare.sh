@@ -21,6 +21,9 @@
 # the maildir). Both get the same user, password, folder and messages
 # (cpm-bench's deterministic generator, same seed).
 #
+# CPM_BENCH_CLUSTER_CONF (environment): extra lines for cpm-store's
+# [cluster] section, e.g. "blob_file_threshold_kb = 1048576" to A/B a setting.
+#
 # Prints both rows, then the ratios (ops/s ours / theirs; p99 latency ours /
 # theirs). Requires a build (make build-all). Run as root (Dovecot then runs
 # mail as "nobody") or as an ordinary user (Dovecot runs as that user).
@@ -116,6 +119,7 @@ rpc_timeout_ms = 10000
 default_folders = INBOX, Default
 scram_iterations = 4096
 log_level = warn
+${CPM_BENCH_CLUSTER_CONF:-}
 
 [shard.s1]
 rpc = tcp://127.0.0.1:$P_RPC
