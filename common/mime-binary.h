@@ -58,4 +58,33 @@ int mime_binary_locate(const struct mime_tree *tree, const uint32_t *path, size_
 int mime_binary_fetch(struct buf *out, const unsigned char *msg, size_t msg_len, const struct mime_tree *tree,
 		      const uint32_t *path, size_t path_len);
 
+/* The answer of BINARY[path] as a list of pieces planned from the tree
+ * alone, so a large message's answer is made piece by piece (a CONVERT
+ * section above all) without holding its bytes: the concatenation, in
+ * order, of each piece's output is byte for byte what mime_binary_fetch
+ * appends for the same msg_len (tests/unit/test-mime-binary.c checks it).
+ * Each piece names a range msg[off .. off + len) inside msg_len:
+ *  - MIME_PIECE_COPY: the bytes as stored (boundaries, preambles,
+ *    epilogues, headers and bodies left alone, identity leaves);
+ *  - MIME_PIECE_HEADER: a leaf's header, rewritten by
+ *    mime_binary_rewrite_header (small: one header);
+ *  - MIME_PIECE_DECODE: a leaf's body decoded with cte (mime-cte.h).
+ * No piece is empty, at most 3 per part plus one. Returns what
+ * mime_binary_locate returns (MIME_BINARY_UNKNOWN_CTE exactly when
+ * mime_binary_fetch would; then no pieces), or MIME_BINARY_NOMEM.
+ * *pieces_r is malloc'd (NULL when *n_r is 0): the caller frees it. */
+enum mime_piece_kind { MIME_PIECE_COPY = 1, MIME_PIECE_HEADER = 2, MIME_PIECE_DECODE = 3 };
+struct mime_binary_piece {
+	uint8_t kind; /* enum mime_piece_kind */
+	uint8_t cte;  /* enum mime_cte of a DECODE piece; IDENTITY otherwise */
+	uint64_t off, len;
+};
+int mime_binary_plan(const struct mime_tree *tree, const uint32_t *path, size_t path_len, uint64_t msg_len,
+		     struct mime_binary_piece **pieces_r, size_t *n_r);
+
+/* Appends the header h[0 .. len) with each Content-Transfer-Encoding field
+ * replaced by "Content-Transfer-Encoding: binary" (keeping the field's line
+ * end): what a MIME_PIECE_HEADER gives. 0 or -1 (out of memory). */
+int mime_binary_rewrite_header(struct buf *out, const unsigned char *h, size_t len);
+
 #endif
