@@ -67,6 +67,8 @@
 #include "commands.h"
 #include "recent.h"
 
+#include "binary-pieces.h"
+
 #include "changes.h"
 #include "condstore.h"
 #include "fetch-flags.h"
@@ -111,7 +113,8 @@ enum stream_kind {
 	ST_RANGE,  /* bytes of the message, read in FETCH_CHUNK ranges */
 	ST_FILTER, /* HEADER.FIELDS(.NOT): the header read whole, then filtered */
 	ST_BINARY, /* BINARY of a leaf part: decoded in windows (bin_*) */
-	ST_WHOLE,  /* BINARY of a multipart / the whole message: the message read whole */
+	ST_PIECES, /* BINARY of a multipart / the whole message: piece by piece (binary-pieces.h) */
+	ST_WHOLE,  /* as ST_PIECES when a header to rewrite is too long: the message read whole */
 	ST_SKIP,   /* left out: unknown Content-Transfer-Encoding */
 };
 
@@ -154,6 +157,8 @@ struct fetch_ctx {
 		uint64_t off[FETCH_MAX_BODY_ITEMS], len[FETCH_MAX_BODY_ITEMS];
 		uint8_t kind[FETCH_MAX_BODY_ITEMS]; /* enum stream_kind */
 		uint8_t cte[FETCH_MAX_BODY_ITEMS];  /* ST_BINARY: enum mime_cte of the range */
+		struct mime_binary_piece *plan[FETCH_MAX_BODY_ITEMS]; /* ST_PIECES: the plan (owned) */
+		size_t n_plan[FETCH_MAX_BODY_ITEMS];
 		uint64_t done;         /* bytes of item written */
 		bool head;             /* item's name and literal length written */
 		bool wrote;            /* an item precedes the next one (separator) */
@@ -174,10 +179,24 @@ struct fetch_ctx {
 		uint64_t asked;        /* binary_max of the window in flight (0 = none) */
 		bool long_way;         /* BIN_ONE found more than one window: phases from the start */
 	} bin;
+	/* ST_PIECES: the current item's walk (started when st.head is set). */
+	struct bp_walk pw;
 };
+
+/* Frees the plans of the open message and the walk of its item. */
+static void st_clear(struct fetch_ctx *c)
+{
+	for (unsigned i = 0; i < FETCH_MAX_BODY_ITEMS; i++) {
+		free(c->st.plan[i]);
+		c->st.plan[i] = NULL;
+		c->st.n_plan[i] = 0;
+	}
+	bp_clear(&c->pw);
+}
 
 static void fetch_ctx_free(struct fetch_ctx *c)
 {
+	st_clear(c);
 	fetch_items_clear(&c->items);
 	free(c->ranges);
 	free(c->seen);
@@ -490,6 +509,28 @@ static void write_body_answer(struct buf *b, const struct fetch_body_item *it, c
 		buf_append(b, p, n);
 }
 
+/* The kind of a BINARY item of a multipart / message/rfc822 part / the
+ * whole message: ST_PIECES with its plan in c->st.plan[i], or ST_WHOLE
+ * when a header to rewrite is longer than one read (FETCH_FILTER_MAX) or
+ * the plan does not fit in memory. */
+static uint8_t plan_pieces(struct fetch_ctx *c, unsigned i, const struct fetch_body_item *it,
+			   const struct mime_tree *tree, uint64_t msg_size)
+{
+	struct mime_binary_piece *p = NULL;
+	size_t n = 0;
+	if (mime_binary_plan(tree, it->sec.path, it->sec.path_len, msg_size, &p, &n) != MIME_BINARY_OK)
+		return ST_WHOLE;
+	for (size_t k = 0; k < n; k++) {
+		if (p[k].kind == MIME_PIECE_HEADER && p[k].len > FETCH_FILTER_MAX) {
+			free(p);
+			return ST_WHOLE;
+		}
+	}
+	c->st.plan[i] = p;
+	c->st.n_plan[i] = n;
+	return ST_PIECES;
+}
+
 /* Writes one "* n FETCH (...)". Returns true when a BINARY item had to be
  * left out (unknown Content-Transfer-Encoding). A message whose body was
  * left out (m->body_omitted) is only opened: its items up to the body
@@ -561,6 +602,7 @@ static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__Mes
 		sep = " ";
 	}
 	if (m->body_omitted) {
+		st_clear(c);
 		memset(&c->st, 0, sizeof(c->st));
 		c->st.uid = m->uid;
 		c->st.wrote = *sep != '\0';
@@ -583,7 +625,7 @@ static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__Mes
 					unknown_cte = true;
 					continue;
 				}
-				c->st.kind[i] = kind == MIME_BINARY_LEAF ? ST_BINARY : ST_WHOLE;
+				c->st.kind[i] = kind == MIME_BINARY_LEAF ? ST_BINARY : plan_pieces(c, i, it, tree, m->size);
 				c->st.cte[i] = (uint8_t)cte;
 				any = true;
 				continue;
@@ -796,6 +838,7 @@ static void after_page(struct fetch_ctx *c, int more)
 static void on_stream_chunk(const Cpm__Response *resp, void *ctx);
 static void on_binary_window(const Cpm__Response *resp, void *ctx);
 static void on_binary_whole(const Cpm__Response *resp, void *ctx);
+static void on_piece(const Cpm__Response *resp, void *ctx);
 
 /* The separator before the next body item of the open message. */
 static void item_sep(struct fetch_ctx *c, struct buf *b)
@@ -811,6 +854,7 @@ static void next_item(struct fetch_ctx *c)
 	c->st.done = 0;
 	c->st.head = false;
 	memset(&c->bin, 0, sizeof(c->bin));
+	bp_clear(&c->pw);
 }
 
 /* The literal's length is promised (or the response is open): without the
@@ -918,6 +962,70 @@ static void bin_send(struct fetch_ctx *c)
 	rpc_call(c->s->w->rpc, c->s->shard, &req, 0, on_binary_window, c);
 }
 
+/* The current ST_PIECES item's next step: its walk started, counted
+ * ("BINARY.SIZE[..] n", or BINARY's literal opened), the next read or
+ * window asked for (true), or the item finished (false: go on). */
+static bool pieces_step(struct fetch_ctx *c)
+{
+	unsigned i = c->st.item;
+	const struct fetch_body_item *it = &c->items.items[i];
+	if (!c->st.head) {
+		bp_init(&c->pw, c->st.plan[i], c->st.n_plan[i], it->name == FETCH_BINARY_SIZE, it->partial, it->origin,
+			it->count, FETCH_CHUNK);
+		c->st.plan[i] = NULL;
+		c->st.n_plan[i] = 0;
+		c->st.head = true;
+	}
+	struct bp_req r;
+	for (;;) {
+		switch (bp_next(&c->pw, &r)) {
+		case BP_COUNTED: {
+			struct buf *b = session_outbuf(c->s);
+			item_sep(c, b);
+			fetch_items_write_body_name(b, it);
+			if (it->name == FETCH_BINARY_SIZE) {
+				buf_printf(b, " %llu", (unsigned long long)c->pw.lit);
+				next_item(c);
+				return false;
+			}
+			buf_printf(b, " %s{%llu}\r\n", c->pw.nul ? "~" : "", (unsigned long long)c->pw.lit);
+			bp_output(&c->pw);
+			continue;
+		}
+		case BP_DONE:
+			next_item(c);
+			return false;
+		case BP_BROKEN:
+			stream_broken(c);
+			return true;
+		case BP_READ:
+		case BP_WINDOW:
+		default:
+			break;
+		}
+		break;
+	}
+	Cpm__UidRange one = CPM__UID_RANGE__INIT;
+	Cpm__UidRange *ptrs[1];
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FetchReq fr = CPM__FETCH_REQ__INIT;
+	stream_req(c, &fr, &one, ptrs);
+	fr.body_offset = r.off;
+	fr.body_len = r.len;
+	if (c->pw.asked == BP_WINDOW) {
+		fr.binary_cte = r.cte;
+		fr.binary_state.data = (uint8_t *)r.state;
+		fr.binary_state.len = r.state_len;
+		fr.binary_max = r.max;
+		fr.binary_discard = r.discard;
+	}
+	req.op_case = CPM__REQUEST__OP_FETCH;
+	req.fetch = &fr;
+	session_flush(c->s);
+	rpc_call(c->s->w->rpc, c->s->shard, &req, 0, on_piece, c);
+	return true;
+}
+
 /* Writes the open message's next body item header, asks for its next
  * chunk or window, or closes the message and goes on with the pages. */
 static void stream_next(struct fetch_ctx *c)
@@ -933,6 +1041,11 @@ static void stream_next(struct fetch_ctx *c)
 		if (c->st.kind[i] == ST_BINARY) {
 			bin_send(c);
 			return;
+		}
+		if (c->st.kind[i] == ST_PIECES) {
+			if (pieces_step(c))
+				return;
+			continue;
 		}
 		if (c->st.kind[i] == ST_WHOLE) {
 			/* A multipart's BINARY rewrites every leaf inside: it is made
@@ -1140,6 +1253,41 @@ static void on_binary_window(const Cpm__Response *resp, void *ctx)
 		}
 		break;
 	}
+	stream_continue(c);
+}
+
+/* ST_PIECES: a header read or a window of the walk, fed to it; the bytes
+ * it gives (output pass) are written. */
+static void on_piece(const Cpm__Response *resp, void *ctx)
+{
+	struct fetch_ctx *c = ctx;
+	if (session_closed(c->s)) {
+		fetch_finish(c);
+		return;
+	}
+	const Cpm__MessageData *m = stream_reply(c, resp);
+	const unsigned char *out = NULL;
+	size_t out_len = 0;
+	int rc = -1;
+	if (m != NULL && c->pw.asked == BP_READ) {
+		rc = bp_feed_read(&c->pw, m->body.data, m->body.len, &out, &out_len);
+	} else if (m != NULL && c->pw.asked == BP_WINDOW) {
+		struct bp_window win = {.taken = m->binary_taken,
+					.count = m->binary_count,
+					.state = m->binary_state.data,
+					.state_len = m->binary_state.len,
+					.nul = m->binary_nul,
+					.done = m->binary_done,
+					.body = m->body.data,
+					.body_len = m->body.len};
+		rc = bp_feed_window(&c->pw, &win, &out, &out_len);
+	}
+	if (rc < 0) {
+		stream_broken(c);
+		return;
+	}
+	if (out_len > 0)
+		session_write(c->s, out, out_len);
 	stream_continue(c);
 }
 
