@@ -21,6 +21,12 @@
  * shrinks, "binary" is shorter than "base64" and "quoted-printable"), so
  * memory is bounded by the message size.
  *
+ * mime_binary_fetch needs the message's bytes; for a large message,
+ * mime_binary_locate (a leaf: one range to decode) and mime_binary_plan
+ * (any section: copied ranges, rewritten headers, decoded ranges) say
+ * from the tree alone what to read, so the answer is made window by
+ * window (frontend/cmd-fetch.c, frontend/binary-pieces.h).
+ *
  * Return conventions: MIME_BINARY_OK (0), MIME_BINARY_NOMEM (-1) or
  * MIME_BINARY_UNKNOWN_CTE (-2); on failure out may hold a partial result
  * (the caller discards it). The tree must be the one parsed from msg.
@@ -49,7 +55,8 @@ enum mime_binary_result {
  *    (clamped to msg_len) decoded with *cte_r is the answer; a path naming
  *    no part is a LEAF of length 0;
  *  - MIME_BINARY_CONVERT: a multipart, message/rfc822 or the whole
- *    message: only mime_binary_fetch over the message bytes answers it. */
+ *    message: mime_binary_fetch over the message bytes, or the pieces of
+ *    mime_binary_plan, answer it. */
 enum mime_binary_kind { MIME_BINARY_LEAF, MIME_BINARY_CONVERT };
 int mime_binary_locate(const struct mime_tree *tree, const uint32_t *path, size_t path_len, uint64_t msg_len,
 		       enum mime_binary_kind *kind_r, uint64_t *off_r, uint64_t *len_r, enum mime_cte *cte_r);

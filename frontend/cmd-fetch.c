@@ -5,7 +5,7 @@
  * Served items: see fetch-items.h (MODSEQ and ANNOTATION are a BAD until
  * they land, never a silent pretence). BINARY[part] (RFC 3516) of a small
  * message is decoded here from the whole message and its stored MIME tree
- * (mime-binary.h), of a large one window by window (step 5 below);
+ * (mime-binary.h), of a large one window by window (steps 5 and 6 below);
  * PREVIEW (RFC 8970) is made here (preview.h) from the tree and the first
  * bytes of the chosen part that the back-end sends (F_PREVIEW), never from
  * the whole message.
@@ -47,9 +47,22 @@
  *      BINARY.SIZE, or BINARY's "{n}" / "~{n}" before a byte is written;
  *      BIN_OUT then decodes again from the origin in FETCH_CHUNK windows as
  *      the client drains. An unknown encoding leaves the item out
- *      ([UNKNOWN-CTE]) before anything is asked. BINARY[] and BINARY of a
- *      multipart (ST_WHOLE: every leaf decoded, headers rewritten) still
- *      read the whole message. \Seen is set by steps 1-2 as for BODY[].
+ *      ([UNKNOWN-CTE]) before anything is asked.
+ *   6. BINARY[] and BINARY of a multipart / message/rfc822 part of a large
+ *      message (ST_PIECES: every leaf inside decoded, its header's
+ *      Content-Transfer-Encoding rewritten, as a small message's answer):
+ *      the answer is planned from the tree as pieces (mime_binary_plan:
+ *      stored ranges copied, leaf headers rewritten, leaf bodies decoded)
+ *      and walked by binary-pieces.h: a counting pass (discarding windows
+ *      for decoded pieces and for copied ranges whose NULs matter, header
+ *      ranges read and rewritten; a piece before a partial's origin only
+ *      for its length, nothing after its end) gives BINARY.SIZE, or the
+ *      literal's length and the literal8 choice, and the cursor at the
+ *      partial's origin; the output pass goes on from that cursor piece by
+ *      piece, in FETCH_CHUNK windows as the client drains. A header to
+ *      rewrite longer than FETCH_FILTER_MAX (only a malformed message has
+ *      one) makes the item ST_WHOLE: the message read whole and answered
+ *      as a small one. \Seen is set by steps 1-2 as for BODY[].
  *
  * One context per command lives across the RPCs; the session is referenced
  * while an RPC is in flight, and a callback that finds the client gone frees
