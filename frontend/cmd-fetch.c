@@ -60,9 +60,10 @@
  *      literal's length and the literal8 choice, and the cursor at the
  *      partial's origin; the output pass goes on from that cursor piece by
  *      piece, in FETCH_CHUNK windows as the client drains. A header to
- *      rewrite longer than FETCH_FILTER_MAX (only a malformed message has
- *      one) makes the item ST_WHOLE: the message read whole and answered
- *      as a small one. \Seen is set by steps 1-2 as for BODY[].
+ *      rewrite is read in one range (so memory follows the longest leaf
+ *      header, never the message); one longer than FETCH_REWRITE_MAX (only
+ *      a malformed message has one) makes the item ST_WHOLE: the message
+ *      read whole and answered as a small one. \Seen is set by steps 1-2 as for BODY[].
  *
  * One context per command lives across the RPCs; the session is referenced
  * while an RPC is in flight, and a callback that finds the client gone frees
@@ -112,6 +113,10 @@
 /* A header filtered for HEADER.FIELDS(.NOT) is read in one piece of at
  * most this (a longer one is filtered as far as this). */
 #define FETCH_FILTER_MAX (1u << 20)
+/* A leaf header that BINARY[] / BINARY of a multipart rewrites is read in
+ * one range of at most this (the back-end's OP_FETCH_MAX_BYTES, the most a
+ * range read answers); only a malformed message has a longer one. */
+#define FETCH_REWRITE_MAX (16u << 20)
 /* UID ranges per StoreReq when setting \Seen. */
 #define STORE_MAX_RANGES 4096
 /* Bytes of a client's item shown in an error text. */
@@ -170,8 +175,9 @@ struct fetch_ctx {
 		uint64_t off[FETCH_MAX_BODY_ITEMS], len[FETCH_MAX_BODY_ITEMS];
 		uint8_t kind[FETCH_MAX_BODY_ITEMS]; /* enum stream_kind */
 		uint8_t cte[FETCH_MAX_BODY_ITEMS];  /* ST_BINARY: enum mime_cte of the range */
-		struct mime_binary_piece *plan[FETCH_MAX_BODY_ITEMS]; /* ST_PIECES: the plan (owned) */
-		size_t n_plan[FETCH_MAX_BODY_ITEMS];
+		uint8_t *tree;         /* ST_PIECES: the message's serialised tree (owned), planned from per item */
+		size_t tree_len;
+		uint64_t size;         /* the message's size */
 		uint64_t done;         /* bytes of item written */
 		bool head;             /* item's name and literal length written */
 		bool wrote;            /* an item precedes the next one (separator) */
@@ -196,14 +202,12 @@ struct fetch_ctx {
 	struct bp_walk pw;
 };
 
-/* Frees the plans of the open message and the walk of its item. */
+/* Frees the open message's tree copy and the walk of its item. */
 static void st_clear(struct fetch_ctx *c)
 {
-	for (unsigned i = 0; i < FETCH_MAX_BODY_ITEMS; i++) {
-		free(c->st.plan[i]);
-		c->st.plan[i] = NULL;
-		c->st.n_plan[i] = 0;
-	}
+	free(c->st.tree);
+	c->st.tree = NULL;
+	c->st.tree_len = 0;
 	bp_clear(&c->pw);
 }
 
@@ -523,24 +527,20 @@ static void write_body_answer(struct buf *b, const struct fetch_body_item *it, c
 }
 
 /* The kind of a BINARY item of a multipart / message/rfc822 part / the
- * whole message: ST_PIECES with its plan in c->st.plan[i], or ST_WHOLE
- * when a header to rewrite is longer than one read (FETCH_FILTER_MAX) or
- * the plan does not fit in memory. */
-static uint8_t plan_pieces(struct fetch_ctx *c, unsigned i, const struct fetch_body_item *it,
-			   const struct mime_tree *tree, uint64_t msg_size)
+ * whole message: ST_PIECES, planned when the item starts from a copy of
+ * the message's serialised tree (one per message, however many items:
+ * only the current item's plan is ever held); ST_WHOLE when that copy
+ * does not fit in memory. */
+static uint8_t pieces_kind(struct fetch_ctx *c, const Cpm__MessageData *m)
 {
-	struct mime_binary_piece *p = NULL;
-	size_t n = 0;
-	if (mime_binary_plan(tree, it->sec.path, it->sec.path_len, msg_size, &p, &n) != MIME_BINARY_OK)
-		return ST_WHOLE;
-	for (size_t k = 0; k < n; k++) {
-		if (p[k].kind == MIME_PIECE_HEADER && p[k].len > FETCH_FILTER_MAX) {
-			free(p);
+	if (c->st.tree == NULL && m->tree.len > 0) {
+		c->st.tree = malloc(m->tree.len);
+		if (c->st.tree == NULL)
 			return ST_WHOLE;
-		}
+		memcpy(c->st.tree, m->tree.data, m->tree.len);
+		c->st.tree_len = m->tree.len;
 	}
-	c->st.plan[i] = p;
-	c->st.n_plan[i] = n;
+	c->st.size = m->size;
 	return ST_PIECES;
 }
 
@@ -638,7 +638,7 @@ static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__Mes
 					unknown_cte = true;
 					continue;
 				}
-				c->st.kind[i] = kind == MIME_BINARY_LEAF ? ST_BINARY : plan_pieces(c, i, it, tree, m->size);
+				c->st.kind[i] = kind == MIME_BINARY_LEAF ? ST_BINARY : pieces_kind(c, m);
 				c->st.cte[i] = (uint8_t)cte;
 				any = true;
 				continue;
@@ -977,16 +977,30 @@ static void bin_send(struct fetch_ctx *c)
 
 /* The current ST_PIECES item's next step: its walk started, counted
  * ("BINARY.SIZE[..] n", or BINARY's literal opened), the next read or
- * window asked for (true), or the item finished (false: go on). */
+ * window asked for (true), or the item finished or turned ST_WHOLE (false:
+ * go on). */
 static bool pieces_step(struct fetch_ctx *c)
 {
 	unsigned i = c->st.item;
 	const struct fetch_body_item *it = &c->items.items[i];
 	if (!c->st.head) {
-		bp_init(&c->pw, c->st.plan[i], c->st.n_plan[i], it->name == FETCH_BINARY_SIZE, it->partial, it->origin,
-			it->count, FETCH_CHUNK);
-		c->st.plan[i] = NULL;
-		c->st.n_plan[i] = 0;
+		/* The plan, from the tree (mime_binary_plan). A header to rewrite
+		 * longer than one range read (only in a malformed message), or no
+		 * memory: the message is read whole for this item (ST_WHOLE). */
+		struct mime_tree *tree = NULL;
+		struct mime_binary_piece *p = NULL;
+		size_t n = 0;
+		bool ok = c->st.tree != NULL && mime_tree_deserialize(c->st.tree, c->st.tree_len, &tree) == 0 &&
+			  mime_binary_plan(tree, it->sec.path, it->sec.path_len, c->st.size, &p, &n) == MIME_BINARY_OK;
+		mime_tree_free(&tree);
+		for (size_t k = 0; ok && k < n; k++)
+			ok = p[k].kind != MIME_PIECE_HEADER || p[k].len <= FETCH_REWRITE_MAX;
+		if (!ok) {
+			free(p);
+			c->st.kind[i] = ST_WHOLE;
+			return false;
+		}
+		bp_init(&c->pw, p, n, it->name == FETCH_BINARY_SIZE, it->partial, it->origin, it->count, FETCH_CHUNK);
 		c->st.head = true;
 	}
 	struct bp_req r;

@@ -194,6 +194,21 @@ MEDIA_4_BIN = MEDIA_4.bin[MEDIA_4.bin.index(b"\r\n\r\n") + 4:]
 MEDIA_5_BIN = MEDIA_5.bin[MEDIA_5.bin.index(b"\r\n\r\n") + 4:]
 SMALL_4_BIN = SMALL_4.bin[SMALL_4.bin.index(b"\r\n\r\n") + 4:]
 SMALL_5_BIN = SMALL_5.bin[SMALL_5.bin.index(b"\r\n\r\n") + 4:]
+def padded(pad):
+    """A multipart whose one base64 leaf has a header of pad + 100 bytes."""
+    raw = pseudo_random(MB, b"pad")
+    head = b"Content-Type: text/plain\r\nX-Pad: " + b"p" * pad + b"\r\n"
+    return with_header(b"Subject: padded\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=PP",
+                       multipart(b"PP", [Ent(head + b"Content-Transfer-Encoding: base64\r\n\r\n" +
+                                             base64.encodebytes(raw).replace(b"\n", b"\r\n"),
+                                             head + b"Content-Transfer-Encoding: binary\r\n\r\n" + raw)]))
+
+
+# A leaf header longer than the front-end's 256 KiB chunks and 1 MiB reads
+# (read as one range, up to 16 MiB), and one longer than any range read
+# (that item is made from the whole message).
+PADDED = padded(MB + 200 * KB)
+PADDED_HUGE = padded(16 * MB + 100 * KB)
 assert 20 * MB < len(MEDIA.enc) < 30 * MB and len(MEDIA_SMALL.enc) < 100 * KB
 assert b"\x00" not in MEDIA_5_BIN and b"\x00" in MEDIA_4_BIN
 
@@ -229,7 +244,7 @@ def populate(c):
     c.add_user("binlarge", PW)
     w = c.login_raw("binlarge", fe=1)
     w.settimeout(120)
-    for m in (BIG, UUE, WHOLE, MEDIA.enc, MEDIA_SMALL.enc):
+    for m in (BIG, UUE, WHOLE, MEDIA.enc, MEDIA_SMALL.enc, PADDED.enc, PADDED_HUGE.enc):
         _, tagged = w.cmd_literal(b"APPEND INBOX", m)
         assert status(tagged) == "OK", tagged
     w.close()
@@ -354,6 +369,19 @@ class LargeBinary(ClusterTest):
         grown = self.stream_measured(b"UID FETCH 4 (UID BINARY.PEEK[])",
                                      b"* 4 FETCH (UID 4 BINARY[] ~{%d}\r\n" % len(MEDIA.bin), MEDIA.bin)
         self.assert_bounded(grown)
+
+    def test_long_headers_to_rewrite(self):
+        """A leaf header of 1.2 MB (one range read) and of 16.1 MB (more
+        than a range read answers: the whole-message path): BINARY[] of
+        both messages is the model's, partials inside the header too."""
+        w = self.session()
+        for uid, msg in ((6, PADDED), (7, PADDED_HUGE)):
+            for at in (300, len(msg.bin) - MB - 3000):  # inside the header, inside the decoded body
+                resp = self.fetch1(w, "UID FETCH %d (BINARY.SIZE[] BINARY.PEEK[]<%d.20>)" % (uid, at))
+                self.assertEqual(resp, b"* %d FETCH (UID %d BINARY.SIZE[] %d BINARY[]<%d> {20}\r\n%s)"
+                                 % (uid, uid, len(msg.bin), at, msg.bin[at:at + 20]))
+            resp = self.fetch1(w, "UID FETCH %d BINARY.PEEK[]" % uid)
+            self.assertTrue(fetch_items(resp)[1]["BINARY[]"] == msg.bin, uid)
 
     def test_media_partials_at_piece_boundaries(self):
         """Partials of BINARY[] and BINARY[4] starting and ending around
