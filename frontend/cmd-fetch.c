@@ -63,7 +63,8 @@
  *      rewrite is read in one range (so memory follows the longest leaf
  *      header, never the message); one longer than FETCH_REWRITE_MAX (only
  *      a malformed message has one) makes the item ST_WHOLE: the message
- *      read whole and answered as a small one. \Seen is set by steps 1-2 as for BODY[].
+ *      read whole and answered as a small one.
+ *   \Seen is set by steps 1-2 as for BODY[] (BINARY too).
  *
  * One context per command lives across the RPCs; the session is referenced
  * while an RPC is in flight, and a callback that finds the client gone frees
@@ -82,7 +83,6 @@
 #include "recent.h"
 
 #include "binary-pieces.h"
-
 #include "changes.h"
 #include "condstore.h"
 #include "fetch-flags.h"

@@ -334,6 +334,20 @@ static void test_plan_pieces(void **state)
 	assert_int_equal(n, 0);
 	assert_null(pc);
 	mime_tree_free(&tree);
+
+	/* part numbers count from 1: a 0 names no part (a multipart without
+	 * children once read past the tree's end here; found by
+	 * tests/fuzz/fuzz-binary-pieces.c) */
+	const char *empty = "MIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\nno boundary\r\n";
+	uint32_t p0[] = {0};
+	assert_int_equal(mime_parse((const unsigned char *)empty, strlen(empty), &tree), 0);
+	struct buf out = {0};
+	assert_int_equal(mime_binary_fetch(&out, (const unsigned char *)empty, strlen(empty), tree, p0, 1), 0);
+	assert_int_equal(out.len, 0);
+	assert_int_equal(mime_binary_plan(tree, p0, 1, strlen(empty), &pc, &n), MIME_BINARY_OK);
+	assert_int_equal(n, 0);
+	buf_free(&out);
+	mime_tree_free(&tree);
 }
 
 int main(void)
