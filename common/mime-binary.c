@@ -5,6 +5,7 @@
 #include "mime-header.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -41,9 +42,7 @@ static int decode_body(struct buf *out, const unsigned char *msg, size_t msg_len
 	return mime_decode_text(out, msg + off, (size_t)len, (const char *)e, el, NULL, 0, SIZE_MAX);
 }
 
-/* The header h[0 .. len) with each Content-Transfer-Encoding field replaced
- * by "Content-Transfer-Encoding: binary" (keeping the field's line end). */
-static int rewrite_header(struct buf *out, const unsigned char *h, size_t len)
+int mime_binary_rewrite_header(struct buf *out, const unsigned char *h, size_t len)
 {
 	struct mime_header_iter it;
 	struct mime_header_field f;
@@ -83,7 +82,7 @@ static int convert(struct buf *out, const unsigned char *msg, size_t msg_len, co
 		if (cte == MIME_CTE_IDENTITY || hoff < pos || hoff + hlen > end)
 			continue;
 		if (buf_append(out, msg + pos, (size_t)(hoff - pos)) < 0 ||
-		    rewrite_header(out, msg + hoff, (size_t)hlen) < 0 ||
+		    mime_binary_rewrite_header(out, msg + hoff, (size_t)hlen) < 0 ||
 		    decode_body(out, msg, msg_len, tree, p, cte) < 0)
 			return MIME_BINARY_NOMEM;
 		uint64_t boff = p->body_off, blen = p->body_len;
@@ -143,5 +142,95 @@ int mime_binary_locate(const struct mime_tree *tree, const uint32_t *path, size_
 		if (is_leaf(&tree->parts[i]) && part_cte(tree, &tree->parts[i]) == MIME_CTE_UNKNOWN)
 			return MIME_BINARY_UNKNOWN_CTE;
 	*kind_r = MIME_BINARY_CONVERT;
+	return MIME_BINARY_OK;
+}
+
+/* ---- the same answer as pieces (mime_binary_plan) ---------------------------- */
+
+struct plan {
+	struct mime_binary_piece *p;
+	size_t n;
+};
+
+static void plan_add(struct plan *pl, enum mime_piece_kind kind, enum mime_cte cte, uint64_t off, uint64_t len)
+{
+	if (len == 0)
+		return;
+	struct mime_binary_piece *last = pl->n > 0 ? &pl->p[pl->n - 1] : NULL;
+	if (kind == MIME_PIECE_COPY && last != NULL && last->kind == MIME_PIECE_COPY && last->off + last->len == off) {
+		last->len += len; /* adjacent copies are one */
+		return;
+	}
+	pl->p[pl->n++] = (struct mime_binary_piece){.kind = (uint8_t)kind, .cte = (uint8_t)cte, .off = off, .len = len};
+}
+
+/* convert(), planned: the same walk, pieces instead of bytes. */
+static int plan_convert(struct plan *pl, uint64_t msg_len, const struct mime_tree *tree, uint32_t first,
+			uint32_t last, uint64_t off, uint64_t end)
+{
+	uint64_t pos = off;
+	for (uint32_t i = first; i < last; i++) {
+		const struct mime_part *p = &tree->parts[i];
+		if (!is_leaf(p))
+			continue;
+		enum mime_cte cte = part_cte(tree, p);
+		if (cte == MIME_CTE_UNKNOWN)
+			return MIME_BINARY_UNKNOWN_CTE;
+		uint64_t hoff = p->hdr_off, hlen = p->hdr_len;
+		clamp((size_t)msg_len, &hoff, &hlen);
+		if (cte == MIME_CTE_IDENTITY || hoff < pos || hoff + hlen > end)
+			continue;
+		uint64_t boff = p->body_off, blen = p->body_len;
+		clamp((size_t)msg_len, &boff, &blen);
+		plan_add(pl, MIME_PIECE_COPY, MIME_CTE_IDENTITY, pos, hoff - pos);
+		plan_add(pl, MIME_PIECE_HEADER, MIME_CTE_IDENTITY, hoff, hlen);
+		plan_add(pl, MIME_PIECE_DECODE, cte, boff, blen);
+		pos = boff + blen > pos ? boff + blen : pos;
+	}
+	if (pos < end)
+		plan_add(pl, MIME_PIECE_COPY, MIME_CTE_IDENTITY, pos, end - pos);
+	return MIME_BINARY_OK;
+}
+
+int mime_binary_plan(const struct mime_tree *tree, const uint32_t *path, size_t path_len, uint64_t msg_len,
+		     struct mime_binary_piece **pieces_r, size_t *n_r)
+{
+	uint32_t idx;
+	*pieces_r = NULL;
+	*n_r = 0;
+	if (msg_len > SIZE_MAX)
+		msg_len = SIZE_MAX;
+	if (tree == NULL || tree->n_parts == 0 || !mime_part_by_path(tree, path, path_len, &idx))
+		return MIME_BINARY_OK;
+	const struct mime_part *p = &tree->parts[idx];
+	struct plan pl = {.p = calloc((size_t)tree->n_parts * 3 + 1, sizeof(*pl.p))};
+	if (pl.p == NULL)
+		return MIME_BINARY_NOMEM;
+	int rc = MIME_BINARY_OK;
+	if (path_len == 0) {
+		uint64_t off = 0, len = tree->msg_size;
+		clamp((size_t)msg_len, &off, &len);
+		rc = plan_convert(&pl, msg_len, tree, 0, p->next, 0, len);
+	} else if (is_leaf(p)) {
+		enum mime_cte cte = part_cte(tree, p);
+		uint64_t off = p->body_off, len = p->body_len;
+		clamp((size_t)msg_len, &off, &len);
+		if (cte == MIME_CTE_UNKNOWN)
+			rc = MIME_BINARY_UNKNOWN_CTE;
+		else if (cte == MIME_CTE_IDENTITY)
+			plan_add(&pl, MIME_PIECE_COPY, MIME_CTE_IDENTITY, off, len);
+		else
+			plan_add(&pl, MIME_PIECE_DECODE, cte, off, len);
+	} else {
+		uint64_t off = p->body_off, len = p->body_len;
+		clamp((size_t)msg_len, &off, &len);
+		rc = plan_convert(&pl, msg_len, tree, idx + 1, p->next, off, off + len);
+	}
+	if (rc != MIME_BINARY_OK || pl.n == 0) {
+		free(pl.p);
+		return rc;
+	}
+	*pieces_r = pl.p;
+	*n_r = pl.n;
 	return MIME_BINARY_OK;
 }

@@ -21,6 +21,12 @@
  * shrinks, "binary" is shorter than "base64" and "quoted-printable"), so
  * memory is bounded by the message size.
  *
+ * mime_binary_fetch needs the message's bytes; for a large message,
+ * mime_binary_locate (a leaf: one range to decode) and mime_binary_plan
+ * (any section: copied ranges, rewritten headers, decoded ranges) say
+ * from the tree alone what to read, so the answer is made window by
+ * window (frontend/cmd-fetch.c, frontend/binary-pieces.h).
+ *
  * Return conventions: MIME_BINARY_OK (0), MIME_BINARY_NOMEM (-1) or
  * MIME_BINARY_UNKNOWN_CTE (-2); on failure out may hold a partial result
  * (the caller discards it). The tree must be the one parsed from msg.
@@ -49,7 +55,8 @@ enum mime_binary_result {
  *    (clamped to msg_len) decoded with *cte_r is the answer; a path naming
  *    no part is a LEAF of length 0;
  *  - MIME_BINARY_CONVERT: a multipart, message/rfc822 or the whole
- *    message: only mime_binary_fetch over the message bytes answers it. */
+ *    message: mime_binary_fetch over the message bytes, or the pieces of
+ *    mime_binary_plan, answer it. */
 enum mime_binary_kind { MIME_BINARY_LEAF, MIME_BINARY_CONVERT };
 int mime_binary_locate(const struct mime_tree *tree, const uint32_t *path, size_t path_len, uint64_t msg_len,
 		       enum mime_binary_kind *kind_r, uint64_t *off_r, uint64_t *len_r, enum mime_cte *cte_r);
@@ -57,5 +64,34 @@ int mime_binary_locate(const struct mime_tree *tree, const uint32_t *path, size_
 /* Appends the decoded section path[0 .. path_len) of msg[0 .. msg_len). */
 int mime_binary_fetch(struct buf *out, const unsigned char *msg, size_t msg_len, const struct mime_tree *tree,
 		      const uint32_t *path, size_t path_len);
+
+/* The answer of BINARY[path] as a list of pieces planned from the tree
+ * alone, so a large message's answer is made piece by piece (a CONVERT
+ * section above all) without holding its bytes: the concatenation, in
+ * order, of each piece's output is byte for byte what mime_binary_fetch
+ * appends for the same msg_len (tests/unit/test-mime-binary.c checks it).
+ * Each piece names a range msg[off .. off + len) inside msg_len:
+ *  - MIME_PIECE_COPY: the bytes as stored (boundaries, preambles,
+ *    epilogues, headers and bodies left alone, identity leaves);
+ *  - MIME_PIECE_HEADER: a leaf's header, rewritten by
+ *    mime_binary_rewrite_header (small: one header);
+ *  - MIME_PIECE_DECODE: a leaf's body decoded with cte (mime-cte.h).
+ * No piece is empty, at most 3 per part plus one. Returns what
+ * mime_binary_locate returns (MIME_BINARY_UNKNOWN_CTE exactly when
+ * mime_binary_fetch would; then no pieces), or MIME_BINARY_NOMEM.
+ * *pieces_r is malloc'd (NULL when *n_r is 0): the caller frees it. */
+enum mime_piece_kind { MIME_PIECE_COPY = 1, MIME_PIECE_HEADER = 2, MIME_PIECE_DECODE = 3 };
+struct mime_binary_piece {
+	uint8_t kind; /* enum mime_piece_kind */
+	uint8_t cte;  /* enum mime_cte of a DECODE piece; IDENTITY otherwise */
+	uint64_t off, len;
+};
+int mime_binary_plan(const struct mime_tree *tree, const uint32_t *path, size_t path_len, uint64_t msg_len,
+		     struct mime_binary_piece **pieces_r, size_t *n_r);
+
+/* Appends the header h[0 .. len) with each Content-Transfer-Encoding field
+ * replaced by "Content-Transfer-Encoding: binary" (keeping the field's line
+ * end): what a MIME_PIECE_HEADER gives. 0 or -1 (out of memory). */
+int mime_binary_rewrite_header(struct buf *out, const unsigned char *h, size_t len);
 
 #endif

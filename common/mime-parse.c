@@ -950,8 +950,8 @@ bool mime_part_by_path(const struct mime_tree *tree, const uint32_t *path, size_
 		uint32_t n = path[i];
 		bool more = i + 1 < path_len;
 		if ((parts[cur].flags & MIME_PART_MULTIPART) != 0) {
-			if (n > parts[cur].n_children)
-				return false;
+			if (n == 0 || n > parts[cur].n_children)
+				return false; /* parts count from 1 (0 would be the first child, or past the tree) */
 			uint32_t c = cur + 1;
 			for (uint32_t k = 1; k < n; k++)
 				c = parts[c].next;

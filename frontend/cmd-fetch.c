@@ -5,7 +5,7 @@
  * Served items: see fetch-items.h (MODSEQ and ANNOTATION are a BAD until
  * they land, never a silent pretence). BINARY[part] (RFC 3516) of a small
  * message is decoded here from the whole message and its stored MIME tree
- * (mime-binary.h), of a large one window by window (step 5 below);
+ * (mime-binary.h), of a large one window by window (steps 5 and 6 below);
  * PREVIEW (RFC 8970) is made here (preview.h) from the tree and the first
  * bytes of the chosen part that the back-end sends (F_PREVIEW), never from
  * the whole message.
@@ -47,9 +47,24 @@
  *      BINARY.SIZE, or BINARY's "{n}" / "~{n}" before a byte is written;
  *      BIN_OUT then decodes again from the origin in FETCH_CHUNK windows as
  *      the client drains. An unknown encoding leaves the item out
- *      ([UNKNOWN-CTE]) before anything is asked. BINARY[] and BINARY of a
- *      multipart (ST_WHOLE: every leaf decoded, headers rewritten) still
- *      read the whole message. \Seen is set by steps 1-2 as for BODY[].
+ *      ([UNKNOWN-CTE]) before anything is asked.
+ *   6. BINARY[] and BINARY of a multipart / message/rfc822 part of a large
+ *      message (ST_PIECES: every leaf inside decoded, its header's
+ *      Content-Transfer-Encoding rewritten, as a small message's answer):
+ *      the answer is planned from the tree as pieces (mime_binary_plan:
+ *      stored ranges copied, leaf headers rewritten, leaf bodies decoded)
+ *      and walked by binary-pieces.h: a counting pass (discarding windows
+ *      for decoded pieces and for copied ranges whose NULs matter, header
+ *      ranges read and rewritten; a piece before a partial's origin only
+ *      for its length, nothing after its end) gives BINARY.SIZE, or the
+ *      literal's length and the literal8 choice, and the cursor at the
+ *      partial's origin; the output pass goes on from that cursor piece by
+ *      piece, in FETCH_CHUNK windows as the client drains. A header to
+ *      rewrite is read in one range (so memory follows the longest leaf
+ *      header, never the message); one longer than FETCH_REWRITE_MAX (only
+ *      a malformed message has one) makes the item ST_WHOLE: the message
+ *      read whole and answered as a small one.
+ *   \Seen is set by steps 1-2 as for BODY[] (BINARY too).
  *
  * One context per command lives across the RPCs; the session is referenced
  * while an RPC is in flight, and a callback that finds the client gone frees
@@ -67,6 +82,7 @@
 #include "commands.h"
 #include "recent.h"
 
+#include "binary-pieces.h"
 #include "changes.h"
 #include "condstore.h"
 #include "fetch-flags.h"
@@ -97,6 +113,10 @@
 /* A header filtered for HEADER.FIELDS(.NOT) is read in one piece of at
  * most this (a longer one is filtered as far as this). */
 #define FETCH_FILTER_MAX (1u << 20)
+/* A leaf header that BINARY[] / BINARY of a multipart rewrites is read in
+ * one range of at most this (the back-end's OP_FETCH_MAX_BYTES, the most a
+ * range read answers); only a malformed message has a longer one. */
+#define FETCH_REWRITE_MAX (16u << 20)
 /* UID ranges per StoreReq when setting \Seen. */
 #define STORE_MAX_RANGES 4096
 /* Bytes of a client's item shown in an error text. */
@@ -111,7 +131,8 @@ enum stream_kind {
 	ST_RANGE,  /* bytes of the message, read in FETCH_CHUNK ranges */
 	ST_FILTER, /* HEADER.FIELDS(.NOT): the header read whole, then filtered */
 	ST_BINARY, /* BINARY of a leaf part: decoded in windows (bin_*) */
-	ST_WHOLE,  /* BINARY of a multipart / the whole message: the message read whole */
+	ST_PIECES, /* BINARY of a multipart / the whole message: piece by piece (binary-pieces.h) */
+	ST_WHOLE,  /* as ST_PIECES when a header to rewrite is too long: the message read whole */
 	ST_SKIP,   /* left out: unknown Content-Transfer-Encoding */
 };
 
@@ -154,6 +175,9 @@ struct fetch_ctx {
 		uint64_t off[FETCH_MAX_BODY_ITEMS], len[FETCH_MAX_BODY_ITEMS];
 		uint8_t kind[FETCH_MAX_BODY_ITEMS]; /* enum stream_kind */
 		uint8_t cte[FETCH_MAX_BODY_ITEMS];  /* ST_BINARY: enum mime_cte of the range */
+		uint8_t *tree;         /* ST_PIECES: the message's serialised tree (owned), planned from per item */
+		size_t tree_len;
+		uint64_t size;         /* the message's size */
 		uint64_t done;         /* bytes of item written */
 		bool head;             /* item's name and literal length written */
 		bool wrote;            /* an item precedes the next one (separator) */
@@ -174,10 +198,22 @@ struct fetch_ctx {
 		uint64_t asked;        /* binary_max of the window in flight (0 = none) */
 		bool long_way;         /* BIN_ONE found more than one window: phases from the start */
 	} bin;
+	/* ST_PIECES: the current item's walk (started when st.head is set). */
+	struct bp_walk pw;
 };
+
+/* Frees the open message's tree copy and the walk of its item. */
+static void st_clear(struct fetch_ctx *c)
+{
+	free(c->st.tree);
+	c->st.tree = NULL;
+	c->st.tree_len = 0;
+	bp_clear(&c->pw);
+}
 
 static void fetch_ctx_free(struct fetch_ctx *c)
 {
+	st_clear(c);
 	fetch_items_clear(&c->items);
 	free(c->ranges);
 	free(c->seen);
@@ -490,6 +526,24 @@ static void write_body_answer(struct buf *b, const struct fetch_body_item *it, c
 		buf_append(b, p, n);
 }
 
+/* The kind of a BINARY item of a multipart / message/rfc822 part / the
+ * whole message: ST_PIECES, planned when the item starts from a copy of
+ * the message's serialised tree (one per message, however many items:
+ * only the current item's plan is ever held); ST_WHOLE when that copy
+ * does not fit in memory. */
+static uint8_t pieces_kind(struct fetch_ctx *c, const Cpm__MessageData *m)
+{
+	if (c->st.tree == NULL && m->tree.len > 0) {
+		c->st.tree = malloc(m->tree.len);
+		if (c->st.tree == NULL)
+			return ST_WHOLE;
+		memcpy(c->st.tree, m->tree.data, m->tree.len);
+		c->st.tree_len = m->tree.len;
+	}
+	c->st.size = m->size;
+	return ST_PIECES;
+}
+
 /* Writes one "* n FETCH (...)". Returns true when a BINARY item had to be
  * left out (unknown Content-Transfer-Encoding). A message whose body was
  * left out (m->body_omitted) is only opened: its items up to the body
@@ -561,6 +615,7 @@ static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__Mes
 		sep = " ";
 	}
 	if (m->body_omitted) {
+		st_clear(c);
 		memset(&c->st, 0, sizeof(c->st));
 		c->st.uid = m->uid;
 		c->st.wrote = *sep != '\0';
@@ -583,7 +638,7 @@ static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__Mes
 					unknown_cte = true;
 					continue;
 				}
-				c->st.kind[i] = kind == MIME_BINARY_LEAF ? ST_BINARY : ST_WHOLE;
+				c->st.kind[i] = kind == MIME_BINARY_LEAF ? ST_BINARY : pieces_kind(c, m);
 				c->st.cte[i] = (uint8_t)cte;
 				any = true;
 				continue;
@@ -796,6 +851,7 @@ static void after_page(struct fetch_ctx *c, int more)
 static void on_stream_chunk(const Cpm__Response *resp, void *ctx);
 static void on_binary_window(const Cpm__Response *resp, void *ctx);
 static void on_binary_whole(const Cpm__Response *resp, void *ctx);
+static void on_piece(const Cpm__Response *resp, void *ctx);
 
 /* The separator before the next body item of the open message. */
 static void item_sep(struct fetch_ctx *c, struct buf *b)
@@ -811,6 +867,7 @@ static void next_item(struct fetch_ctx *c)
 	c->st.done = 0;
 	c->st.head = false;
 	memset(&c->bin, 0, sizeof(c->bin));
+	bp_clear(&c->pw);
 }
 
 /* The literal's length is promised (or the response is open): without the
@@ -918,6 +975,84 @@ static void bin_send(struct fetch_ctx *c)
 	rpc_call(c->s->w->rpc, c->s->shard, &req, 0, on_binary_window, c);
 }
 
+/* The current ST_PIECES item's next step: its walk started, counted
+ * ("BINARY.SIZE[..] n", or BINARY's literal opened), the next read or
+ * window asked for (true), or the item finished or turned ST_WHOLE (false:
+ * go on). */
+static bool pieces_step(struct fetch_ctx *c)
+{
+	unsigned i = c->st.item;
+	const struct fetch_body_item *it = &c->items.items[i];
+	if (!c->st.head) {
+		/* The plan, from the tree (mime_binary_plan). A header to rewrite
+		 * longer than one range read (only in a malformed message), or no
+		 * memory: the message is read whole for this item (ST_WHOLE). */
+		struct mime_tree *tree = NULL;
+		struct mime_binary_piece *p = NULL;
+		size_t n = 0;
+		bool ok = c->st.tree != NULL && mime_tree_deserialize(c->st.tree, c->st.tree_len, &tree) == 0 &&
+			  mime_binary_plan(tree, it->sec.path, it->sec.path_len, c->st.size, &p, &n) == MIME_BINARY_OK;
+		mime_tree_free(&tree);
+		for (size_t k = 0; ok && k < n; k++)
+			ok = p[k].kind != MIME_PIECE_HEADER || p[k].len <= FETCH_REWRITE_MAX;
+		if (!ok) {
+			free(p);
+			c->st.kind[i] = ST_WHOLE;
+			return false;
+		}
+		bp_init(&c->pw, p, n, it->name == FETCH_BINARY_SIZE, it->partial, it->origin, it->count, FETCH_CHUNK);
+		c->st.head = true;
+	}
+	struct bp_req r;
+	for (;;) {
+		switch (bp_next(&c->pw, &r)) {
+		case BP_COUNTED: {
+			struct buf *b = session_outbuf(c->s);
+			item_sep(c, b);
+			fetch_items_write_body_name(b, it);
+			if (it->name == FETCH_BINARY_SIZE) {
+				buf_printf(b, " %llu", (unsigned long long)c->pw.lit);
+				next_item(c);
+				return false;
+			}
+			buf_printf(b, " %s{%llu}\r\n", c->pw.nul ? "~" : "", (unsigned long long)c->pw.lit);
+			bp_output(&c->pw);
+			continue;
+		}
+		case BP_DONE:
+			next_item(c);
+			return false;
+		case BP_BROKEN:
+			stream_broken(c);
+			return true;
+		case BP_READ:
+		case BP_WINDOW:
+		default:
+			break;
+		}
+		break;
+	}
+	Cpm__UidRange one = CPM__UID_RANGE__INIT;
+	Cpm__UidRange *ptrs[1];
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FetchReq fr = CPM__FETCH_REQ__INIT;
+	stream_req(c, &fr, &one, ptrs);
+	fr.body_offset = r.off;
+	fr.body_len = r.len;
+	if (c->pw.asked == BP_WINDOW) {
+		fr.binary_cte = r.cte;
+		fr.binary_state.data = (uint8_t *)r.state;
+		fr.binary_state.len = r.state_len;
+		fr.binary_max = r.max;
+		fr.binary_discard = r.discard;
+	}
+	req.op_case = CPM__REQUEST__OP_FETCH;
+	req.fetch = &fr;
+	session_flush(c->s);
+	rpc_call(c->s->w->rpc, c->s->shard, &req, 0, on_piece, c);
+	return true;
+}
+
 /* Writes the open message's next body item header, asks for its next
  * chunk or window, or closes the message and goes on with the pages. */
 static void stream_next(struct fetch_ctx *c)
@@ -933,6 +1068,11 @@ static void stream_next(struct fetch_ctx *c)
 		if (c->st.kind[i] == ST_BINARY) {
 			bin_send(c);
 			return;
+		}
+		if (c->st.kind[i] == ST_PIECES) {
+			if (pieces_step(c))
+				return;
+			continue;
 		}
 		if (c->st.kind[i] == ST_WHOLE) {
 			/* A multipart's BINARY rewrites every leaf inside: it is made
@@ -1140,6 +1280,41 @@ static void on_binary_window(const Cpm__Response *resp, void *ctx)
 		}
 		break;
 	}
+	stream_continue(c);
+}
+
+/* ST_PIECES: a header read or a window of the walk, fed to it; the bytes
+ * it gives (output pass) are written. */
+static void on_piece(const Cpm__Response *resp, void *ctx)
+{
+	struct fetch_ctx *c = ctx;
+	if (session_closed(c->s)) {
+		fetch_finish(c);
+		return;
+	}
+	const Cpm__MessageData *m = stream_reply(c, resp);
+	const unsigned char *out = NULL;
+	size_t out_len = 0;
+	int rc = -1;
+	if (m != NULL && c->pw.asked == BP_READ) {
+		rc = bp_feed_read(&c->pw, m->body.data, m->body.len, &out, &out_len);
+	} else if (m != NULL && c->pw.asked == BP_WINDOW) {
+		struct bp_window win = {.taken = m->binary_taken,
+					.count = m->binary_count,
+					.state = m->binary_state.data,
+					.state_len = m->binary_state.len,
+					.nul = m->binary_nul,
+					.done = m->binary_done,
+					.body = m->body.data,
+					.body_len = m->body.len};
+		rc = bp_feed_window(&c->pw, &win, &out, &out_len);
+	}
+	if (rc < 0) {
+		stream_broken(c);
+		return;
+	}
+	if (out_len > 0)
+		session_write(c->s, out, out_len);
 	stream_continue(c);
 }
 

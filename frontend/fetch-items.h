@@ -104,7 +104,7 @@ void fetch_items_write_body_name(struct buf *b, const struct fetch_body_item *it
  * answered without holding its body: every body item is a byte range of
  * the stored message (fetch_items_body_range), a filtered header, or a
  * BINARY item, whose part cmd-fetch.c decodes window by window (a BINARY
- * of a multipart or of the whole message reads the message whole there). */
+ * of a multipart or of the whole message piece by piece, binary-pieces.h). */
 bool fetch_items_streamable(const struct fetch_items *fi);
 /* BINARY[...] or BINARY.SIZE[...]. */
 bool fetch_items_is_binary(const struct fetch_body_item *it);

@@ -103,6 +103,116 @@ WHOLE_BINARY = (b"Subject: whole\r\nMIME-Version: 1.0\r\nContent-Type: multipart
                 SMALL_RAW + b"\r\n--WW--\r\n")
 
 
+
+# ---- A ~25 MB message for BINARY[] and BINARY[n] of a multipart / an
+# embedded message, built together with its expected BINARY answer by an
+# independent Python model of the rewrite (every base64 / quoted-printable
+# leaf: its Content-Transfer-Encoding field becomes "binary" and its body
+# is decoded; everything else, boundaries, preambles and epilogues
+# included, stays as stored). The model is checked against the server's
+# whole-message path (common/mime-binary.c, which test_dovecot_diff
+# compares with Dovecot) on the same structure built small (MEDIA_SMALL).
+
+class Ent:
+    """An entity as stored (enc) and as BINARY answers it (bin); marks:
+    offsets in bin where a piece of the answer starts or ends."""
+
+    def __init__(self, enc=b"", bin_=b"", marks=()):
+        self.enc, self.bin, self.marks = enc, bin_, list(marks)
+
+    def __add__(self, other):
+        if isinstance(other, bytes):
+            other = Ent(other, other)
+        return Ent(self.enc + other.enc, self.bin + other.bin,
+                   self.marks + [len(self.bin) + m for m in other.marks])
+
+
+def leaf(ctype, cte, decoded, encoded=None):
+    """A leaf part: headers, blank line, body (base64 / quoted-printable
+    / 8bit)."""
+    if cte == b"base64":
+        encoded = base64.encodebytes(decoded).replace(b"\n", b"\r\n")
+    elif encoded is None:
+        encoded = decoded
+    head = b"Content-Type: " + ctype + b"\r\n"
+    enc_head = head + (b"Content-Transfer-Encoding: " + cte + b"\r\n" if cte else b"") + b"X-Part: 1\r\n\r\n"
+    if cte in (b"base64", b"quoted-printable"):
+        bin_head = head + b"Content-Transfer-Encoding: binary\r\nX-Part: 1\r\n\r\n"
+        return Ent(enc_head + encoded, bin_head + decoded,
+                   [0, len(bin_head), len(bin_head) + len(decoded)])
+    return Ent(enc_head + encoded, enc_head + encoded)
+
+
+def multipart(boundary, parts, preamble=b"", epilogue=b""):
+    """A multipart body: preamble, each part after its delimiter, the
+    close delimiter, epilogue."""
+    out = Ent(preamble, preamble)
+    for p in parts:
+        out = out + (b"--" + boundary + b"\r\n") + p + b"\r\n"
+    return out + (b"--" + boundary + b"--\r\n") + epilogue
+
+
+def with_header(header, body):
+    return Ent(header + b"\r\n\r\n", header + b"\r\n\r\n") + body
+
+
+def media(attach, qp_lines, inner_attach, alt_text):
+    """multipart/mixed: 1 text (8bit), 2 base64 attachment, 3 quoted-
+    printable text, 4 message/rfc822 holding a multipart with a base64 part
+    (4.1) and a text part (4.2), 5 multipart/alternative of a quoted-
+    printable and a base64 text part (no NUL anywhere in 5)."""
+    inner = with_header(b"From: inner@example.org\r\nSubject: forwarded\r\nMIME-Version: 1.0\r\n"
+                        b"Content-Type: multipart/mixed; boundary=II",
+                        multipart(b"II", [leaf(b"image/jpeg", b"base64", inner_attach),
+                                          leaf(b"text/plain", b"", b"inner text\r\n")],
+                                  preamble=b"inner preamble\r\n"))
+    rfc822 = with_header(b"Content-Type: message/rfc822", inner)
+    alt = with_header(b"Content-Type: multipart/alternative; boundary=AA",
+                      multipart(b"AA", [leaf(b"text/plain", b"quoted-printable", b"\r\n".join(qp_lines[:40]) + b"\r\n",
+                                             qp_encode(qp_lines[:40])),
+                                        leaf(b"text/html", b"base64", alt_text)],
+                                epilogue=b"alt epilogue\r\n"))
+    qp_text = b"\r\n".join(qp_lines) + b"\r\n"
+    body = multipart(b"MM", [leaf(b"text/plain; charset=utf-8", b"8bit", b"caf\xc3\xa9 see below\r\n"),
+                             leaf(b"application/octet-stream", b"base64", attach),
+                             leaf(b"text/plain; charset=iso-8859-1", b"quoted-printable", qp_text,
+                                  qp_encode(qp_lines)),
+                             rfc822, alt],
+                     preamble=b"This is a multi-part message in MIME format.\r\n", epilogue=b"the end\r\n")
+    msg = with_header(b"From: media@example.org\r\nTo: u@example.org\r\nSubject: media\r\nMIME-Version: 1.0\r\n"
+                      b"Content-Type: multipart/mixed; boundary=MM", body)
+    return msg, rfc822, alt
+
+
+MEDIA, MEDIA_4, MEDIA_5 = media(pseudo_random(16 * MB + 7, b"media"), QP_LINES, pseudo_random(MB + 5, b"inner"),
+                                b"<p>" + b"no nul here " * 80000 + b"</p>")
+MEDIA_SMALL, SMALL_4, SMALL_5 = media(pseudo_random(3000, b"s-media"), QP_LINES[:50],
+                                      pseudo_random(700, b"s-inner"), b"<p>small</p>")
+# The answers of BINARY[4] and BINARY[5]: the bodies of parts 4 and 5 (the
+# embedded message; the alternative's parts with their delimiters).
+MEDIA_4_BIN = MEDIA_4.bin[MEDIA_4.bin.index(b"\r\n\r\n") + 4:]
+MEDIA_5_BIN = MEDIA_5.bin[MEDIA_5.bin.index(b"\r\n\r\n") + 4:]
+SMALL_4_BIN = SMALL_4.bin[SMALL_4.bin.index(b"\r\n\r\n") + 4:]
+SMALL_5_BIN = SMALL_5.bin[SMALL_5.bin.index(b"\r\n\r\n") + 4:]
+def padded(pad):
+    """A multipart whose one base64 leaf has a header of pad + 100 bytes."""
+    raw = pseudo_random(MB, b"pad")
+    head = b"Content-Type: text/plain\r\nX-Pad: " + b"p" * pad + b"\r\n"
+    return with_header(b"Subject: padded\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=PP",
+                       multipart(b"PP", [Ent(head + b"Content-Transfer-Encoding: base64\r\n\r\n" +
+                                             base64.encodebytes(raw).replace(b"\n", b"\r\n"),
+                                             head + b"Content-Transfer-Encoding: binary\r\n\r\n" + raw)]))
+
+
+# A leaf header longer than the front-end's 256 KiB chunks and 1 MiB reads
+# (read as one range, up to 16 MiB), and one longer than any range read
+# (that item is made from the whole message).
+PADDED = padded(MB + 200 * KB)
+PADDED_HUGE = padded(16 * MB + 100 * KB)
+assert 20 * MB < len(MEDIA.enc) < 30 * MB and len(MEDIA_SMALL.enc) < 100 * KB
+assert b"\x00" not in MEDIA_5_BIN and b"\x00" in MEDIA_4_BIN
+
+
 def rss_kb(pid, field="VmRSS"):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -134,7 +244,7 @@ def populate(c):
     c.add_user("binlarge", PW)
     w = c.login_raw("binlarge", fe=1)
     w.settimeout(120)
-    for m in (BIG, UUE, WHOLE):
+    for m in (BIG, UUE, WHOLE, MEDIA.enc, MEDIA_SMALL.enc, PADDED.enc, PADDED_HUGE.enc):
         _, tagged = w.cmd_literal(b"APPEND INBOX", m)
         assert status(tagged) == "OK", tagged
     w.close()
@@ -154,11 +264,12 @@ class LargeBinary(ClusterTest):
         self.assertEqual(len(untagged), 1, [u[:200] for u in untagged])
         return untagged[0]
 
-    def test_attachment_streams_in_bounded_memory(self):
-        """BINARY.PEEK[2] of the ~30 MB base64 attachment: a literal8 (the
-        bytes hold NULs) whose bytes are the attachment (sha256), read slowly;
-        the front-end (not the one that appended) and the back-end grow far
-        less than the part."""
+    def stream_measured(self, cmd, head, want):
+        """Sends cmd (tag s1) on a new session of the front-end that did
+        not append, reads its one literal slowly (a small receive buffer),
+        checks the response head, the literal's bytes (sha256 against want)
+        and the end; returns how many MB the front-end's processes and the
+        back-end grew (peak RSS, VmHWM and VmData) meanwhile."""
         c = self.cluster
         w = self.session(fe=0)
         time.sleep(0.5)
@@ -170,11 +281,10 @@ class LargeBinary(ClusterTest):
         for p in pids:
             with open("/proc/%d/clear_refs" % p, "w") as f:
                 f.write("5")  # resets VmHWM to the current RSS (proc(5))
-        w.send(b"s1 FETCH 1 (UID BINARY.PEEK[2])\r\n")
+        w.send(b"s1 " + cmd + b"\r\n")
         sock = w.sock
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
         data, w.buf = w.buf, b""
-        head = b"* 1 FETCH (UID 1 BINARY[2] ~{%d}\r\n" % len(RAW)
         while len(data) < len(head):
             data += sock.recv(65536)
         self.assertEqual(data[:len(head)], head)
@@ -182,12 +292,12 @@ class LargeBinary(ClusterTest):
         h, got, tail = hashlib.sha256(), 0, b""
         while True:
             if data:
-                take = min(len(data), len(RAW) - got)
+                take = min(len(data), len(want) - got)
                 h.update(data[:take])
                 got += take
                 tail += data[take:]
                 data = b""
-            if got == len(RAW) and tail.endswith(b"\r\n") and b"s1 " in tail:
+            if got == len(want) and tail.endswith(b"\r\n") and b"s1 " in tail:
                 break
             data = sock.recv(64 * 1024)
             if not data:
@@ -196,15 +306,110 @@ class LargeBinary(ClusterTest):
                 peak[p] = max(peak[p], rss_kb(p))
                 dpeak[p] = max(dpeak[p], rss_kb(p, "VmData"))
             time.sleep(0.001)
-        self.assertEqual(h.hexdigest(), hashlib.sha256(RAW).hexdigest())
+        self.assertEqual(h.hexdigest(), hashlib.sha256(want).hexdigest())
         self.assertEqual(tail, b")\r\ns1 OK Fetch completed.\r\n")
         grown = {p: max(max(peak[p], rss_kb(p, "VmHWM")) - base[p], dpeak[p] - dbase[p]) // 1024 for p in pids}
         w.close()
         print("grown MB:", grown, "back-end", be)
+        return grown
+
+    def assert_bounded(self, grown, limit_mb=12):
         if "asan" in os.path.basename(cluster.build_dir().rstrip("/")):
             return  # ASan's quarantine keeps freed memory resident
         for p, mb in grown.items():
-            self.assertLess(mb, 12, "pid %d grew by %d MB (back-end %d): %r" % (p, mb, be, grown))
+            self.assertLess(mb, limit_mb, "pid %d grew by %d MB: %r" % (p, mb, grown))
+
+    def test_attachment_streams_in_bounded_memory(self):
+        """BINARY.PEEK[2] of the ~30 MB base64 attachment: a literal8 (the
+        bytes hold NULs) whose bytes are the attachment (sha256), read slowly;
+        the front-end (not the one that appended) and the back-end grow far
+        less than the part."""
+        self.assert_bounded(self.stream_measured(b"FETCH 1 (UID BINARY.PEEK[2])",
+                                                 b"* 1 FETCH (UID 1 BINARY[2] ~{%d}\r\n" % len(RAW), RAW))
+
+    # ---- BINARY[] / BINARY[multipart | message/rfc822] of MEDIA (UID 4) --
+
+    def test_media_model_is_the_whole_message_path(self):
+        """The model of the rewrite equals what the whole-message path
+        (mime-binary.c) answers for the same structure built small
+        (MEDIA_SMALL, UID 5, below the streaming threshold)."""
+        w = self.session()
+        resp = self.fetch1(w, "UID FETCH 5 (BINARY.SIZE[] BINARY.SIZE[4] BINARY.SIZE[5] BINARY.PEEK[] "
+                              "BINARY.PEEK[4] BINARY.PEEK[5] BODY.PEEK[])")
+        items = fetch_items(resp)[1]
+        self.assertEqual(items["BODY[]"], MEDIA_SMALL.enc)
+        self.assertEqual(items["BINARY[]"], MEDIA_SMALL.bin)
+        self.assertEqual(items["BINARY[4]"], SMALL_4_BIN)
+        self.assertEqual(items["BINARY[5]"], SMALL_5_BIN)
+        self.assertEqual((int(items["BINARY.SIZE[]"]), int(items["BINARY.SIZE[4]"]), int(items["BINARY.SIZE[5]"])),
+                         (len(MEDIA_SMALL.bin), len(SMALL_4_BIN), len(SMALL_5_BIN)))
+        self.assertIn(b"BINARY[] ~{%d}" % len(MEDIA_SMALL.bin), resp)
+        self.assertIn(b"BINARY[5] {%d}" % len(SMALL_5_BIN), resp)
+
+    def test_media_sizes_and_sections(self):
+        """BINARY.SIZE of the whole ~25 MB message and of its multipart and
+        message/rfc822 parts; BINARY[4] (a literal8: its base64 part holds
+        NULs) and BINARY[5] (no NUL: a plain literal) byte-exact."""
+        w = self.session()
+        self.assertEqual(self.fetch1(w, "UID FETCH 4 (BINARY.SIZE[] BINARY.SIZE[4] BINARY.SIZE[5] BINARY.SIZE[4.1])"),
+                         b"* 4 FETCH (UID 4 BINARY.SIZE[] %d BINARY.SIZE[4] %d BINARY.SIZE[5] %d "
+                         b"BINARY.SIZE[4.1] %d)" % (len(MEDIA.bin), len(MEDIA_4_BIN), len(MEDIA_5_BIN), MB + 5))
+        resp = self.fetch1(w, "UID FETCH 4 (BINARY.PEEK[4] BINARY.PEEK[5])")
+        self.assertTrue(resp.startswith(b"* 4 FETCH (UID 4 BINARY[4] ~{%d}\r\n" % len(MEDIA_4_BIN)), resp[:60])
+        self.assertIn(b" BINARY[5] {%d}\r\n" % len(MEDIA_5_BIN), resp)
+        items = fetch_items(resp)[1]
+        self.assertEqual(hashlib.sha256(items["BINARY[4]"]).digest(), hashlib.sha256(MEDIA_4_BIN).digest())
+        self.assertEqual(items["BINARY[5]"], MEDIA_5_BIN)
+
+    def test_media_whole_in_bounded_memory(self):
+        """BINARY.PEEK[] of the ~25 MB message (a base64 attachment, a
+        quoted-printable part, an embedded message with a base64 part), read
+        slowly: the model's bytes (sha256), and neither process grows by
+        anything like the message."""
+        grown = self.stream_measured(b"UID FETCH 4 (UID BINARY.PEEK[])",
+                                     b"* 4 FETCH (UID 4 BINARY[] ~{%d}\r\n" % len(MEDIA.bin), MEDIA.bin)
+        self.assert_bounded(grown)
+
+    def test_long_headers_to_rewrite(self):
+        """A leaf header of 1.2 MB (one range read) and of 16.1 MB (more
+        than a range read answers: the whole-message path): BINARY[] of
+        both messages is the model's, partials inside the header too."""
+        w = self.session()
+        for uid, msg in ((6, PADDED), (7, PADDED_HUGE)):
+            for at in (300, len(msg.bin) - MB - 3000):  # inside the header, inside the decoded body
+                resp = self.fetch1(w, "UID FETCH %d (BINARY.SIZE[] BINARY.PEEK[]<%d.20>)" % (uid, at))
+                self.assertEqual(resp, b"* %d FETCH (UID %d BINARY.SIZE[] %d BINARY[]<%d> {20}\r\n%s)"
+                                 % (uid, uid, len(msg.bin), at, msg.bin[at:at + 20]))
+            resp = self.fetch1(w, "UID FETCH %d BINARY.PEEK[]" % uid)
+            self.assertTrue(fetch_items(resp)[1]["BINARY[]"] == msg.bin, uid)
+
+    def test_media_partials_at_piece_boundaries(self):
+        """Partials of BINARY[] and BINARY[4] starting and ending around
+        every piece boundary of the answer (rewritten headers, decoded
+        bodies, copied delimiters), spanning pieces, and past the end; the
+        literal8 choice follows the bytes in the window only."""
+        w = self.session()
+        cases = []
+        for m in MEDIA.marks:
+            cases += [(m - 1, 1), (m - 1, 2), (m, 1), (m - 3, 7)]
+        cases += [(MEDIA.marks[1] - 5, 300 * KB), (MEDIA.marks[2] - 100 * KB, 3 * MB), (0, 40),
+                  (len(MEDIA.bin) - 9, 100), (len(MEDIA.bin), 4), (len(MEDIA.bin) + 1000, 4)]
+        for origin, count in cases:
+            want = MEDIA.bin[origin:origin + count]
+            resp = self.fetch1(w, "UID FETCH 4 (BINARY.PEEK[]<%d.%d>)" % (origin, count))
+            lit = b"~{%d}" % len(want) if b"\x00" in want else b"{%d}" % len(want)
+            head = b"* 4 FETCH (UID 4 BINARY[]<%d> %s\r\n" % (origin, lit)
+            self.assertEqual(resp[:len(head)], head, "<%d.%d>: %r" % (origin, count, resp[:80]))
+            self.assertTrue(resp[len(head):] == want + b")", "<%d.%d>" % (origin, count))
+        inner = MEDIA_4_BIN
+        start = MEDIA_4.bin.index(b"\r\n\r\n") + 4
+        marks = [m - start for m in MEDIA_4.marks]
+        for origin, count in [(marks[0] - 1, 2), (marks[1], 3), (marks[2] - 2, 10), (0, 100), (5, MB)]:
+            want = inner[origin:origin + count]
+            resp = self.fetch1(w, "UID FETCH 4 (BINARY.PEEK[4]<%d.%d>)" % (origin, count))
+            lit = b"~{%d}" % len(want) if b"\x00" in want else b"{%d}" % len(want)
+            self.assertEqual(resp, b"* 4 FETCH (UID 4 BINARY[4]<%d> %s\r\n%s)" % (origin, lit, want),
+                             "<%d.%d>" % (origin, count))
 
     def test_sizes(self):
         w = self.session()
