@@ -73,8 +73,15 @@ struct claim_ctx {
 	struct session *s;
 	void (*done)(struct session *s);
 	uint64_t folder_id;
+	uint64_t key;
 	uint32_t upto;
 };
+
+/* fe_worker.recent_claims key: folder ids are per shard, so the shard goes in the top byte. */
+static uint64_t claim_key(const struct session *s)
+{
+	return s->sel.folder_id ^ ((uint64_t)(s->shard + 1) << 56);
+}
 
 static void tell(struct session *s)
 {
@@ -90,8 +97,8 @@ static void on_claim(const Cpm__Response *resp, void *arg)
 	struct claim_ctx *c = arg;
 	struct session *s = c->s;
 	struct u64map *inflight = &s->w->recent_claims;
-	if ((uintptr_t)u64map_get(inflight, c->folder_id) == c->upto)
-		u64map_del(inflight, c->folder_id);
+	if ((uintptr_t)u64map_get(inflight, c->key) == c->upto)
+		u64map_del(inflight, c->key);
 	if (!session_closed(s)) {
 		/* Still the same folder (a claim is not cancelled by a re-SELECT). */
 		if (s->state == SESSION_SELECTED && s->sel.folder_id == c->folder_id && resp->status == CPM__STATUS__OK &&
@@ -119,14 +126,15 @@ void recent_claim(struct session *s, void (*done)(struct session *s))
 	 * session of this worker is claiming them (many sessions watching one
 	 * folder then cost one claim per worker, not one each). */
 	struct u64map *inflight = &s->w->recent_claims;
-	uintptr_t other = (uintptr_t)u64map_get(inflight, f->folder_id);
+	uint64_t key = claim_key(s);
+	uintptr_t other = (uintptr_t)u64map_get(inflight, key);
 	if (f->folder_recent_uid >= f->uidnext || other >= f->uidnext) {
 		f->claimed_upto = f->uidnext;
 		done(s);
 		return;
 	}
 	struct claim_ctx *c = malloc(sizeof(*c));
-	if (c == NULL || u64map_put(inflight, f->folder_id, (void *)(uintptr_t)f->uidnext) < 0) {
+	if (c == NULL || u64map_put(inflight, key, (void *)(uintptr_t)f->uidnext) < 0) {
 		free(c);
 		done(s);
 		return;
@@ -134,6 +142,7 @@ void recent_claim(struct session *s, void (*done)(struct session *s))
 	c->s = s;
 	c->done = done;
 	c->folder_id = f->folder_id;
+	c->key = key;
 	c->upto = f->uidnext;
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__RecentClaimReq q = CPM__RECENT_CLAIM_REQ__INIT;

@@ -28,7 +28,7 @@ struct fe_worker {
 	struct rpc_client *rpc;
 	struct feed_sub *feed;      /* change-feed subscriptions (feed-sub.h) */
 	struct u64map changes_inflight; /* folder id → shared ChangesReq in flight (changes.c) */
-	struct u64map recent_claims;    /* folder id → UID up to which a RecentClaimReq is in flight (recent.c) */
+	struct u64map recent_claims;    /* shard + folder id → UID up to which a RecentClaimReq is in flight (recent.c) */
 	struct tls_ctx *tls;        /* NULL when no certificate is configured */
 	struct Gsasl *gsasl;
 	struct imap_parser_limits limits;
