@@ -35,7 +35,6 @@ Usage: run(test, connect) where test = parse(path) and connect(index, user)
 returns a logged-in imapwire.RawIMAP (index 0..n-1; the greeting already read
 and returned as its .greeting_line). Returns a Result."""
 
-import collections
 import os
 import re
 import socket
@@ -429,7 +428,6 @@ def _interval(text):
 # --- mbox source -----------------------------------------------------------
 
 FROM_LINE = re.compile(r"From \S+\s+(?:\w{3} )?(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d) (\d{4})(?: ([+-]\d{4}))?")
-MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
 class Mbox:
@@ -960,8 +958,3 @@ def _append_has_body(args_text):
 
 def run(test, connect, mailbox="imaptest"):
     return Runner(test, connect, mailbox).run()
-
-
-def summary(results):
-    c = collections.Counter(r.status for r in results)
-    return ", ".join("%d %s" % (c[k], k) for k in ("pass", "fail", "skip", "error") if c[k])
