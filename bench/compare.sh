@@ -278,18 +278,19 @@ done
 python3 - "$results" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-hdr = "%-7s %-9s %6s %9s %9s %8s %8s %8s %9s %6s %8s %9s %s" % (
+hdr = "%-7s %-9s %6s %9s %9s %8s %8s %8s %9s %6s %8s %9s %9s %s" % (
     "scen", "server", "conns", "ops", "ops/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors",
-    "cpu s", "rss MB", "status")
+    "cpu s", "rss MB", "anon MB", "status")
 print(hdr)
 by = {}
 for r in rows:
     cpu = sum(g["cpu_s"] for g in r["process_groups"])
     rss = sum(g["peak_rss_kb_sum"] for g in r["process_groups"]) / 1024.0
+    anon = sum(g.get("peak_anon_kb_sum", 0) for g in r["process_groups"]) / 1024.0
     l = r["latency_ms"]
-    print("%-7s %-9s %6d %9d %9.1f %8.2f %8.2f %8.2f %9.2f %6d %8.2f %9.1f %s" % (
+    print("%-7s %-9s %6d %9d %9.1f %8.2f %8.2f %8.2f %9.2f %6d %8.2f %9.1f %9.1f %s" % (
         r["scenario"], r["label"], r["connections"], r["ops"], r["ops_per_s"], l["p50"], l["p95"], l["p99"],
-        l["max"], r["errors"], cpu, rss, r["status"]))
+        l["max"], r["errors"], cpu, rss, anon, r["status"]))
     if r.get("idle"):
         print("        %s: %.1f KB server memory per idle session (PSS), pushes %d/%d" % (
             r["label"], r["idle"]["server_kb_per_session"], r["idle"]["pushes_seen"],

@@ -130,6 +130,7 @@ struct group {
 	unsigned count;
 	double cpu_s;
 	uint64_t rss_sum_kb, rss_max_kb;
+	uint64_t anon_sum_kb;
 };
 
 static size_t group_procs(const struct procset *ps, struct group *g, size_t max)
@@ -150,6 +151,7 @@ static size_t group_procs(const struct procset *ps, struct group *g, size_t max)
 		g[k].count++;
 		g[k].cpu_s += p->cpu_last_s - p->cpu_start_s;
 		g[k].rss_sum_kb += p->peak_rss_kb;
+		g[k].anon_sum_kb += p->peak_anon_kb;
 		if (p->peak_rss_kb > g[k].rss_max_kb)
 			g[k].rss_max_kb = p->peak_rss_kb;
 	}
@@ -196,9 +198,11 @@ static void report(struct bench *b, const char *status)
 		for (size_t i = 0; i < ng; i++) {
 			buf_append_str(&o, i ? ",{\"name\":" : "{\"name\":");
 			json_str(&o, g[i].name);
-			buf_printf(&o, ",\"count\":%u,\"cpu_s\":%.2f,\"peak_rss_kb_sum\":%llu,\"peak_rss_kb_max\":%llu}",
+			buf_printf(&o,
+				   ",\"count\":%u,\"cpu_s\":%.2f,\"peak_rss_kb_sum\":%llu,\"peak_rss_kb_max\":%llu,"
+				   "\"peak_anon_kb_sum\":%llu}",
 				   g[i].count, g[i].cpu_s, (unsigned long long)g[i].rss_sum_kb,
-				   (unsigned long long)g[i].rss_max_kb);
+				   (unsigned long long)g[i].rss_max_kb, (unsigned long long)g[i].anon_sum_kb);
 		}
 		buf_append_str(&o, "],\"processes\":[");
 		for (size_t i = 0; i < b->procs.n_procs; i++) {

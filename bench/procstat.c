@@ -194,6 +194,9 @@ static int sample(struct procset *ps, bool pss)
 		uint64_t rss = status_kb(pi->pid, "status", "VmRSS:");
 		if (rss > pi->peak_rss_kb)
 			pi->peak_rss_kb = rss;
+		uint64_t anon = status_kb(pi->pid, "status", "RssAnon:");
+		if (anon > pi->peak_anon_kb)
+			pi->peak_anon_kb = anon;
 		if (pss)
 			pi->pss_kb = status_kb(pi->pid, "smaps_rollup", "Pss:");
 	}
@@ -211,7 +214,7 @@ int procset_begin(struct procset *ps)
 	ps->begun = false;
 	int r = sample(ps, false);
 	for (size_t i = 0; i < ps->n_procs; i++)
-		ps->procs[i].peak_rss_kb = 0;
+		ps->procs[i].peak_rss_kb = ps->procs[i].peak_anon_kb = 0;
 	ps->begun = true;
 	return r;
 }

@@ -29,6 +29,7 @@ struct proc_info {
 	double cpu_start_s; /* at begin (0 for processes born later) */
 	double cpu_last_s;
 	uint64_t peak_rss_kb;
+	uint64_t peak_anon_kb; /* RssAnon: the process's own memory, without mapped files (page cache) */
 	uint64_t pss_kb;
 	bool alive;
 };
