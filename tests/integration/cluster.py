@@ -77,8 +77,14 @@ def binary(name):
     return os.path.join(build_dir(), "bin", name)
 
 
+_GIVEN_PORTS = set()
+
+
 def free_ports(n):
-    """n distinct free TCP ports on loopback (bound then released)."""
+    """n distinct free TCP ports on loopback (bound then released), never
+    one this process handed out before: a port chosen early (a module's
+    outband port) and bound late must not go to another listener meanwhile
+    (the front-ends bind with SO_REUSEPORT, so two would share it)."""
     socks, ports = [], []
     try:
         while len(ports) < n:
@@ -86,8 +92,9 @@ def free_ports(n):
             s.bind((HOST, 0))
             socks.append(s)
             p = s.getsockname()[1]
-            if p not in ports:
+            if p not in ports and p not in _GIVEN_PORTS:
                 ports.append(p)
+                _GIVEN_PORTS.add(p)
     finally:
         for s in socks:
             s.close()
