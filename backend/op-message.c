@@ -73,6 +73,27 @@ static enum db_status folder_by_name(const struct op_ctx *ctx, MDB_txn *t, const
 	return st == DB_OK ? db_get_folder(t, ctx->db, *id_r, f_r) : st;
 }
 
+/* What APPEND and AppendBegin check alike: a size within limits, then the
+ * folder (*f_r for the caller to free). False after answering the failure. */
+static bool append_target(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *folder, uint64_t size,
+			  uint64_t *fid_r, Cpmdb__FolderRec **f_r, struct op_result *res)
+{
+	if (size == 0) {
+		op_fail(res, CPM__STATUS__INVALID, "empty message");
+		return false;
+	}
+	if (size > ctx->cfg->max_literal) {
+		op_fail(res, CPM__STATUS__INVALID, "message too large");
+		return false;
+	}
+	enum db_status st = folder_by_name(ctx, t, user, folder, fid_r, f_r);
+	if (st != DB_OK) {
+		op_fail_folder(res, st);
+		return false;
+	}
+	return true;
+}
+
 
 void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, struct op_result *res)
 {
@@ -89,14 +110,6 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 		return;
 	}
 	uint64_t size = staged ? q->staged_size : q->body.len;
-	if (size == 0) {
-		op_fail(res, CPM__STATUS__INVALID, "empty message");
-		return;
-	}
-	if (size > ctx->cfg->max_literal) {
-		op_fail(res, CPM__STATUS__INVALID, "message too large");
-		return;
-	}
 	for (size_t i = 0; i < q->n_keywords; i++) {
 		if (!keyword_ok(q->keywords[i])) {
 			op_fail(res, CPM__STATUS__INVALID, "invalid keyword");
@@ -105,11 +118,9 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 	}
 	uint64_t fid = 0;
 	Cpmdb__FolderRec *f = NULL;
-	enum db_status st = folder_by_name(ctx, t, q->user, q->folder, &fid, &f);
-	if (st != DB_OK) {
-		op_fail_folder(res, st);
+	if (!append_target(ctx, t, q->user, q->folder, size, &fid, &f, res))
 		return;
-	}
+	enum db_status st;
 	if (f->uidnext == 0 || f->uidnext == UINT32_MAX) {
 		cpmdb__folder_rec__free_unpacked(f, NULL);
 		op_fail(res, CPM__STATUS__INVALID, "mailbox UID space exhausted");
@@ -167,22 +178,12 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 
 void op_append_begin(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendBeginReq *q, struct op_result *res)
 {
-	if (q->size == 0) {
-		op_fail(res, CPM__STATUS__INVALID, "empty message");
-		return;
-	}
-	if (q->size > ctx->cfg->max_literal) {
-		op_fail(res, CPM__STATUS__INVALID, "message too large");
-		return;
-	}
 	uint64_t fid = 0;
 	Cpmdb__FolderRec *f = NULL;
-	enum db_status st = folder_by_name(ctx, t, q->user, q->folder, &fid, &f);
-	if (st != DB_OK) {
-		op_fail_folder(res, st);
+	if (!append_target(ctx, t, q->user, q->folder, q->size, &fid, &f, res))
 		return;
-	}
 	cpmdb__folder_rec__free_unpacked(f, NULL);
+	enum db_status st;
 	uint64_t want = q->size + (q->pending_bytes < UINT64_MAX - q->size ? q->pending_bytes : 0);
 	if ((st = op_quota_check(ctx, t, q->user, want)) != DB_OK) {
 		op_fail_db(res, st, "user");

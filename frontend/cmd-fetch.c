@@ -711,19 +711,6 @@ static bool reply_usable(struct fetch_ctx *c, const Cpm__Response *resp)
 static void after_page(struct fetch_ctx *c, int more);
 static void stream_next(struct fetch_ctx *c);
 
-static bool in_ranges(const struct fetch_ctx *c, uint32_t uid)
-{
-	size_t lo = 0, hi = c->n_ranges;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (c->ranges[mid].last < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < c->n_ranges && c->ranges[lo].first <= uid;
-}
-
 /* Messages the session still shows but the back-end no longer has (another
  * session expunged them; this one has not been told yet, so their sequence
  * numbers stand): the asked view UIDs in [gone_from, upto) that no answer
@@ -740,7 +727,7 @@ static void account_gone(struct fetch_ctx *c, uint32_t upto)
 	bool uid_only = it->uid && !it->flags && !it->internaldate && !it->size && !it->envelope &&
 			!it->bodystructure && !it->body && !it->modseq && !it->preview && it->n_body == 0;
 	for (size_t i = view_lower_bound(f, c->gone_from); i < f->count && f->uids[i] < upto; i++) {
-		if (!in_ranges(c, f->uids[i]))
+		if (!uid_ranges_contain(c->ranges, c->n_ranges, f->uids[i]))
 			continue;
 		if (uid_only)
 			session_untagged(c->s, "%zu FETCH (UID %u)", i + 1, (unsigned)f->uids[i]);

@@ -47,15 +47,7 @@ void recent_free(struct selected_folder *f)
 
 bool recent_has(const struct selected_folder *f, uint32_t uid)
 {
-	size_t lo = 0, hi = f->n_recent;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (f->recent[mid].last < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < f->n_recent && f->recent[lo].first <= uid;
+	return uid_ranges_contain(f->recent, f->n_recent, uid);
 }
 
 uint32_t recent_count(const struct selected_folder *f)

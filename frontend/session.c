@@ -456,6 +456,19 @@ void session_unselect(struct session *s)
 		s->state = SESSION_AUTH;
 }
 
+bool uid_ranges_contain(const Cpm__UidRange *ranges, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ranges[mid].last < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && ranges[lo].first <= uid;
+}
+
 size_t view_lower_bound(const struct selected_folder *f, uint32_t uid)
 {
 	size_t lo = 0, hi = f->count;

@@ -217,6 +217,8 @@ int session_write_set(struct session *s, const struct imap_arg *a, bool uid_mode
 /* A pointer array over ranges, as protobuf-c's repeated fields want it
  * (malloc'd; free() it after rpc_call). NULL when n is 0 or out of memory. */
 Cpm__UidRange **session_range_ptrs(Cpm__UidRange *ranges, size_t n);
+/* Whether uid is in ranges[0 .. n) (ascending, disjoint). */
+bool uid_ranges_contain(const Cpm__UidRange *ranges, size_t n, uint32_t uid);
 /* Removes each UID (ascending) that is in the view from it and tells the
  * client: "* n EXPUNGE" each, or one "* VANISHED uids" once QRESYNC is on. */
 void session_report_expunged(struct session *s, const uint32_t *uids, size_t n);

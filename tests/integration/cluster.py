@@ -101,6 +101,34 @@ def free_ports(n):
     return ports
 
 
+def rss_kb(pid, field="VmRSS"):
+    """A memory field of /proc/PID/status in KiB (0 when the process is gone)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def group_pids(pgid):
+    """The processes of a process group (a front-end's master and workers)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                out.append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
 def shard_for(user, shard_ids):
     """Rendezvous hashing as common/shard-map.h specifies it."""
     if isinstance(user, str):

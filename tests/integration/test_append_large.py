@@ -9,14 +9,12 @@ start-up sweep)."""
 
 import hashlib
 import os
-import re
-import socket
 import time
 
 import cluster
-from cluster import ClusterTest
+from cluster import ClusterTest, group_pids, rss_kb
 from imapwire import fetch_items, status
-from test_large import big_message, blob_files, blob_path, group_pids, rss_kb
+from test_large import big_message, blob_files, blob_path
 
 # 2 front-ends, 2 back-ends; a short idle deadline for the expiry test.
 cluster.module_fixtures(globals(), cluster_options={"append_staging_idle_s": "3"})

@@ -8,12 +8,11 @@ bytes whole. Answers must be byte-exact against an independent model."""
 import base64
 import hashlib
 import os
-import re
 import socket
 import time
 
 import cluster
-from cluster import ClusterTest
+from cluster import ClusterTest, group_pids, rss_kb
 from imapwire import fetch_items, status
 
 cluster.module_fixtures(globals())
@@ -211,33 +210,6 @@ PADDED = padded(MB + 200 * KB)
 PADDED_HUGE = padded(16 * MB + 100 * KB)
 assert 20 * MB < len(MEDIA.enc) < 30 * MB and len(MEDIA_SMALL.enc) < 100 * KB
 assert b"\x00" not in MEDIA_5_BIN and b"\x00" in MEDIA_4_BIN
-
-
-def rss_kb(pid, field="VmRSS"):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def group_pids(pgid):
-    """The processes of a process group (a front-end's master and workers)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
-                out.append(int(d))
-        except (OSError, IndexError, ValueError):
-            pass
-    return out
 
 
 def populate(c):

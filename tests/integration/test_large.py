@@ -8,12 +8,11 @@ import base64
 import glob
 import hashlib
 import os
-import re
 import socket
 import time
 
 import cluster
-from cluster import ClusterTest
+from cluster import ClusterTest, group_pids, rss_kb
 from imapwire import fetch_items, status
 
 cluster.module_fixtures(globals())
@@ -170,33 +169,6 @@ class Storage(ClusterTest):
         items, _ = fetch_body(w, "FETCH 1 BODY.PEEK[]")
         self.assertEqual(items["BODY[]"], body)
         w.close()
-
-
-def rss_kb(pid, field="VmRSS"):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def group_pids(pgid):
-    """The processes of a process group (a front-end's master and workers)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
-                out.append(int(d))
-        except (OSError, IndexError, ValueError):
-            pass
-    return out
 
 
 class Streaming(ClusterTest):
