@@ -113,6 +113,54 @@ def rss_kb(pid, field="VmRSS"):
     return 0
 
 
+def read_literal_measured(w, cmd, head, length, pids, pause=0.002):
+    """Sends `s1 cmd` on RawIMAP w and reads its one literal slowly (a 64 KiB
+    receive buffer, a pause per read) while sampling the memory of pids:
+    checks that the response starts with head, then returns (sha256 hex of the
+    literal's length bytes, the bytes after them up to the tagged line, {pid:
+    growth in MB}), growth being the larger of peak RSS (VmRSS, VmHWM) and of
+    VmData (some kernels account resident anonymous memory loosely) over
+    their values when the command was sent."""
+    import hashlib
+    base = {p: rss_kb(p) for p in pids}
+    dbase = {p: rss_kb(p, "VmData") for p in pids}
+    peak, dpeak = dict(base), dict(dbase)
+    for p in pids:
+        with open("/proc/%d/clear_refs" % p, "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS (proc(5))
+    w.send(b"s1 " + cmd + b"\r\n")
+    sock = w.sock
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    data, w.buf = w.buf, b""
+    while len(data) < len(head):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed before the response head")
+        data += chunk
+    if data[:len(head)] != head:
+        raise AssertionError("response head %r, expected %r" % (data[:len(head)], head))
+    data = data[len(head):]
+    h, got, tail = hashlib.sha256(), 0, b""
+    while True:
+        if data:
+            take = min(len(data), length - got)
+            h.update(data[:take])
+            got += take
+            tail += data[take:]
+            data = b""
+        if got == length and tail.endswith(b"\r\n") and b"s1 " in tail:
+            break
+        data = sock.recv(64 * 1024)
+        if not data:
+            raise AssertionError("connection closed after %d bytes" % got)
+        for p in pids:
+            peak[p] = max(peak[p], rss_kb(p))
+            dpeak[p] = max(dpeak[p], rss_kb(p, "VmData"))
+        time.sleep(pause)
+    grown = {p: max(max(peak[p], rss_kb(p, "VmHWM")) - base[p], dpeak[p] - dbase[p]) // 1024 for p in pids}
+    return h.hexdigest(), tail, grown
+
+
 def group_pids(pgid):
     """The processes of a process group (a front-end's master and workers)."""
     out = []

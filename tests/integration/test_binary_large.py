@@ -8,11 +8,10 @@ bytes whole. Answers must be byte-exact against an independent model."""
 import base64
 import hashlib
 import os
-import socket
 import time
 
 import cluster
-from cluster import ClusterTest, group_pids, rss_kb
+from cluster import ClusterTest, group_pids
 from imapwire import fetch_items, status
 
 cluster.module_fixtures(globals())
@@ -247,40 +246,9 @@ class LargeBinary(ClusterTest):
         time.sleep(0.5)
         be = c.backends[c.shard_of("binlarge")].pid
         pids = group_pids(c.frontends[0].pid) + [be]
-        base = {p: rss_kb(p) for p in pids}
-        dbase = {p: rss_kb(p, "VmData") for p in pids}
-        peak, dpeak = dict(base), dict(dbase)
-        for p in pids:
-            with open("/proc/%d/clear_refs" % p, "w") as f:
-                f.write("5")  # resets VmHWM to the current RSS (proc(5))
-        w.send(b"s1 " + cmd + b"\r\n")
-        sock = w.sock
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-        data, w.buf = w.buf, b""
-        while len(data) < len(head):
-            data += sock.recv(65536)
-        self.assertEqual(data[:len(head)], head)
-        data = data[len(head):]
-        h, got, tail = hashlib.sha256(), 0, b""
-        while True:
-            if data:
-                take = min(len(data), len(want) - got)
-                h.update(data[:take])
-                got += take
-                tail += data[take:]
-                data = b""
-            if got == len(want) and tail.endswith(b"\r\n") and b"s1 " in tail:
-                break
-            data = sock.recv(64 * 1024)
-            if not data:
-                self.fail("connection closed after %d bytes" % got)
-            for p in pids:
-                peak[p] = max(peak[p], rss_kb(p))
-                dpeak[p] = max(dpeak[p], rss_kb(p, "VmData"))
-            time.sleep(0.001)
-        self.assertEqual(h.hexdigest(), hashlib.sha256(want).hexdigest())
+        digest, tail, grown = cluster.read_literal_measured(w, cmd, head, len(want), pids, pause=0.001)
+        self.assertEqual(digest, hashlib.sha256(want).hexdigest())
         self.assertEqual(tail, b")\r\ns1 OK Fetch completed.\r\n")
-        grown = {p: max(max(peak[p], rss_kb(p, "VmHWM")) - base[p], dpeak[p] - dbase[p]) // 1024 for p in pids}
         w.close()
         print("grown MB:", grown, "back-end", be)
         return grown

@@ -8,11 +8,10 @@ import base64
 import glob
 import hashlib
 import os
-import socket
 import time
 
 import cluster
-from cluster import ClusterTest, group_pids, rss_kb
+from cluster import ClusterTest, group_pids
 from imapwire import fetch_items, status
 
 cluster.module_fixtures(globals())
@@ -233,48 +232,10 @@ class Streaming(ClusterTest):
         time.sleep(0.5)
         be = c.backends[c.shard_of("slow")].pid
         fe = group_pids(c.frontends[0].pid)
-        # Resident memory (VmRSS, VmHWM) and, since some kernels account
-        # resident anonymous memory loosely, the data segments (VmData).
-        base = {p: rss_kb(p) for p in fe + [be]}
-        peak = dict(base)
-        dbase = {p: rss_kb(p, "VmData") for p in peak}
-        dpeak = dict(dbase)
-        for p in peak:
-            # Resets the peak RSS (VmHWM) to the current RSS (proc(5)).
-            with open("/proc/%d/clear_refs" % p, "w") as f:
-                f.write("5")
-        w.send(b"s1 FETCH 1 BODY.PEEK[]\r\n")
-        sock = w.sock
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-        h = hashlib.sha256()
-        data = w.buf
-        w.buf = b""
         head = b"* 1 FETCH (BODY[] {%d}\r\n" % len(body)
-        while len(data) < len(head):
-            data += sock.recv(65536)
-        self.assertEqual(data[:len(head)], head)
-        data = data[len(head):]
-        got = 0
-        tail = b""
-        while True:
-            if data:
-                take = min(len(data), len(body) - got)
-                h.update(data[:take])
-                got += take
-                tail += data[take:]
-                data = b""
-            if got == len(body) and tail.endswith(b"\r\n") and b"s1 " in tail:
-                break
-            data = sock.recv(64 * 1024)
-            if not data:
-                self.fail("connection closed after %d bytes" % got)
-            for p in peak:
-                peak[p] = max(peak[p], rss_kb(p))
-                dpeak[p] = max(dpeak[p], rss_kb(p, "VmData"))
-            time.sleep(0.002)
-        self.assertEqual(h.hexdigest(), hashlib.sha256(body).hexdigest())
+        digest, tail, grown = cluster.read_literal_measured(w, b"FETCH 1 BODY.PEEK[]", head, len(body), fe + [be])
+        self.assertEqual(digest, hashlib.sha256(body).hexdigest())
         self.assertEqual(tail, b")\r\ns1 OK Fetch completed.\r\n")
-        grown = {p: max(max(peak[p], rss_kb(p, "VmHWM")) - base[p], dpeak[p] - dbase[p]) // 1024 for p in peak}
         # Far below the message's 40 MB on either process (not measurable
         # under AddressSanitizer: its quarantine keeps freed memory resident).
         if "asan" in os.path.basename(cluster.build_dir().rstrip("/")):
