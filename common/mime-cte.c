@@ -65,6 +65,16 @@ static inline void put(struct mime_cte_dec *d, struct sink *s, unsigned char c)
 	d->out[d->n_out++] = c; /* bounded: one step owes at most sizeof(out) bytes */
 }
 
+/* n bytes that decode to themselves, straight into the window (they fit). */
+static void put_run(struct mime_cte_dec *d, struct sink *s, const unsigned char *p, size_t n)
+{
+	if (s->out != NULL)
+		memcpy(s->out + s->len, p, n);
+	if (!d->nul && memchr(p, 0, n) != NULL)
+		d->nul = true;
+	s->len += n;
+}
+
 static void drain(struct mime_cte_dec *d, struct sink *s)
 {
 	while (d->out_pos < d->n_out && s->len < s->cap) {
@@ -240,11 +250,7 @@ size_t mime_cte_dec_run(struct mime_cte_dec *d, const unsigned char *in, size_t 
 				const unsigned char *eq = memchr(in + i, '=', n);
 				if (eq != NULL)
 					n = (size_t)(eq - (in + i));
-				if (s.out != NULL)
-					memcpy(s.out + s.len, in + i, n);
-				if (!d->nul && memchr(in + i, 0, n) != NULL)
-					d->nul = true;
-				s.len += n;
+				put_run(d, &s, in + i, n);
 				i += n;
 				break;
 			}
@@ -252,11 +258,7 @@ size_t mime_cte_dec_run(struct mime_cte_dec *d, const unsigned char *in, size_t 
 			break;
 		default: { /* identity: as much as fits, at once */
 			size_t n = len - i < s.cap - s.len ? len - i : s.cap - s.len;
-			if (s.out != NULL)
-				memcpy(s.out + s.len, in + i, n);
-			if (!d->nul && memchr(in + i, 0, n) != NULL)
-				d->nul = true;
-			s.len += n;
+			put_run(d, &s, in + i, n);
 			i += n;
 			break;
 		}

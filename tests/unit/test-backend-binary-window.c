@@ -15,6 +15,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/unit/tmpdir.h"
+
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -35,8 +37,7 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/cpm-test-binwin-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	test_tmpdir_make(f->dir, sizeof(f->dir), "binwin");
 	char err[256];
 	f->db = db_open(f->dir, 64, err, sizeof(err));
 	assert_non_null(f->db);
@@ -75,9 +76,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	db_close(&f->db);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_tmpdir_remove(f->dir);
 	free(f->raw);
 	free(f->enc);
 	free(f);

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/unit/tmpdir.h"
+
 #include <pthread.h>
 
 #include "backend/blobfile.h"
@@ -27,8 +29,7 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/cpm-test-blobmap-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	test_tmpdir_make(f->dir, sizeof(f->dir), "blobmap");
 	unsigned char body[1000];
 	for (int i = 0; i < 4; i++) {
 		memset(f->hash[i], 0, 32);
@@ -44,9 +45,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/unit/tmpdir.h"
+
 #include <unistd.h>
 
 #include "backend/db.h"
@@ -30,8 +32,7 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/cpm-test-ops-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	test_tmpdir_make(f->dir, sizeof(f->dir), "ops");
 	char err[256];
 	f->db = db_open(f->dir, 64, err, sizeof(err));
 	assert_non_null(f->db);
@@ -51,9 +52,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	db_close(&f->db);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }

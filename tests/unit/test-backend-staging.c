@@ -16,6 +16,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tests/unit/tmpdir.h"
+
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -44,15 +46,12 @@ static unsigned char *message(size_t n)
 
 static void mkdirs(char *dir)
 {
-	snprintf(dir, 64, "/tmp/cpm-test-staging-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	test_tmpdir_make(dir, 64, "staging");
 }
 
 static void rm_rf(const char *dir)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	test_tmpdir_remove(dir);
 }
 
 static void test_files_and_seal(void **state)
