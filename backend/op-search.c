@@ -292,11 +292,11 @@ static bool address_contains(const unsigned char *h, size_t hl, const char *fiel
 		return false;
 	struct mime_store st = {0};
 	st.budget = SEARCH_ADDRESS_MAX * 4;
-	struct imap_envelope env;
+	struct mime_list list;
 	struct buf line = {0};
 	bool hit = false;
-	if (imap_envelope_parse(h, hl, &st, &env) == 0) {
-		const struct mime_list *l = &env.addr[which];
+	if (imap_envelope_parse_addresses(h, hl, &st, (enum imap_envelope_addr_field)which, &list) == 0) {
+		const struct mime_list *l = &list;
 		for (uint32_t i = 0; i < l->count && l->first + 4 * (i + 1) <= st.n_strs; i++) {
 			size_t len[4];
 			const unsigned char *p[4];

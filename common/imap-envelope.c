@@ -371,7 +371,11 @@ static int store_value(struct mime_store *st, const unsigned char *hdr, const st
 	return mime_store_add(st, tmp->data, tmp->len, s_r);
 }
 
-int imap_envelope_parse(const unsigned char *hdr, size_t len, struct mime_store *st, struct imap_envelope *env_r)
+/* The parse of imap_envelope_parse, limited to the address fields in
+ * `fields` (bit i: enum imap_envelope_addr_field i); string fields only
+ * when `strings`. */
+static int parse(const unsigned char *hdr, size_t len, struct mime_store *st, struct imap_envelope *env_r,
+		 unsigned fields, bool strings)
 {
 	struct addr_vec vecs[IMAP_ENV_ADDR_FIELDS];
 	struct mime_header_field fdate = {0}, fsubj = {0}, firt = {0}, fmid = {0};
@@ -406,7 +410,7 @@ int imap_envelope_parse(const unsigned char *hdr, size_t len, struct mime_store 
 			hmid = true;
 		} else {
 			for (int i = 0; i < IMAP_ENV_ADDR_FIELDS; i++) {
-				if (!mime_header_name_is(hdr, &f, addr_names[i]))
+				if (!(fields & (1u << i)) || !mime_header_name_is(hdr, &f, addr_names[i]))
 					continue;
 				buf_reset(&val);
 				if (buf_reserve(&val, 1) < 0 || mime_header_unfold(&val, hdr + f.value_off, f.value_len, true) < 0)
@@ -419,6 +423,8 @@ int imap_envelope_parse(const unsigned char *hdr, size_t len, struct mime_store 
 			}
 		}
 	}
+	if (!strings)
+		hdate = hsubj = hirt = hmid = false;
 	if (store_value(st, hdr, hdate ? &fdate : NULL, false, &val, &c.tmp, &env_r->date) < 0 ||
 	    store_value(st, hdr, hsubj ? &fsubj : NULL, true, &val, &c.tmp, &env_r->subject) < 0 ||
 	    store_value(st, hdr, hirt ? &firt : NULL, false, &val, &c.tmp, &env_r->in_reply_to) < 0 ||
@@ -448,6 +454,21 @@ out:
 	buf_free(&c.comment);
 	buf_free(&c.tmp);
 	return ret;
+}
+
+int imap_envelope_parse(const unsigned char *hdr, size_t len, struct mime_store *st, struct imap_envelope *env_r)
+{
+	return parse(hdr, len, st, env_r, (1u << IMAP_ENV_ADDR_FIELDS) - 1, true);
+}
+
+int imap_envelope_parse_addresses(const unsigned char *hdr, size_t len, struct mime_store *st,
+				  enum imap_envelope_addr_field field, struct mime_list *list_r)
+{
+	struct imap_envelope env;
+	if (parse(hdr, len, st, &env, 1u << field, false) < 0)
+		return -1;
+	*list_r = env.addr[field];
+	return 0;
 }
 
 static int w_nstr(struct buf *out, const struct mime_store *st, struct mime_str s)

@@ -62,6 +62,11 @@ struct imap_envelope {
  * Strings and list members go to st (its budget bounds the members). */
 int imap_envelope_parse(const unsigned char *hdr, size_t len, struct mime_store *st, struct imap_envelope *env_r);
 
+/* Only the addresses of one field, as imap_envelope_parse gives them (for
+ * SEARCH FROM/TO/CC/BCC: no other field is parsed or stored). */
+int imap_envelope_parse_addresses(const unsigned char *hdr, size_t len, struct mime_store *st,
+				  enum imap_envelope_addr_field field, struct mime_list *list_r);
+
 /* Writes env, whose strings are in st. Out-of-range references are written
  * as NIL (the store may come from untrusted bytes). */
 int imap_envelope_write_parsed(struct buf *out, const struct mime_store *st, const struct imap_envelope *env);

@@ -398,10 +398,33 @@ static void test_huge_header_lines(void **state)
 	buf_free(&want);
 }
 
+/* One field's addresses, nothing else parsed or stored. */
+static void test_parse_addresses_one_field(void **state)
+{
+	(void)state;
+	static const char hdr[] = "From: Fred <fred@example.org>\r\nSubject: hello\r\n"
+				  "To: grp: x@y.org, z@w.org;, Ann <ann@example.org>\r\n\r\n";
+	struct mime_store st = {0};
+	st.budget = 400;
+	struct mime_list l;
+	assert_int_equal(imap_envelope_parse_addresses((const unsigned char *)hdr, sizeof(hdr) - 1, &st, IMAP_ENV_TO, &l), 0);
+	assert_int_equal(l.count, 5); /* group start, two members, group end, Ann */
+	assert_int_equal(st.n_strs, 20); /* only those: no From, no Subject */
+	size_t n;
+	const unsigned char *p = mime_store_get(&st, st.strs[l.first + 2], &n); /* group start: its name as mailbox */
+	assert_int_equal(n, 3);
+	assert_memory_equal(p, "grp", 3);
+	p = mime_store_get(&st, st.strs[l.first + 16], &n); /* Ann's name */
+	assert_int_equal(n, 3);
+	assert_memory_equal(p, "Ann", 3);
+	mime_store_free(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_corpus),
+		cmocka_unit_test(test_parse_addresses_one_field),
 		cmocka_unit_test(test_obsolete_dots),
 		cmocka_unit_test(test_header_range),
 		cmocka_unit_test(test_budget),
