@@ -115,7 +115,7 @@ struct db *db_open(const char *dir, uint64_t map_size_mb, char *err, size_t errl
 		MDB_dbi *dbi;
 	} dbs[] = {{"meta", &db->meta},	  {"users", &db->users},     {"folders", &db->folders}, {"subs", &db->subs}, {"finfo", &db->finfo},
 		   {"msgs", &db->msgs},	  {"changes", &db->changes}, {"blobs", &db->blobs}, {"blobrefs", &db->blobrefs}, {"parsed", &db->parsed},
-		   {"outlog", &db->outlog}, {"outseq", &db->outseq}};
+		   {"outlog", &db->outlog}, {"outseq", &db->outseq}, {"sharers", &db->sharers}};
 	for (size_t i = 0; rc == 0 && i < sizeof(dbs) / sizeof(dbs[0]); i++)
 		rc = mdb_dbi_open(t, dbs[i].name, MDB_CREATE, dbs[i].dbi);
 	if (rc == 0) {
@@ -372,7 +372,7 @@ enum db_status db_each_name(MDB_txn *t, MDB_dbi dbi, const char *user, const cha
 	return rc == MDB_NOTFOUND ? DB_OK : db_from_mdb(rc, "names");
 }
 
-enum db_status db_subscribe(MDB_txn *t, struct db *db, const char *user, const char *name, bool on)
+static enum db_status name_set(MDB_txn *t, struct db *db, MDB_dbi dbi, const char *user, const char *name, bool on)
 {
 	unsigned char *k;
 	size_t kl;
@@ -380,9 +380,19 @@ enum db_status db_subscribe(MDB_txn *t, struct db *db, const char *user, const c
 	if (kst != DB_OK)
 		return kst == DB_INVALID && !on ? DB_OK : kst;
 	MDB_val kv = {kl, k}, v = {0, ""};
-	int rc = on ? mdb_put(t, db->subs, &kv, &v, 0) : mdb_del(t, db->subs, &kv, NULL);
+	int rc = on ? mdb_put(t, dbi, &kv, &v, 0) : mdb_del(t, dbi, &kv, NULL);
 	free(k);
-	return rc == MDB_NOTFOUND ? DB_OK : db_from_mdb(rc, "subs");
+	return rc == MDB_NOTFOUND ? DB_OK : db_from_mdb(rc, "names");
+}
+
+enum db_status db_subscribe(MDB_txn *t, struct db *db, const char *user, const char *name, bool on)
+{
+	return name_set(t, db, db->subs, user, name, on);
+}
+
+enum db_status db_sharer(MDB_txn *t, struct db *db, const char *user, const char *owner, bool on)
+{
+	return name_set(t, db, db->sharers, user, owner, on);
 }
 
 /* ---- counters ------------------------------------------------------------------- */

@@ -20,6 +20,8 @@
  *   parsed   SHA-256 of the body               → its MIME tree (mime-parse.h serialised),
  *            computed once when the body is first stored
  *   outlog, outseq  the outband notification log (backend/outlog.h)
+ *   sharers  user 0x00 owner                   → empty: owner granted user rights on a
+ *            folder (a hint for LIST; the owner's ACL, FolderRec.acl, is the truth)
  *
  * Values are one version byte then a protobuf message of proto/store.proto.
  * The environment is opened with MDB_NOTLS so that read transactions may
@@ -55,6 +57,7 @@ struct db {
 	MDB_env *env;
 	MDB_dbi meta, users, folders, subs, finfo, msgs, changes, blobs, blobrefs, parsed;
 	MDB_dbi outlog, outseq; /* outlog.h */
+	MDB_dbi sharers;
 	char *path;
 	int lockfd; /* flock on data_dir/backend.lock: one process per shard */
 	/* Bodies larger than this go to files (blobfile.h); 0 = never. */
@@ -107,6 +110,8 @@ enum db_status db_each_name(MDB_txn *t, MDB_dbi dbi, const char *user, const cha
 			    void *ctx);
 /* Subscriptions. */
 enum db_status db_subscribe(MDB_txn *t, struct db *db, const char *user, const char *name, bool on);
+/* Users who shared folders with user (walk them with db_each_name on db->sharers). */
+enum db_status db_sharer(MDB_txn *t, struct db *db, const char *user, const char *owner, bool on);
 
 /* Counters in meta. */
 enum db_status db_next_folder_id(MDB_txn *t, struct db *db, uint64_t *id_r);

@@ -8,6 +8,8 @@
  */
 #include "ops.h"
 
+#include "acl.h"
+
 #include "log.h"
 
 #include <errno.h>
@@ -89,6 +91,36 @@ static enum db_status user_exists(const struct op_ctx *ctx, MDB_txn *t, const ch
 	return db_from_mdb(mdb_get(t, ctx->db->users, &k, &v), "users");
 }
 
+/* RFC 4314 4: creating a folder needs k on its parent. The nearest folder
+ * that exists above name decides (missing parents are created with it); at
+ * the top of a hierarchy only the owner (or a trusted caller) creates. */
+static bool may_create(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name,
+		       struct op_result *res)
+{
+	bool owner = ctx->actor == NULL || ctx->actor[0] == '\0' || strcmp(ctx->actor, user) == 0;
+	char *tmp = op_strdup(name);
+	if (tmp == NULL) {
+		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
+		return false;
+	}
+	bool ok = owner, found = false;
+	for (char *p = strrchr(tmp, '/'); p != NULL && !found; p = strrchr(tmp, '/')) {
+		*p = '\0';
+		uint64_t pid;
+		Cpmdb__FolderRec *pf = NULL;
+		if (db_lookup_folder(t, ctx->db, user, tmp, &pid) == DB_OK && db_get_folder(t, ctx->db, pid, &pf) == DB_OK) {
+			found = true;
+			ok = acl_require(ctx, pf, ACL_K, res);
+		}
+		if (pf != NULL)
+			cpmdb__folder_rec__free_unpacked(pf, NULL);
+	}
+	free(tmp);
+	if (!found && !ok)
+		op_fail(res, CPM__STATUS__NOPERM, "Permission denied (only the owner creates top-level mailboxes)");
+	return ok;
+}
+
 void op_folder_create_req(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderCreateReq *q, struct op_result *res)
 {
 	enum db_status st = user_exists(ctx, t, q->user);
@@ -100,6 +132,10 @@ void op_folder_create_req(const struct op_ctx *ctx, MDB_txn *t, const Cpm__Folde
 	if (name == NULL || !op_folder_name_ok(name)) {
 		free(name);
 		op_fail(res, CPM__STATUS__INVALID, "invalid mailbox name");
+		return;
+	}
+	if (!may_create(ctx, t, q->user, name, res)) {
+		free(name);
 		return;
 	}
 	uint64_t id = 0;
@@ -256,6 +292,10 @@ void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListR
 		Cpmdb__FolderRec *f = NULL;
 		if (db_get_folder(t, ctx->db, all.ids[i], &f) != DB_OK)
 			continue; /* a name without info is skipped, never fatal for LIST */
+		if (!(acl_rights_for(f, ctx->actor) & ACL_L)) {
+			cpmdb__folder_rec__free_unpacked(f, NULL);
+			continue; /* not visible to the actor (RFC 4314 4: LIST needs l) */
+		}
 		Cpm__FolderInfo *fi = folder_info(all.ids[i], f);
 		if (fi != NULL)
 			fi->recent = count_recent(ctx, t, all.ids[i], f);
@@ -268,7 +308,19 @@ void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListR
 		r->folders[r->n_folders++] = fi;
 	}
 	op_folder_list_free(&all);
-	if (st == DB_OK && q->subscriptions) {
+	bool own = ctx->actor == NULL || ctx->actor[0] == '\0' || strcmp(ctx->actor, q->user) == 0;
+	if (st == DB_OK && own) {
+		struct op_folder_list sharers = {0};
+		st = collect(t, ctx->db->sharers, q->user, "", &sharers);
+		if (st == DB_OK) {
+			r->sharers = sharers.names; /* ownership moves to the response */
+			r->n_sharers = sharers.n;
+			sharers.names = NULL;
+			sharers.n = 0;
+		}
+		op_folder_list_free(&sharers);
+	}
+	if (st == DB_OK && q->subscriptions && own) {
 		struct op_folder_list subs = {0};
 		st = op_subs_collect(ctx, t, q->user, &subs);
 		if (st == DB_OK) {
@@ -297,11 +349,16 @@ void op_folder_select(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSel
 		op_fail_folder(res, st);
 		return;
 	}
+	if (!acl_require(ctx, f, ACL_R, res)) {
+		cpmdb__folder_rec__free_unpacked(f, NULL);
+		return;
+	}
 	Cpm__FolderSelectResp *r = op_result_new(res, CPM__RESPONSE__RESULT_FOLDER_SELECT, &cpm__folder_select_resp__descriptor);
 	if (r == NULL) {
 		cpmdb__folder_rec__free_unpacked(f, NULL);
 		return;
 	}
+	r->rights = acl_rights_for(f, ctx->actor);
 	/* The sequence map and the first unseen message, from one cursor pass. */
 	MDB_cursor *c = NULL;
 	int rc = mdb_cursor_open(t, ctx->db->msgs, &c);
@@ -369,7 +426,7 @@ void op_folder_select(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSel
 void op_recent_claim(const struct op_ctx *ctx, MDB_txn *t, const Cpm__RecentClaimReq *q, struct op_result *res)
 {
 	Cpmdb__FolderRec *f;
-	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, ACL_R, &f, res))
 		return;
 	Cpm__RecentClaimResp *r = op_result_new(res, CPM__RESPONSE__RESULT_RECENT_CLAIM, &cpm__recent_claim_resp__descriptor);
 	if (r == NULL) {
@@ -478,6 +535,20 @@ static enum db_status named_folder(const struct op_ctx *ctx, MDB_txn *t, const c
 	return DB_OK;
 }
 
+/* Whether the actor holds need on folder id (else res is failed). */
+static bool folder_allows(const struct op_ctx *ctx, MDB_txn *t, uint64_t id, uint32_t need, struct op_result *res)
+{
+	Cpmdb__FolderRec *f = NULL;
+	enum db_status st = db_get_folder(t, ctx->db, id, &f);
+	if (st != DB_OK) {
+		op_fail_folder(res, st);
+		return false;
+	}
+	bool ok = acl_require(ctx, f, need, res);
+	cpmdb__folder_rec__free_unpacked(f, NULL);
+	return ok;
+}
+
 void op_folder_delete(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderDeleteReq *q, struct op_result *res)
 {
 	char *name = NULL;
@@ -485,6 +556,10 @@ void op_folder_delete(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderDel
 	enum db_status st = named_folder(ctx, t, q->user, q->name, &name, &id);
 	if (st != DB_OK) {
 		op_fail_folder(res, st);
+		return;
+	}
+	if (!folder_allows(ctx, t, id, ACL_X, res)) {
+		free(name);
 		return;
 	}
 	if (strcmp(name, "INBOX") == 0) {
@@ -547,12 +622,18 @@ void op_folder_rename(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderRen
 		op_fail_folder(res, st);
 		return;
 	}
+	if (!folder_allows(ctx, t, id, ACL_X, res)) {
+		free(from);
+		return;
+	}
 	char *to = op_strdup(q->to);
 	size_t fl = strlen(from);
 	if (to == NULL || !op_folder_name_ok(to)) {
 		op_fail(res, CPM__STATUS__INVALID, "invalid mailbox name");
 		goto out;
 	}
+	if (!may_create(ctx, t, q->user, to, res))
+		goto out;
 	if (db_lookup_folder(t, ctx->db, q->user, to, &other) == DB_OK) {
 		op_fail(res, CPM__STATUS__EXISTS, "Mailbox already exists");
 		goto out;
@@ -629,7 +710,7 @@ void op_folder_subscribe(const struct op_ctx *ctx, MDB_txn *t, const Cpm__Folder
 	enum db_status st = DB_OK;
 	if (name == NULL || !op_folder_name_ok(name))
 		st = DB_INVALID;
-	else if (q->subscribe)
+	else if (q->subscribe && !q->foreign)
 		st = db_lookup_folder(t, ctx->db, q->user, name, &id);
 	if (st == DB_OK)
 		st = db_subscribe(t, ctx->db, q->user, name, q->subscribe);
@@ -663,6 +744,10 @@ void op_folder_status(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSta
 		st = db_get_folder(t, ctx->db, id, &f);
 	if (st != DB_OK) {
 		op_fail_folder(res, st);
+		return;
+	}
+	if (!acl_require(ctx, f, ACL_R, res)) {
+		cpmdb__folder_rec__free_unpacked(f, NULL);
 		return;
 	}
 	Cpm__FolderStatusResp *r = op_result_new(res, CPM__RESPONSE__RESULT_FOLDER_STATUS, &cpm__folder_status_resp__descriptor);

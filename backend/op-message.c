@@ -9,6 +9,8 @@
  */
 #include "ops.h"
 
+#include "acl.h"
+
 #include "binary-window.h"
 
 #include "log.h"
@@ -91,6 +93,11 @@ static bool append_target(const struct op_ctx *ctx, MDB_txn *t, const char *user
 		op_fail_folder(res, st);
 		return false;
 	}
+	if (!acl_require(ctx, *f_r, ACL_I, res)) {
+		cpmdb__folder_rec__free_unpacked(*f_r, NULL);
+		*f_r = NULL;
+		return false;
+	}
 	return true;
 }
 
@@ -126,7 +133,11 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 		op_fail(res, CPM__STATUS__INVALID, "mailbox UID space exhausted");
 		return;
 	}
-	if (folder_learn_keywords(f, q->keywords, q->n_keywords) < 0) {
+	/* Flags the actor may not set are dropped (acl.h). */
+	uint32_t rights = acl_rights_for(f, ctx->actor);
+	uint32_t sys_flags = q->sys_flags & SYS_FLAGS_ALL & acl_flags_allowed(rights);
+	size_t n_keywords = rights & ACL_W ? q->n_keywords : 0;
+	if (folder_learn_keywords(f, q->keywords, n_keywords) < 0) {
 		cpmdb__folder_rec__free_unpacked(f, NULL);
 		op_fail(res, CPM__STATUS__INVALID, "too many keywords in this mailbox");
 		return;
@@ -140,15 +151,15 @@ void op_append(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendReq *q, st
 	uint64_t modseq = ++f->highestmodseq;
 	f->exists++;
 	f->size += size;
-	if (!(q->sys_flags & CPM__SYS_FLAG__SEEN))
+	if (!(sys_flags & CPM__SYS_FLAG__SEEN))
 		f->unseen++;
 	unsigned char hash[32];
 	Cpmdb__MsgRec m = CPMDB__MSG_REC__INIT;
 	m.blob.data = hash;
 	m.blob.len = 32;
-	m.sys_flags = q->sys_flags & SYS_FLAGS_ALL;
+	m.sys_flags = sys_flags;
 	m.keywords = q->keywords;
-	m.n_keywords = q->n_keywords;
+	m.n_keywords = n_keywords;
 	m.internaldate = q->internaldate;
 	m.internaldate_tz = q->internaldate_tz;
 	m.size = size;
@@ -327,7 +338,7 @@ static int add_message(Cpm__MessageData ***arr, size_t *n, size_t *cap, Cpm__Mes
 void op_fetch(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FetchReq *q, struct op_result *res)
 {
 	Cpmdb__FolderRec *f = NULL;
-	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, ACL_R, &f, res))
 		return;
 	cpmdb__folder_rec__free_unpacked(f, NULL);
 	Cpm__FetchResp *r = op_result_new(res, CPM__RESPONSE__RESULT_FETCH, &cpm__fetch_resp__descriptor);
@@ -474,10 +485,15 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 		}
 	}
 	Cpmdb__FolderRec *f = NULL;
-	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, ACL_R, &f, res))
 		return;
+	/* Flags the actor may not store stay as they are (acl.h). */
+	uint32_t rights = acl_rights_for(f, ctx->actor);
+	uint32_t allowed = acl_flags_allowed(rights);
+	bool kw_allowed = rights & ACL_W;
 	size_t kw_before = f->n_keywords;
-	if (q->mode != CPM__STORE_MODE__STORE_REMOVE && folder_learn_keywords(f, q->keywords, q->n_keywords) < 0) {
+	if (kw_allowed && q->mode != CPM__STORE_MODE__STORE_REMOVE &&
+	    folder_learn_keywords(f, q->keywords, q->n_keywords) < 0) {
 		cpmdb__folder_rec__free_unpacked(f, NULL);
 		op_fail(res, CPM__STATUS__INVALID, "too many keywords in this mailbox");
 		return;
@@ -509,6 +525,7 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 		uint32_t nf = q->mode == CPM__STORE_MODE__STORE_ADD	 ? (m->sys_flags | flags)
 			      : q->mode == CPM__STORE_MODE__STORE_REMOVE ? (m->sys_flags & ~flags)
 									 : flags;
+		nf = (nf & allowed) | (m->sys_flags & ~allowed);
 		/* New keyword list. */
 		char **nk = calloc(m->n_keywords + q->n_keywords + 1, sizeof(char *));
 		size_t nn = 0;
@@ -517,12 +534,12 @@ void op_store(const struct op_ctx *ctx, MDB_txn *t, const Cpm__StoreReq *q, stru
 			st = DB_FAIL;
 			break;
 		}
-		if (q->mode != CPM__STORE_MODE__STORE_REPLACE)
+		if (q->mode != CPM__STORE_MODE__STORE_REPLACE || !kw_allowed)
 			for (size_t j = 0; j < m->n_keywords; j++)
-				if (q->mode == CPM__STORE_MODE__STORE_ADD ||
+				if (q->mode == CPM__STORE_MODE__STORE_ADD || !kw_allowed ||
 				    !has_keyword(q->keywords, q->n_keywords, m->keywords[j]))
 					nk[nn++] = m->keywords[j];
-		if (q->mode != CPM__STORE_MODE__STORE_REMOVE)
+		if (q->mode != CPM__STORE_MODE__STORE_REMOVE && kw_allowed)
 			for (size_t j = 0; j < q->n_keywords; j++)
 				if (!has_keyword(nk, nn, q->keywords[j]))
 					nk[nn++] = q->keywords[j];
@@ -615,7 +632,7 @@ static enum db_status remove_message(const struct op_ctx *ctx, MDB_txn *t, uint6
 void op_expunge(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ExpungeReq *q, struct op_result *res)
 {
 	Cpmdb__FolderRec *f = NULL;
-	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, q->moved ? ACL_T | ACL_E : ACL_E, &f, res))
 		return;
 	Cpm__ExpungeResp *r = malloc(sizeof(*r));
 	uint32_t *uids = NULL;
@@ -633,7 +650,7 @@ void op_expunge(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ExpungeReq *q, 
 	for (size_t i = 0; rc == 0 && st == DB_OK && i < n; i++) {
 		Cpmdb__MsgRec *m = NULL;
 		st = db_get_msg(t, ctx->db, q->folder_id, uids[i], &m);
-		if (st == DB_OK && (m->sys_flags & CPM__SYS_FLAG__DELETED)) {
+		if (st == DB_OK && (q->moved || (m->sys_flags & CPM__SYS_FLAG__DELETED))) {
 			st = remove_message(ctx, t, q->folder_id, f, uids[i], m, false);
 			if (st == DB_OK) {
 				r->uids[r->n_uids++] = uids[i];
@@ -663,14 +680,26 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 {
 	Cpmdb__FolderRec *src = NULL, *dst = NULL;
 	uint64_t dst_id = 0;
-	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &src, res))
+	/* MOVE takes the messages away: the source needs t and e too. */
+	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, q->move ? ACL_R | ACL_T | ACL_E : ACL_R, &src,
+			     res))
 		return;
-	enum db_status st = folder_by_name(ctx, t, q->user, q->dest, &dst_id, &dst);
+	const char *dest_user = q->dest_user != NULL && q->dest_user[0] != '\0' ? q->dest_user : q->user;
+	bool other_owner = strcmp(dest_user, q->user) != 0;
+	enum db_status st = folder_by_name(ctx, t, dest_user, q->dest, &dst_id, &dst);
 	if (st != DB_OK) {
 		cpmdb__folder_rec__free_unpacked(src, NULL);
 		op_fail_folder(res, st);
 		return;
 	}
+	if (!acl_require(ctx, dst, ACL_I, res)) {
+		cpmdb__folder_rec__free_unpacked(src, NULL);
+		cpmdb__folder_rec__free_unpacked(dst, NULL);
+		return;
+	}
+	/* Flags the actor may not set in the destination are not copied (acl.h). */
+	uint32_t dst_rights = acl_rights_for(dst, ctx->actor);
+	uint32_t allowed = acl_flags_allowed(dst_rights);
 	/* Copying within one folder updates one record. A MOVE within it gives
 	 * the messages new UIDs and expunges the old ones, as Dovecot does. */
 	bool same = dst_id == q->folder_id;
@@ -697,7 +726,11 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 		st = db_get_msg(t, ctx->db, q->folder_id, uids[i], &m);
 		if (st != DB_OK)
 			break;
+		size_t n_kw = m->n_keywords;
+		if (!(dst_rights & ACL_W))
+			m->n_keywords = 0;
 		if (folder_learn_keywords(to, m->keywords, m->n_keywords) < 0) {
+			m->n_keywords = n_kw;
 			cpmdb__msg_rec__free_unpacked(m, NULL);
 			st = DB_INVALID;
 			break;
@@ -705,7 +738,9 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 		uint32_t nuid = to->uidnext++;
 		uint64_t modseq = ++to->highestmodseq;
 		uint64_t old_modseq = m->modseq;
+		uint32_t old_flags = m->sys_flags;
 		m->modseq = modseq;
+		m->sys_flags &= allowed;
 		to->exists++;
 		to->size += m->size;
 		copied += m->size;
@@ -718,6 +753,8 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 		if (st == DB_OK)
 			st = db_put_change(t, ctx->db, dst_id, modseq, nuid, CPM__CHANGE_KIND__C_APPEND);
 		m->modseq = old_modseq;
+		m->sys_flags = old_flags;
+		m->n_keywords = n_kw;
 		if (st == DB_OK && q->move)
 			st = remove_message(ctx, t, q->folder_id, src, uids[i], m, true);
 		cpmdb__msg_rec__free_unpacked(m, NULL);
@@ -727,8 +764,12 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 		}
 	}
 	free(uids);
-	if (rc == 0 && st == DB_OK && n > 0 && !q->move)
-		st = op_quota_charge(ctx, t, q->user, (int64_t)copied);
+	/* The copies count against the destination's owner; a MOVE to another
+	 * owner gives the source's owner the space back. */
+	if (rc == 0 && st == DB_OK && n > 0 && (!q->move || other_owner))
+		st = op_quota_charge(ctx, t, dest_user, (int64_t)copied);
+	if (rc == 0 && st == DB_OK && n > 0 && q->move && other_owner)
+		st = op_quota_charge(ctx, t, q->user, -(int64_t)copied);
 	if (rc == 0 && st == DB_OK && n > 0) {
 		st = db_put_folder(t, ctx->db, dst_id, to);
 		if (st == DB_OK && !same)
@@ -743,7 +784,7 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 	else if (st != DB_OK)
 		op_fail_db(res, st, "messages");
 	else if (n > 0) {
-		op_event(res, q->user, dst_id, to->highestmodseq, CPM__CHANGE_KIND__C_APPEND, r->dest_uids, r->n_dest_uids);
+		op_event(res, dest_user, dst_id, to->highestmodseq, CPM__CHANGE_KIND__C_APPEND, r->dest_uids, r->n_dest_uids);
 		if (q->move)
 			op_event(res, q->user, q->folder_id, src->highestmodseq, CPM__CHANGE_KIND__C_EXPUNGE, r->src_uids,
 				 r->n_src_uids);
@@ -761,7 +802,7 @@ static int cmp_u32(const void *a, const void *b)
 void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, struct op_result *res)
 {
 	Cpmdb__FolderRec *f = NULL;
-	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, ACL_R, &f, res))
 		return;
 	uint64_t highest = f->highestmodseq;
 	uint32_t recent_uid = f->recent_uid;

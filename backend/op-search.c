@@ -17,6 +17,8 @@
  */
 #include "ops.h"
 
+#include "acl.h"
+
 #include "imap-envelope.h"
 #include "log.h"
 #include "mime-decode.h"
@@ -459,7 +461,7 @@ static bool eval(const Cpm__SearchKey *k, struct msg_view *m, unsigned depth)
 void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, struct op_result *res)
 {
 	Cpmdb__FolderRec *f = NULL;
-	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, &f, res))
+	if (!op_folder_by_id(ctx, t, q->folder_id, q->uidvalidity, q->user, ACL_R, &f, res))
 		return;
 	cpmdb__folder_rec__free_unpacked(f, NULL);
 	Cpm__SearchResp *r = op_result_new(res, CPM__RESPONSE__RESULT_SEARCH, &cpm__search_resp__descriptor);

@@ -4,6 +4,8 @@
  */
 #include "ops.h"
 
+#include "acl.h"
+
 #include "log.h"
 
 #include <stdio.h>
@@ -27,7 +29,10 @@ bool op_is_write(const Cpm__Request *req)
 	case CPM__REQUEST__OP_QUOTA_SET:
 	case CPM__REQUEST__OP_MULTI_APPEND:
 	case CPM__REQUEST__OP_RECENT_CLAIM:
+	case CPM__REQUEST__OP_SHARER:
 		return true;
+	case CPM__REQUEST__OP_ACL:
+		return req->acl->action != CPM__ACL_ACTION__ACL_GET && req->acl->action != CPM__ACL_ACTION__ACL_MYRIGHTS;
 	case CPM__REQUEST__OP_FOLDER_SELECT:
 		return !req->folder_select->readonly; /* SELECT claims \Recent */
 	default:
@@ -84,7 +89,7 @@ void op_fail_folder(struct op_result *res, enum db_status st)
 }
 
 bool op_folder_by_id(const struct op_ctx *ctx, MDB_txn *t, uint64_t id, uint32_t uidvalidity, const char *user,
-			 Cpmdb__FolderRec **f_r, struct op_result *res)
+		     uint32_t need, Cpmdb__FolderRec **f_r, struct op_result *res)
 {
 	enum db_status st = db_get_folder(t, ctx->db, id, f_r);
 	if (st == DB_OK && ((*f_r)->uidvalidity != uidvalidity || strcmp((*f_r)->owner, user) != 0)) {
@@ -96,6 +101,11 @@ bool op_folder_by_id(const struct op_ctx *ctx, MDB_txn *t, uint64_t id, uint32_t
 		op_fail(res, CPM__STATUS__UIDVALIDITY_CHANGED, "mailbox was deleted or recreated");
 	else if (st != DB_OK)
 		op_fail_db(res, st, "folder");
+	if (st == DB_OK && !acl_require(ctx, *f_r, need, res)) {
+		cpmdb__folder_rec__free_unpacked(*f_r, NULL);
+		*f_r = NULL;
+		return false;
+	}
 	return st == DB_OK;
 }
 
@@ -182,8 +192,11 @@ bool op_folder_name_ok(char *name)
 	return true;
 }
 
-void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, struct op_result *res)
+void op_run(const struct op_ctx *shared_ctx, MDB_txn *txn, const Cpm__Request *req, struct op_result *res)
 {
+	struct op_ctx this_ctx = *shared_ctx;
+	this_ctx.actor = req->actor;
+	const struct op_ctx *ctx = &this_ctx;
 	res->resp = malloc(sizeof(*res->resp));
 	res->events = NULL;
 	res->n_events = 0;
@@ -266,6 +279,12 @@ void op_run(const struct op_ctx *ctx, MDB_txn *txn, const Cpm__Request *req, str
 		break;
 	case CPM__REQUEST__OP_OUTBAND_READ:
 		op_outband_read(ctx, txn, req->outband_read, res);
+		break;
+	case CPM__REQUEST__OP_ACL:
+		op_acl(ctx, txn, req->acl, res);
+		break;
+	case CPM__REQUEST__OP_SHARER:
+		op_sharer(ctx, txn, req->sharer, res);
 		break;
 	case CPM__REQUEST__OP_PING: {
 		Cpm__PingResp *p = op_result_new(res, CPM__RESPONSE__RESULT_PING, &cpm__ping_resp__descriptor);

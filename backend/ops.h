@@ -39,6 +39,9 @@ struct op_ctx {
 	 * the response before ending it (server.c); op_result_clear never frees
 	 * them (res->borrowed). */
 	bool borrow_bodies;
+	/* The request's actor (Request.actor; NULL or "": a trusted caller):
+	 * set by op_run for each request; rights are checked with acl.h. */
+	const char *actor;
 };
 
 struct op_result {
@@ -69,11 +72,12 @@ void *op_result_new(struct op_result *res, Cpm__Response__ResultCase which, cons
 /* Sets status and a formatted error text on res->resp. */
 void op_fail(struct op_result *res, Cpm__Status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The folder of a FETCH/STORE/SEARCH... by id, checked against the
- * UIDVALIDITY and owner the session knows; on failure res says
- * UIDVALIDITY_CHANGED (or the storage error) and false is returned. The
- * caller frees *f_r (cpmdb__folder_rec__free_unpacked). */
+ * UIDVALIDITY and owner the session knows, and for the actor's rights
+ * need (acl.h); on failure res says UIDVALIDITY_CHANGED (or the storage
+ * error, or the denial) and false is returned. The caller frees *f_r
+ * (cpmdb__folder_rec__free_unpacked). */
 bool op_folder_by_id(const struct op_ctx *ctx, MDB_txn *t, uint64_t id, uint32_t uidvalidity, const char *user,
-		     Cpmdb__FolderRec **f_r, struct op_result *res);
+		     uint32_t need, Cpmdb__FolderRec **f_r, struct op_result *res);
 /* A folder lookup failed: NONEXISTENT when it is not there, else as op_fail_db. */
 void op_fail_folder(struct op_result *res, enum db_status st);
 /* Maps a db status (not OK) to a response. */
@@ -139,6 +143,10 @@ void op_quota_get(const struct op_ctx *ctx, MDB_txn *t, const Cpm__QuotaGetReq *
 void op_quota_set(const struct op_ctx *ctx, MDB_txn *t, const Cpm__QuotaSetReq *q, struct op_result *res);
 void op_search(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SearchReq *q, struct op_result *res);
 void op_changes(const struct op_ctx *ctx, MDB_txn *t, const Cpm__ChangesReq *q, struct op_result *res);
+/* RFC 4314: GETACL, MYRIGHTS, SETACL, DELETEACL on one folder (op-acl.c). */
+void op_acl(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AclReq *q, struct op_result *res);
+/* Records that q->owner shares folders with q->user (op-acl.c). */
+void op_sharer(const struct op_ctx *ctx, MDB_txn *t, const Cpm__SharerReq *q, struct op_result *res);
 void op_outband_read(const struct op_ctx *ctx, MDB_txn *t, const Cpm__OutbandReadReq *q, struct op_result *res);
 
 #endif

@@ -256,7 +256,7 @@ static void send_fetch(struct catenate *c)
 	req.op_case = CPM__REQUEST__OP_FETCH;
 	req.fetch = &fr;
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_fetch, c);
+	session_rpc(s, s->shard, &req, 0, on_fetch, c);
 }
 
 /* The URL's folder is known: check UIDVALIDITY, then fetch. */
@@ -387,7 +387,7 @@ static void start_url(struct catenate *c)
 	req.op_case = CPM__REQUEST__OP_FOLDER_STATUS;
 	req.folder_status = &q;
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_folder, c);
+	session_rpc(s, s->shard, &req, 0, on_folder, c);
 }
 
 static void next_part(struct catenate *c)

@@ -46,8 +46,8 @@ static void walker_step(struct changes_ctx *c, const Cpm__Response *resp);
 
 static bool same_request(const struct inflight *f, const struct changes_ctx *c)
 {
-	return f->shard == c->s->shard && f->uidvalidity == c->uidvalidity && f->since == c->since &&
-	       strcmp(f->user, c->s->user) == 0;
+	return f->shard == c->s->sel.shard && f->uidvalidity == c->uidvalidity && f->since == c->since &&
+	       strcmp(f->user, c->s->sel.owner) == 0;
 }
 
 static void request(struct changes_ctx *c)
@@ -64,7 +64,7 @@ static void request(struct changes_ctx *c)
 		}
 	}
 	struct inflight *f = calloc(1, sizeof(*f));
-	char *user = f != NULL ? strdup(s->user) : NULL;
+	char *user = f != NULL ? strdup(s->sel.owner) : NULL;
 	if (f == NULL || user == NULL || u64map_put(&w->changes_inflight, c->folder_id, f) < 0) {
 		free(f);
 		free(user);
@@ -74,7 +74,7 @@ static void request(struct changes_ctx *c)
 		return;
 	}
 	f->w = w;
-	f->shard = s->shard;
+	f->shard = s->sel.shard;
 	f->user = user;
 	f->folder_id = c->folder_id;
 	f->uidvalidity = c->uidvalidity;
@@ -86,13 +86,13 @@ static void request(struct changes_ctx *c)
 
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__ChangesReq q = CPM__CHANGES_REQ__INIT;
-	q.user = s->user;
+	q.user = s->sel.owner;
 	q.folder_id = c->folder_id;
 	q.uidvalidity = c->uidvalidity;
 	q.since_modseq = c->since;
 	req.op_case = CPM__REQUEST__OP_CHANGES;
 	req.changes = &q;
-	rpc_call(w->rpc, s->shard, &req, 0, on_changes, f);
+	session_rpc(s, s->sel.shard, &req, 0, on_changes, f);
 }
 
 /* Unlinks f from the worker's index. */

@@ -140,7 +140,7 @@ static void abort_staged(struct append_ctx *c)
 		q.staging_id = c->staged[i].id;
 		req.op_case = CPM__REQUEST__OP_APPEND_ABORT;
 		req.append_abort = &q;
-		rpc_call(s->w->rpc, s->shard, &req, 0, abort_done, NULL);
+		session_rpc(s, s->shard, &req, 0, abort_done, NULL);
 	}
 	c->n_staged = 0;
 }
@@ -343,7 +343,7 @@ static void send_append(struct append_ctx *c)
 	/* Sealing staged bodies (fsync, hash, parse) takes time with their size. */
 	uint64_t ms = c->staged_bytes / (1u << 20) * 50;
 	unsigned timeout = s->w->cfg->rpc_timeout_ms + (unsigned)(ms < 600000 ? ms : 600000);
-	rpc_call(s->w->rpc, s->shard, &req, c->staged_bytes > 0 ? timeout : 0, on_append, c);
+	session_rpc(s, s->shard, &req, c->staged_bytes > 0 ? timeout : 0, on_append, c);
 	free(reqs);
 	free(ptrs);
 }
@@ -417,7 +417,7 @@ static void check_dest_then_build(struct append_ctx *c)
 	q.name = (char *)c->name.data;
 	req.op_case = CPM__REQUEST__OP_FOLDER_STATUS;
 	req.folder_status = &q;
-	rpc_call(c->s->w->rpc, c->s->shard, &req, 0, on_dest_status, c);
+	session_rpc(c->s, c->s->shard, &req, 0, on_dest_status, c);
 }
 
 /* The ctx a large literal of this command started (cmd_append_literal),
@@ -574,7 +574,7 @@ static void send_piece(struct append_ctx *c)
 	req.append_chunk = &q;
 	c->piece_ms = uv_now(s->w->loop);
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_piece, c);
+	session_rpc(s, s->shard, &req, 0, on_piece, c);
 }
 
 /* A piece of the streaming literal: gathered up to append_chunk_kb, then
@@ -706,5 +706,5 @@ void cmd_append_literal(struct session *s, const struct imap_command *partial, c
 	req.op_case = CPM__REQUEST__OP_APPEND_BEGIN;
 	req.append_begin = &q;
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_begin, c);
+	session_rpc(s, s->shard, &req, 0, on_begin, c);
 }

@@ -198,7 +198,7 @@ static void lookup_user(struct session *s, struct auth_state *a, lookup_done_fn 
 	req.op_case = CPM__REQUEST__OP_USER_GET;
 	req.user_get = &ug;
 	session_ref(s);
-	rpc_call(s->w->rpc, rpc_shard_for_user(s->w->rpc, a->user), &req, 0, on_user_get, lk);
+	session_rpc(s, rpc_shard_for_user(s->w->rpc, a->user), &req, 0, on_user_get, lk);
 }
 
 /* ---- password verification (LOGIN, PLAIN) on the thread pool ----------- */

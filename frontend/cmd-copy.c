@@ -1,11 +1,14 @@
 /*
  * cmd-copy: COPY (RFC 3501 6.4.7) and MOVE (RFC 6851), and their UID forms,
- * with UIDPLUS's COPYUID (RFC 4315). The back-end copies within the user's
- * shard: new UIDs in the destination, the bodies shared (reference counted),
- * flags kept. MOVE also expunges the sources: the client gets
+ * with UIDPLUS's COPYUID (RFC 4315). The back-end copies within a shard,
+ * also to another user's folder there (ACL): new UIDs in the destination,
+ * the bodies shared (reference counted), flags kept (those the user may set
+ * there). To another shard, copy-relay.h carries the messages. MOVE also expunges the sources: the client gets
  * "* OK [COPYUID ...]", the EXPUNGE responses, then the tagged OK.
  */
 #include "commands.h"
+
+#include "copy-relay.h"
 
 #include "imap-seqset.h"
 #include "rpc-client.h"
@@ -144,6 +147,23 @@ void copy_start(struct session *s, const struct imap_arg *args, unsigned nargs, 
 		session_done(s);
 		return;
 	}
+	struct mailbox_ref ref;
+	mailbox_ref_resolve(s, (const char *)c->dest.data, &ref);
+	if (ref.kind != MREF_FOLDER || strcmp(ref.owner, s->sel.owner) != 0) {
+		if (ref.kind != MREF_FOLDER)
+			session_tagged(s, "NO", "[CANNOT] A namespace, not a mailbox");
+		else if (ref.shard != s->sel.shard)
+			copy_relay_start(s, ranges, n, &ref, (const char *)c->dest.data, move);
+		if (ref.kind != MREF_FOLDER || ref.shard != s->sel.shard) {
+			free(ptrs);
+			free(ranges);
+			buf_free(&c->dest);
+			free(c);
+			if (ref.kind != MREF_FOLDER)
+				session_done(s);
+			return;
+		}
+	}
 	/* Even with no message matched, the destination must exist (TRYCREATE),
 	 * so the back-end is asked either way; an empty set copies nothing. */
 	Cpm__UidRange none = CPM__UID_RANGE__INIT, *none_p = &none;
@@ -151,17 +171,18 @@ void copy_start(struct session *s, const struct imap_arg *args, unsigned nargs, 
 	none.last = 0;
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__CopyReq q = CPM__COPY_REQ__INIT;
-	q.user = s->user;
+	q.user = s->sel.owner;
 	q.folder_id = s->sel.folder_id;
 	q.uidvalidity = s->sel.uidvalidity;
 	q.uids = n ? ptrs : &none_p;
 	q.n_uids = n ? n : 1;
-	q.dest = (char *)c->dest.data;
+	q.dest = (char *)ref.name;
+	q.dest_user = strcmp(ref.owner, s->sel.owner) != 0 ? ref.owner : "";
 	q.move = move;
 	req.op_case = CPM__REQUEST__OP_COPY;
 	req.copy = &q;
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_copy, c);
+	session_rpc(s, s->sel.shard, &req, 0, on_copy, c);
 	free(ptrs);
 	free(ranges);
 }

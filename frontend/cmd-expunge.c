@@ -58,7 +58,7 @@ static void expunge_start(struct session *s, Cpm__UidRange *ranges, size_t n, bo
 	c->close = close;
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__ExpungeReq q = CPM__EXPUNGE_REQ__INIT;
-	q.user = s->user;
+	q.user = s->sel.owner;
 	q.folder_id = s->sel.folder_id;
 	q.uidvalidity = s->sel.uidvalidity;
 	q.uids = ptrs;
@@ -66,7 +66,7 @@ static void expunge_start(struct session *s, Cpm__UidRange *ranges, size_t n, bo
 	req.op_case = CPM__REQUEST__OP_EXPUNGE;
 	req.expunge = &q;
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_expunge, c);
+	session_rpc(s, s->sel.shard, &req, 0, on_expunge, c);
 	free(ptrs);
 }
 

@@ -369,7 +369,7 @@ static int send_fetch(struct fetch_ctx *c)
 
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__FetchReq fr = CPM__FETCH_REQ__INIT;
-	fr.user = s->user;
+	fr.user = s->sel.owner;
 	fr.folder_id = s->sel.folder_id;
 	fr.uidvalidity = s->sel.uidvalidity;
 	fr.uids = ptrs;
@@ -385,7 +385,7 @@ static int send_fetch(struct fetch_ctx *c)
 	}
 	req.op_case = CPM__REQUEST__OP_FETCH;
 	req.fetch = &fr;
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_fetch_page, c);
+	session_rpc(s, s->sel.shard, &req, 0, on_fetch_page, c);
 	free(ptrs);
 	return 0;
 }
@@ -420,7 +420,7 @@ static int send_store(struct fetch_ctx *c)
 
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__StoreReq st = CPM__STORE_REQ__INIT;
-	st.user = s->user;
+	st.user = s->sel.owner;
 	st.folder_id = s->sel.folder_id;
 	st.uidvalidity = s->sel.uidvalidity;
 	st.uids = ptrs;
@@ -429,7 +429,7 @@ static int send_store(struct fetch_ctx *c)
 	st.sys_flags = CPM__SYS_FLAG__SEEN;
 	req.op_case = CPM__REQUEST__OP_STORE;
 	req.store = &st;
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_store, c);
+	session_rpc(s, s->sel.shard, &req, 0, on_store, c);
 	free(ranges);
 	free(ptrs);
 	return 0;
@@ -900,7 +900,7 @@ static void stream_req(struct fetch_ctx *c, Cpm__FetchReq *fr, Cpm__UidRange *on
 	struct session *s = c->s;
 	one->first = one->last = c->st.uid;
 	ptrs[0] = one;
-	fr->user = s->user;
+	fr->user = s->sel.owner;
 	fr->folder_id = s->sel.folder_id;
 	fr->uidvalidity = s->sel.uidvalidity;
 	fr->uids = ptrs;
@@ -959,7 +959,7 @@ static void bin_send(struct fetch_ctx *c)
 	req.op_case = CPM__REQUEST__OP_FETCH;
 	req.fetch = &fr;
 	session_flush(c->s);
-	rpc_call(c->s->w->rpc, c->s->shard, &req, 0, on_binary_window, c);
+	session_rpc(c->s, c->s->sel.shard, &req, 0, on_binary_window, c);
 }
 
 /* The current ST_PIECES item's next step: its walk started, counted
@@ -1036,7 +1036,7 @@ static bool pieces_step(struct fetch_ctx *c)
 	req.op_case = CPM__REQUEST__OP_FETCH;
 	req.fetch = &fr;
 	session_flush(c->s);
-	rpc_call(c->s->w->rpc, c->s->shard, &req, 0, on_piece, c);
+	session_rpc(c->s, c->s->sel.shard, &req, 0, on_piece, c);
 	return true;
 }
 
@@ -1073,7 +1073,7 @@ static void stream_next(struct fetch_ctx *c)
 			req.op_case = CPM__REQUEST__OP_FETCH;
 			req.fetch = &fr;
 			session_flush(s);
-			rpc_call(s->w->rpc, s->shard, &req, 0, on_binary_whole, c);
+			session_rpc(s, s->sel.shard, &req, 0, on_binary_whole, c);
 			return;
 		}
 		if (c->st.kind[i] == ST_FILTER && c->st.len[i] > 0)
@@ -1110,7 +1110,7 @@ static void stream_next(struct fetch_ctx *c)
 	req.op_case = CPM__REQUEST__OP_FETCH;
 	req.fetch = &fr;
 	session_flush(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_stream_chunk, c);
+	session_rpc(s, s->sel.shard, &req, 0, on_stream_chunk, c);
 }
 
 /* The one message of a streamed item's answer, or NULL. */
@@ -1561,7 +1561,7 @@ static void fetch_start(struct session *s, const struct imap_arg *args, unsigned
 		return;
 	}
 
-	set_wire_items(c, fetch_items_sets_seen(&c->items) && !s->sel.readonly);
+	set_wire_items(c, fetch_items_sets_seen(&c->items) && !s->sel.readonly && (s->sel.rights & ACL_S));
 	session_ref(s);
 	int rc = c->vanished ? changes_walk(s, c->changedsince, vanished_page, vanished_done, c) : start_phases(c);
 	if (rc < 0) {

@@ -29,6 +29,7 @@
 #include "fetch-flags.h"
 #include "imap-utf7.h"
 #include "list-match.h"
+#include "mailbox-ref.h"
 #include "log.h"
 #include "rpc-client.h"
 
@@ -210,15 +211,23 @@ void cmd_create(struct session *s, const struct imap_command *cmd)
 		return;
 	}
 
+	struct mailbox_ref ref;
+	mailbox_ref_resolve(s, name, &ref);
+	if (ref.kind != MREF_FOLDER) {
+		session_tagged(s, "NO", "[CANNOT] The name belongs to the other users' namespace");
+		create_ctx_free(c);
+		session_done(s);
+		return;
+	}
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__FolderCreateReq fc = CPM__FOLDER_CREATE_REQ__INIT;
-	fc.user = s->user;
-	fc.name = (char *)c->name.data;
+	fc.user = ref.owner;
+	fc.name = (char *)ref.name;
 	fc.special_use = (char *)use;
 	req.op_case = CPM__REQUEST__OP_FOLDER_CREATE;
 	req.folder_create = &fc;
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_create, c);
+	session_rpc(s, ref.shard, &req, 0, on_create, c);
 }
 
 /* ---- LIST, LSUB (RFC 3501), LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819) ---- */
@@ -503,7 +512,7 @@ static void list_call(struct session *s, struct list_ctx *c, bool subscriptions)
 		req.folder_list = &fl;
 	}
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_list, c);
+	session_rpc(s, s->shard, &req, 0, on_list, c);
 }
 
 static int parse_status_items(struct session *s, const struct imap_arg *l, unsigned *items, unsigned *n);
@@ -634,6 +643,7 @@ void cmd_list(struct session *s, const struct imap_command *cmd)
 struct select_ctx {
 	struct session *s;
 	struct buf name;
+	struct mailbox_ref ref;
 	bool readonly;
 	struct select_params params; /* RFC 7162 (CONDSTORE) / (QRESYNC ...) */
 };
@@ -663,16 +673,35 @@ void mailbox_write_flags(struct session *s, char *const *keywords, size_t n, boo
 	buf_append_str(b, ")\r\n");
 	if (readonly) {
 		buf_append_str(b, "* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
-	} else {
-		buf_append_str(b, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-		write_keywords(b, keywords, n);
-		buf_append_str(b, " \\*)] Flags permitted.\r\n");
+		return;
 	}
+	/* Only the flags the ACL lets this user store (RFC 4314 4). */
+	uint32_t rights = s->sel.rights;
+	struct buf list = {0};
+	if (rights & ACL_W)
+		buf_append_str(&list, " \\Answered \\Flagged");
+	if (rights & ACL_T)
+		buf_append_str(&list, " \\Deleted");
+	if (rights & ACL_S)
+		buf_append_str(&list, " \\Seen");
+	if (rights & ACL_W) {
+		buf_append_str(&list, " \\Draft");
+		write_keywords(&list, keywords, n);
+		buf_append_str(&list, " \\*");
+	}
+	buf_append_str(b, "* OK [PERMANENTFLAGS (");
+	if (list.len > 0)
+		buf_append(b, list.data + 1, list.len - 1);
+	buf_append_str(b, ")] Flags permitted.\r\n");
+	buf_free(&list);
 }
 
 static void select_succeeded(struct session *s, struct select_ctx *c, const Cpm__FolderSelectResp *r)
 {
-	session_select(s, (const char *)c->name.data, r, c->readonly);
+	/* RFC 4314 4: without a right that changes the folder, it is read-only. */
+	if (!(r->rights & (ACL_S | ACL_W | ACL_T | ACL_E | ACL_I)))
+		c->readonly = true;
+	session_select(s, (const char *)c->name.data, c->ref.owner, c->ref.shard, r, c->readonly);
 	const struct selected_folder *f = &s->sel;
 
 	mailbox_write_flags(s, r->keywords, r->n_keywords, c->readonly);
@@ -775,15 +804,22 @@ void cmd_select(struct session *s, const struct imap_command *cmd)
 		return;
 	}
 
+	mailbox_ref_resolve(s, (const char *)c->name.data, &c->ref);
+	if (c->ref.kind == MREF_NAMESPACE) {
+		session_tagged(s, "NO", "[NONEXISTENT] Mailbox doesn't exist (a namespace, not a mailbox)");
+		select_ctx_free(c);
+		session_done(s);
+		return;
+	}
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__FolderSelectReq fs = CPM__FOLDER_SELECT_REQ__INIT;
-	fs.user = s->user;
-	fs.name = (char *)c->name.data;
+	fs.user = c->ref.owner;
+	fs.name = (char *)c->ref.name;
 	fs.readonly = readonly;
 	req.op_case = CPM__REQUEST__OP_FOLDER_SELECT;
 	req.folder_select = &fs;
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_select, c);
+	session_rpc(s, c->ref.shard, &req, 0, on_select, c);
 }
 
 /* ---- DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE --------------------------------- */
@@ -862,10 +898,23 @@ static struct simple_ctx *simple_begin(struct session *s, const char *what, cons
 	return c;
 }
 
-static void simple_call(struct session *s, struct simple_ctx *c, Cpm__Request *req)
+static void simple_call(struct session *s, struct simple_ctx *c, size_t shard, Cpm__Request *req)
 {
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, req, 0, on_simple, c);
+	session_rpc(s, shard, req, 0, on_simple, c);
+}
+
+/* Resolves a folder name of the command (mailbox-ref.h); a namespace node
+ * is no folder: answered NO here (false). */
+static bool folder_ref(struct session *s, struct simple_ctx *c, const struct buf *name, struct mailbox_ref *r)
+{
+	mailbox_ref_resolve(s, (const char *)name->data, r);
+	if (r->kind == MREF_FOLDER)
+		return true;
+	session_tagged(s, "NO", "[NONEXISTENT] %s: a namespace, not a mailbox", c->what);
+	simple_ctx_free(c);
+	session_done(s);
+	return false;
 }
 
 void cmd_delete(struct session *s, const struct imap_command *cmd)
@@ -889,13 +938,16 @@ void cmd_delete(struct session *s, const struct imap_command *cmd)
 		return;
 	}
 	c->unselect_if_selected = true;
+	struct mailbox_ref ref;
+	if (!folder_ref(s, c, &c->name, &ref))
+		return;
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__FolderDeleteReq q = CPM__FOLDER_DELETE_REQ__INIT;
-	q.user = s->user;
-	q.name = (char *)c->name.data;
+	q.user = ref.owner;
+	q.name = (char *)ref.name;
 	req.op_case = CPM__REQUEST__OP_FOLDER_DELETE;
 	req.folder_delete = &q;
-	simple_call(s, c, &req);
+	simple_call(s, c, ref.shard, &req);
 }
 
 void cmd_rename(struct session *s, const struct imap_command *cmd)
@@ -922,14 +974,23 @@ void cmd_rename(struct session *s, const struct imap_command *cmd)
 		session_done(s);
 		return;
 	}
+	struct mailbox_ref from, to;
+	if (!folder_ref(s, c, &c->name, &from) || !folder_ref(s, c, &c->to, &to))
+		return;
+	if (strcmp(from.owner, to.owner) != 0) {
+		session_tagged(s, "NO", "[CANNOT] RENAME can't move a mailbox to another user");
+		simple_ctx_free(c);
+		session_done(s);
+		return;
+	}
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__FolderRenameReq q = CPM__FOLDER_RENAME_REQ__INIT;
-	q.user = s->user;
-	q.from = (char *)c->name.data;
-	q.to = (char *)c->to.data;
+	q.user = from.owner;
+	q.from = (char *)from.name;
+	q.to = (char *)to.name;
 	req.op_case = CPM__REQUEST__OP_FOLDER_RENAME;
 	req.folder_rename = &q;
-	simple_call(s, c, &req);
+	simple_call(s, c, from.shard, &req);
 }
 
 void cmd_subscribe(struct session *s, const struct imap_command *cmd)
@@ -948,14 +1009,20 @@ void cmd_subscribe(struct session *s, const struct imap_command *cmd)
 		simple_ctx_free(c);
 		return;
 	}
+	struct mailbox_ref ref;
+	if (!folder_ref(s, c, &c->name, &ref))
+		return;
+	/* Subscriptions are the user's own, also to other users' folders,
+	 * which are kept by their full name and not looked up. */
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__FolderSubscribeReq q = CPM__FOLDER_SUBSCRIBE_REQ__INIT;
 	q.user = s->user;
-	q.name = (char *)c->name.data;
+	q.name = ref.other ? (char *)c->name.data : (char *)ref.name;
+	q.foreign = ref.other;
 	q.subscribe = on;
 	req.op_case = CPM__REQUEST__OP_FOLDER_SUBSCRIBE;
 	req.folder_subscribe = &q;
-	simple_call(s, c, &req);
+	simple_call(s, c, s->shard, &req);
 }
 
 /* ---- STATUS ------------------------------------------------------------------ */
@@ -1071,12 +1138,21 @@ void cmd_status(struct session *s, const struct imap_command *cmd)
 		free(c);
 		return;
 	}
+	struct mailbox_ref ref;
+	mailbox_ref_resolve(s, (const char *)c->name.data, &ref);
+	if (ref.kind != MREF_FOLDER) {
+		session_tagged(s, "NO", "[NONEXISTENT] STATUS: a namespace, not a mailbox");
+		buf_free(&c->name);
+		free(c);
+		session_done(s);
+		return;
+	}
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__FolderStatusReq q = CPM__FOLDER_STATUS_REQ__INIT;
-	q.user = s->user;
-	q.name = (char *)c->name.data;
+	q.user = ref.owner;
+	q.name = (char *)ref.name;
 	req.op_case = CPM__REQUEST__OP_FOLDER_STATUS;
 	req.folder_status = &q;
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_status, c);
+	session_rpc(s, ref.shard, &req, 0, on_status, c);
 }

@@ -348,7 +348,7 @@ static int list_folders(struct session *s, bool initial, void (*done)(struct ses
 	req.op_case = CPM__REQUEST__OP_FOLDER_LIST;
 	req.folder_list = &q;
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_folders, c);
+	session_rpc(s, s->shard, &req, 0, on_folders, c);
 	return 0;
 }
 
@@ -378,7 +378,7 @@ static void send_read(struct read_ctx *c)
 	req.op_case = CPM__REQUEST__OP_OUTBAND_READ;
 	req.outband_read = &q;
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_log, c);
+	session_rpc(s, s->shard, &req, 0, on_log, c);
 }
 
 static void read_finish(struct session *s, bool ok, void *arg)

@@ -53,7 +53,7 @@ static void quota_call(struct session *s, struct quota_ctx *c)
 	req.op_case = CPM__REQUEST__OP_QUOTA_GET;
 	req.quota_get = &q;
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_quota, c);
+	session_rpc(s, s->shard, &req, 0, on_quota, c);
 }
 
 void cmd_getquotaroot(struct session *s, const struct imap_command *cmd)

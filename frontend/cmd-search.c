@@ -571,7 +571,7 @@ void search_start(struct session *s, const struct imap_arg *args, unsigned nargs
 	c->modseq = modseq;
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__SearchReq q = CPM__SEARCH_REQ__INIT;
-	q.user = s->user;
+	q.user = s->sel.owner;
 	q.folder_id = s->sel.folder_id;
 	q.uidvalidity = s->sel.uidvalidity;
 	q.key = key;
@@ -591,7 +591,7 @@ void search_start(struct session *s, const struct imap_arg *args, unsigned nargs
 		return;
 	}
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_search, c);
+	session_rpc(s, s->sel.shard, &req, 0, on_search, c);
 	key_free(key);
 }
 

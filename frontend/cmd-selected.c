@@ -40,7 +40,7 @@ void cmd_namespace(struct session *s, const struct imap_command *cmd)
 	if (cmd->nargs != 0) {
 		session_tagged(s, "BAD", "NAMESPACE takes no arguments");
 	} else {
-		session_untagged(s, "NAMESPACE ((\"\" \"/\")) NIL NIL");
+		session_untagged(s, "NAMESPACE ((\"\" \"/\")) ((\"" ACL_OTHER_PREFIX "\" \"/\")) NIL");
 		session_tagged(s, "OK", "Namespace completed.");
 	}
 	session_done(s);

@@ -174,7 +174,7 @@ static void on_sorted(const Cpm__Response *resp, void *ctx)
  * answers at once. Takes ownership of key. */
 static void run(struct session *s, struct sort_ctx *c, Cpm__SearchReq *q, Cpm__SearchKey *key)
 {
-	q->user = s->user;
+	q->user = s->sel.owner;
 	q->folder_id = s->sel.folder_id;
 	q->uidvalidity = s->sel.uidvalidity;
 	q->key = key;
@@ -193,7 +193,7 @@ static void run(struct session *s, struct sort_ctx *c, Cpm__SearchReq *q, Cpm__S
 	req.op_case = CPM__REQUEST__OP_SEARCH;
 	req.search = q;
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_sorted, c);
+	session_rpc(s, s->sel.shard, &req, 0, on_sorted, c);
 	search_key_free(key);
 }
 

@@ -161,7 +161,7 @@ void store_start(struct session *s, const struct imap_arg *args, unsigned nargs,
 		condstore_enable(s);
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__StoreReq q = CPM__STORE_REQ__INIT;
-	q.user = s->user;
+	q.user = s->sel.owner;
 	q.folder_id = s->sel.folder_id;
 	q.uidvalidity = s->sel.uidvalidity;
 	q.uids = ptrs;
@@ -175,7 +175,7 @@ void store_start(struct session *s, const struct imap_arg *args, unsigned nargs,
 	req.op_case = CPM__REQUEST__OP_STORE;
 	req.store = &q;
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_store, c);
+	session_rpc(s, s->sel.shard, &req, 0, on_store, c);
 	free(ptrs);
 	free(ranges);
 }

@@ -72,7 +72,7 @@ struct claim_ctx {
 /* fe_worker.recent_claims key: folder ids are per shard, so the shard goes in the top byte. */
 static uint64_t claim_key(const struct session *s)
 {
-	return s->sel.folder_id ^ ((uint64_t)(s->shard + 1) << 56);
+	return s->sel.folder_id ^ ((uint64_t)(s->sel.shard + 1) << 56);
 }
 
 static void tell(struct session *s)
@@ -138,7 +138,7 @@ void recent_claim(struct session *s, void (*done)(struct session *s))
 	c->upto = f->uidnext;
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__RecentClaimReq q = CPM__RECENT_CLAIM_REQ__INIT;
-	q.user = s->user;
+	q.user = s->sel.owner;
 	q.folder_id = f->folder_id;
 	q.uidvalidity = f->uidvalidity;
 	q.upto_uid = f->uidnext;
@@ -146,5 +146,5 @@ void recent_claim(struct session *s, void (*done)(struct session *s))
 	req.op_case = CPM__REQUEST__OP_RECENT_CLAIM;
 	req.recent_claim = &q;
 	session_ref(s);
-	rpc_call(s->w->rpc, s->shard, &req, 0, on_claim, c);
+	session_rpc(s, s->sel.shard, &req, 0, on_claim, c);
 }

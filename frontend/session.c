@@ -192,6 +192,13 @@ void session_continue(struct session *s, const char *text)
 	buf_printf(session_outbuf(s), "+ %s\r\n", text);
 }
 
+uint64_t session_rpc(struct session *s, size_t shard, Cpm__Request *req, unsigned timeout_ms, rpc_done_cb *cb,
+		     void *arg)
+{
+	req->actor = s->user;
+	return rpc_call(s->w->rpc, shard, req, timeout_ms, cb, arg);
+}
+
 void session_tagged_rpc_error(struct session *s, const Cpm__Response *resp, const char *what)
 {
 	const char *err = resp->error && resp->error[0] ? resp->error : "failed";
@@ -214,6 +221,9 @@ void session_tagged_rpc_error(struct session *s, const Cpm__Response *resp, cons
 		break;
 	case CPM__STATUS__UIDVALIDITY_CHANGED:
 		session_tagged(s, "NO", "%s: mailbox was deleted or recreated", what);
+		break;
+	case CPM__STATUS__NOPERM:
+		session_tagged(s, "NO", "[NOPERM] %s: %s", what, err);
 		break;
 	default:
 		session_tagged(s, "NO", "[SERVERBUG] %s: internal error", what);
@@ -412,11 +422,15 @@ void session_literal_skip(struct session *s)
 
 /* ---- selected folder ------------------------------------------------------ */
 
-void session_select(struct session *s, const char *name, const Cpm__FolderSelectResp *r, bool readonly)
+void session_select(struct session *s, const char *name, const char *owner, size_t shard,
+		    const Cpm__FolderSelectResp *r, bool readonly)
 {
 	session_unselect(s);
 	struct selected_folder *f = &s->sel;
 	f->name = strdup(name);
+	f->owner = strdup(owner);
+	f->shard = shard;
+	f->rights = r->rights;
 	f->folder_id = r->info ? r->info->folder_id : 0;
 	f->uidvalidity = r->info ? r->info->uidvalidity : 0;
 	f->uidnext = r->info ? r->info->uidnext : 0;
@@ -424,7 +438,7 @@ void session_select(struct session *s, const char *name, const Cpm__FolderSelect
 	f->highestmodseq = r->info ? r->info->highestmodseq : 0;
 	s->sel_changed = false;
 	if (s->w->feed != NULL && f->folder_id != 0)
-		feed_sub_watch(s->w->feed, s->shard, f->folder_id, s);
+		feed_sub_watch(s->w->feed, f->shard, f->folder_id, s);
 	f->count = (uint32_t)r->n_uids;
 	f->uids = NULL;
 	if (r->n_uids > 0) {
@@ -447,8 +461,9 @@ void session_unselect(struct session *s)
 	s->pushed_new = NULL;
 	s->n_pushed_new = 0;
 	if (s->sel.folder_id != 0 && s->w->feed != NULL)
-		feed_sub_unwatch(s->w->feed, s->shard, s->sel.folder_id, s);
+		feed_sub_unwatch(s->w->feed, s->sel.shard, s->sel.folder_id, s);
 	free(s->sel.name);
+	free(s->sel.owner);
 	free(s->sel.uids);
 	recent_free(&s->sel);
 	memset(&s->sel, 0, sizeof(s->sel));

@@ -22,9 +22,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acl-rights.h"
 #include "buf.h"
 #include "imap-parser.h"
 #include "proto/cpm.pb-c.h"
+#include "rpc-client.h"
 #include "worker.h"
 
 enum session_state {
@@ -78,6 +80,9 @@ struct selected_folder {
 	uint32_t folder_recent_uid; /* the folder's watermark as the last sync read it */
 	uint32_t recent_told;      /* the RECENT count the client was last given */
 	uint64_t highestmodseq;    /* the folder's state this view reflects */
+	char *owner;               /* the folder's owner: the session's user, or another (ACL) */
+	size_t shard;              /* the owner's shard: every request on the folder goes there */
+	uint32_t rights;           /* the session user's ACL rights on it (acl-rights.h) */
 };
 
 struct session {
@@ -162,6 +167,10 @@ bool session_output_full(struct session *s);
 void session_on_drain(struct session *s, void (*cb)(void *arg), void *arg);
 /* "+ text" continuation request. */
 void session_continue(struct session *s, const char *text);
+/* rpc_call (rpc-client.h) on behalf of the session: the request carries
+ * the session's user as its actor, whose ACL rights the back-end checks. */
+uint64_t session_rpc(struct session *s, size_t shard, Cpm__Request *req, unsigned timeout_ms, rpc_done_cb *cb,
+		     void *arg);
 /* Tagged "NO [UNAVAILABLE] ..." / BAD etc. mapped from a back-end status. */
 void session_tagged_rpc_error(struct session *s, const Cpm__Response *resp, const char *what);
 /* Write the CAPABILITY list (without "* CAPABILITY ") for the current state. */
@@ -193,8 +202,10 @@ void session_feed_event(void *session, const Cpm__FeedEvent *ev);
 /* Index of the first view entry >= uid (f->count when none). */
 size_t view_lower_bound(const struct selected_folder *f, uint32_t uid);
 
-/* Set the selected folder (takes ownership of uids); clears on NULL name. */
-void session_select(struct session *s, const char *name, const Cpm__FolderSelectResp *r, bool readonly);
+/* Set the selected folder: name as the client gave it, owner's folder on
+ * shard (mailbox-ref.h); clears on NULL name. */
+void session_select(struct session *s, const char *name, const char *owner, size_t shard,
+		    const Cpm__FolderSelectResp *r, bool readonly);
 void session_unselect(struct session *s);
 /* Maps a sequence-set argument (UID set when uid_mode) onto the session's
  * view as ascending UID ranges; "*" is the last message (or the highest
