@@ -49,55 +49,57 @@ static void copy_tagged(struct session *s)
 	session_done(s);
 }
 
+void copy_answer(struct session *s, const char *dest_name, bool move, const Cpm__Response *resp)
+{
+	const char *what = move ? "MOVE" : "COPY";
+	const Cpm__CopyResp *r = resp->result_case == CPM__RESPONSE__RESULT_COPY ? resp->copy : NULL;
+	if (resp->status == CPM__STATUS__NONEXISTENT) {
+		session_tagged(s, "NO", "[TRYCREATE] Mailbox doesn't exist");
+	} else if (resp->status != CPM__STATUS__OK) {
+		session_tagged_rpc_error(s, resp, what);
+	} else if (r == NULL || r->n_src_uids == 0) {
+		session_tagged(s, "OK", "No messages found.");
+	} else {
+		struct buf *b = session_outbuf(s);
+		struct buf line = {0};
+		if (move) {
+			buf_append_str(b, "* OK [");
+			write_copyuid(b, r);
+			buf_append_str(b, "] Moved UIDs.\r\n");
+			session_report_expunged(s, r->src_uids, r->n_src_uids);
+			buf_printf(&line, "%s OK Move completed.\r\n", s->tag);
+		} else {
+			buf_printf(&line, "%s OK [", s->tag);
+			write_copyuid(&line, r);
+			buf_append_str(&line, "] Copy completed.\r\n");
+		}
+		/* Copies into the selected folder are announced (EXISTS) before
+		 * the tagged OK, as after APPEND (RFC 3501 7.3.1; Dovecot does). */
+		const struct selected_folder *f = &s->sel;
+		bool into_selected = s->state == SESSION_SELECTED && f->name != NULL && strcmp(f->name, dest_name) == 0 &&
+				     f->uidvalidity == r->dest_uidvalidity;
+		char *tagline = (char *)buf_steal(&line, NULL);
+		if (tagline == NULL) {
+			session_tagged(s, "NO", "[SERVERBUG] Out of memory");
+		} else if (into_selected) {
+			s->cmd_state = tagline;
+			s->cmd_state_free = free;
+			session_sync(s, copy_tagged);
+			return;
+		} else {
+			session_write(s, tagline, strlen(tagline));
+			free(tagline);
+		}
+	}
+	session_done(s);
+}
+
 static void on_copy(const Cpm__Response *resp, void *ctx)
 {
 	struct copy_ctx *c = ctx;
 	struct session *s = c->s;
-	const char *what = c->move ? "MOVE" : "COPY";
-	if (!session_closed(s)) {
-		const Cpm__CopyResp *r = resp->result_case == CPM__RESPONSE__RESULT_COPY ? resp->copy : NULL;
-		if (resp->status == CPM__STATUS__NONEXISTENT) {
-			session_tagged(s, "NO", "[TRYCREATE] Mailbox doesn't exist");
-		} else if (resp->status != CPM__STATUS__OK) {
-			session_tagged_rpc_error(s, resp, what);
-		} else if (r == NULL || r->n_src_uids == 0) {
-			session_tagged(s, "OK", "No messages found.");
-		} else {
-			struct buf *b = session_outbuf(s);
-			struct buf line = {0};
-			if (c->move) {
-				buf_append_str(b, "* OK [");
-				write_copyuid(b, r);
-				buf_append_str(b, "] Moved UIDs.\r\n");
-				session_report_expunged(s, r->src_uids, r->n_src_uids);
-				buf_printf(&line, "%s OK Move completed.\r\n", s->tag);
-			} else {
-				buf_printf(&line, "%s OK [", s->tag);
-				write_copyuid(&line, r);
-				buf_append_str(&line, "] Copy completed.\r\n");
-			}
-			/* Copies into the selected folder are announced (EXISTS) before
-			 * the tagged OK, as after APPEND (RFC 3501 7.3.1; Dovecot does). */
-			const struct selected_folder *f = &s->sel;
-			bool into_selected = s->state == SESSION_SELECTED && f->name != NULL &&
-					     strcmp(f->name, (const char *)c->dest.data) == 0 &&
-					     f->uidvalidity == r->dest_uidvalidity;
-			char *tagline = (char *)buf_steal(&line, NULL);
-			if (tagline == NULL) {
-				session_tagged(s, "NO", "[SERVERBUG] Out of memory");
-			} else if (into_selected) {
-				s->cmd_state = tagline;
-				s->cmd_state_free = free;
-				session_sync(s, copy_tagged);
-				goto out;
-			} else {
-				session_write(s, tagline, strlen(tagline));
-				free(tagline);
-			}
-		}
-		session_done(s);
-	}
-out:
+	if (!session_closed(s))
+		copy_answer(s, (const char *)c->dest.data, c->move, resp);
 	buf_free(&c->dest);
 	free(c);
 	session_unref(s);

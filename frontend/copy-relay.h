@@ -34,4 +34,10 @@
 void copy_relay_start(struct session *s, const Cpm__UidRange *ranges, size_t n, const struct mailbox_ref *dest,
 		      const char *dest_name, bool move);
 
+/* cmd-copy.c: the answer to a COPY/MOVE from its CopyResp-shaped result
+ * (resp->copy: dest UIDVALIDITY, source and destination UIDs in step), or
+ * its failure status; ends the command (session_done, after the sync of
+ * copies into the selected folder). */
+void copy_answer(struct session *s, const char *dest_name, bool move, const Cpm__Response *resp);
+
 #endif
