@@ -19,18 +19,19 @@
 
 #define ACL_L (1u << 0)  /* lookup: the folder is visible (LIST, SUBSCRIBE) */
 #define ACL_R (1u << 1)  /* read: SELECT, EXAMINE, STATUS, FETCH, SEARCH, COPY from */
-#define ACL_S (1u << 2)  /* keep \Seen */
-#define ACL_W (1u << 3)  /* write flags other than \Seen and \Deleted */
-#define ACL_I (1u << 4)  /* insert: APPEND, COPY into */
-#define ACL_P (1u << 5)  /* post (submission): granted and shown, no command needs it */
-#define ACL_K (1u << 6)  /* create child folders */
-#define ACL_X (1u << 7)  /* delete (or rename) the folder */
-#define ACL_T (1u << 8)  /* store \Deleted */
-#define ACL_E (1u << 9)  /* expunge */
+#define ACL_W (1u << 2)  /* write flags other than \Seen and \Deleted */
+#define ACL_S (1u << 3)  /* keep \Seen */
+#define ACL_T (1u << 4)  /* store \Deleted */
+#define ACL_I (1u << 5)  /* insert: APPEND, COPY into */
+#define ACL_P (1u << 6)  /* post (submission): granted and shown, no command needs it */
+#define ACL_E (1u << 7)  /* expunge */
+#define ACL_K (1u << 8)  /* create child folders */
+#define ACL_X (1u << 9)  /* delete (or rename) the folder */
 #define ACL_A (1u << 10) /* administer: SETACL, DELETEACL, GETACL, LISTRIGHTS */
 #define ACL_ALL ((1u << 11) - 1)
 
-#define ACL_LETTERS "lrswipkxtea"
+/* Bit n is letter n; the order is Dovecot's, so rights print alike. */
+#define ACL_LETTERS "lrwstipekxa"
 #define ACL_ANYONE "anyone"
 #define ACL_OTHER_PREFIX "Other Users/"
 /* Entries per folder. */

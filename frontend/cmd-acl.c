@@ -72,10 +72,7 @@ static void write_answer(struct session *s, struct acl_ctx *c, const Cpm__AclRes
 		imap_write_astring(b, c->mailbox, strlen(c->mailbox));
 		buf_append_byte(b, ' ');
 		imap_write_astring(b, c->identifier, strlen(c->identifier));
-		buf_append_str(b, " \"\"");
-		for (const char *l = ACL_LETTERS; *l != '\0'; l++)
-			buf_printf(b, " %c", *l);
-		buf_append_str(b, " c d\r\n");
+		buf_append_str(b, " \"\" l r w s t p i e k x a c d\r\n");
 		break;
 	case ACL_CMD_MYRIGHTS:
 		buf_append_str(b, "* MYRIGHTS ");

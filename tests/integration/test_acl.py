@@ -2,7 +2,7 @@
 front-ends and two shards.
 
 Another user's folder F is reached as "Other Users/<owner>/<F>". Rights
-letters are printed in the order l r s w i p k x t e a, then c (k or x held)
+letters are printed in the order l r w s t i p e k x a (as Dovecot), then c (k or x held)
 and d (t or e held); in SETACL c stands for k x and d for t e. Without l a
 folder does not exist for the user (NO [NONEXISTENT]); with l but without the
 right a command needs, the answer is NO [NOPERM]. Each test makes its own
@@ -21,7 +21,7 @@ from imapwire import capabilities, expand_set, fetch_items, parse, status
 cluster.module_fixtures(globals())
 
 PW = "acl-pw"
-ALL = "lrswipkxteacd"
+ALL = "lrwstipekxacd"
 NOT_THERE = rb"^a\d+ NO \[NONEXISTENT\]"
 NOPERM = rb"^a\d+ NO \[NOPERM\]"
 _serial = itertools.count()
@@ -163,7 +163,7 @@ class AclCommands(AclCase):
         self.assertEqual(self.ok(w, "GETACL INBOX"), [b"* ACL INBOX %s %s" % (alice.encode(), ALL.encode())])
         self.assertEqual(self.ok(w, "MYRIGHTS INBOX"), [b"* MYRIGHTS INBOX " + ALL.encode()])
         self.assertEqual(self.ok(w, "LISTRIGHTS INBOX %s" % bob),
-                         [b'* LISTRIGHTS INBOX %s "" l r s w i p k x t e a c d' % bob.encode()])
+                         [b'* LISTRIGHTS INBOX %s "" l r w s t p i e k x a c d' % bob.encode()])
         self.ok(w, "CREATE Fresh")
         self.assertEqual(self.acl(w, "Fresh"), {alice: ALL})
         w.close()
@@ -180,12 +180,12 @@ class AclCommands(AclCase):
         self.assertEqual(self.ok(w, "GETACL INBOX"),
                          [b"* ACL INBOX %s %s %s lr" % (alice.encode(), ALL.encode(), bob.encode())])
         self.assertEqual(self.myrights(b, other(alice)), b'* MYRIGHTS "Other Users/%s/INBOX" lr' % alice.encode())
-        steps = [("+i", "lri"), ("-r", "li"), ("c", "kxc"), ("d", "ted"), ("lrd", "lrted"), ("+c", "lrkxtecd"),
-                 ("-x", "lrktecd"), ("-d", "lrkc"), ("wsl", "lsw"), ("+pa", "lswpa")]
+        steps = [("+i", "lri"), ("-r", "li"), ("c", "kxc"), ("d", "ted"), ("lrd", "lrted"), ("+c", "lrtekxcd"),
+                 ("-x", "lrtekcd"), ("-d", "lrkc"), ("wsl", "lws"), ("+pa", "lwspa")]
         for rights, shown in steps:
             self.grant(w, "INBOX", bob, rights)
             self.assertEqual(self.acl(w, "INBOX"), {alice: ALL, bob: shown}, "after SETACL %s" % rights)
-        self.assertEqual(self.myrights(b, other(alice)), b'* MYRIGHTS "Other Users/%s/INBOX" lswpa' % alice.encode())
+        self.assertEqual(self.myrights(b, other(alice)), b'* MYRIGHTS "Other Users/%s/INBOX" lwspa' % alice.encode())
         self.assertEqual(self.ok(w, "DELETEACL INBOX %s" % bob), [])
         self.assertEqual(self.acl(w, "INBOX"), {alice: ALL})
         self.refused(b, "MYRIGHTS %s" % other(alice), NOT_THERE)
@@ -240,7 +240,7 @@ class AclCommands(AclCase):
         team = other(alice, "Team")
         self.assertEqual(self.acl(b, team), {alice: ALL, bob: "lra"})
         self.assertEqual(self.ok(b, "LISTRIGHTS %s %s" % (team, carol)),
-                         [b'* LISTRIGHTS "Other Users/%s/Team" %s "" l r s w i p k x t e a c d'
+                         [b'* LISTRIGHTS "Other Users/%s/Team" %s "" l r w s t p i e k x a c d'
                           % (alice.encode(), carol.encode())])
         self.grant(b, team, carol, "lr")
         cw = self.login(carol, fe=0)

@@ -30,6 +30,23 @@ def dovecot_config(home):
         "  prefix =",
         "}",
         "imap_capability = +CREATE-SPECIAL-USE",
+        # ACL (RFC 4314) and the other users' namespace, named as ours is
+        # (frontend/mailbox-ref.h): other users' homes sit beside this one.
+        "mail_plugins = acl",
+        "protocol imap {",
+        "  mail_plugins = $mail_plugins imap_acl",
+        "}",
+        "plugin {",
+        "  acl = vfile",
+        "}",
+        "namespace shared {",
+        "  type = shared",
+        "  separator = /",
+        "  prefix = Other Users/%%u/",
+        "  location = maildir:%s/../%%%%u/Maildir:LAYOUT=fs" % home,
+        "  subscriptions = no",
+        "  list = children",
+        "}",
     ]
     if os.geteuid() == 0:
         # Dovecot refuses to run mail processes as root.
