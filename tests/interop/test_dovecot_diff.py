@@ -54,6 +54,15 @@ ALLOW = [
      "RFC 5530 NONEXISTENT code for a missing mailbox (SELECT/EXAMINE/STATUS): Dovecot 2.3 sends a bare "
      "NO there; the code is optional and ours is the more precise answer"),
     ("*", "*", "dovecot", r"^\S+ NO$", "the bare NO that goes with the NONEXISTENT entry above"),
+    # --- ACL ----------------------------------------------------------------------
+    ("acl.imap", "*", "rewrite", (r"\bdiff\d*\b", "OWNER"),
+     "the owner's identifier is the user's name: Dovecot's pre-authenticated user is diff, ours diffN"),
+    ("acl.imap", "a17", "dovecot", r"^(\* MYRIGHTS Nope lrwstipekxacd|a17 OK)$",
+     "MYRIGHTS of a mailbox that does not exist: Dovecot answers the default rights without looking; "
+     "ours answers NO [NONEXISTENT] (the global entry above) as for every other command on it"),
+    ("acl.imap", "a20", "dovecot", r"^(\* MYRIGHTS INBOX lrwstipekxacd|a20 OK)$",
+     "MYRIGHTS with an extra argument: Dovecot ignores it; the RFC 4314 grammar has one argument (ours: BAD)"),
+    ("acl.imap", "a20", "ours", r"^a20 BAD$", "as above"),
     # --- SELECT / STATUS ------------------------------------------------------
     ("status.imap", "t11", "ours", r"^\* STATUS INBOX \(MESSAGES 2 RECENT 0 UNSEEN 1\)$",
      "STATUS of the selected folder: our RECENT counts messages no session has claimed (this session "
