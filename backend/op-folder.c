@@ -34,6 +34,20 @@ static void folder_event(struct op_result *res, const char *user, uint64_t id, u
 		res->events_lost = true;
 }
 
+/* The record of name's parent folder, or NULL (top level, or none). */
+static Cpmdb__FolderRec *parent_folder(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	char *pname = slash != NULL ? strndup(name, (size_t)(slash - name)) : NULL;
+	uint64_t pid;
+	Cpmdb__FolderRec *pf = NULL;
+	if (pname != NULL && db_lookup_folder(t, ctx->db, user, pname, &pid) == DB_OK &&
+	    db_get_folder(t, ctx->db, pid, &pf) != DB_OK)
+		pf = NULL;
+	free(pname);
+	return pf;
+}
+
 static enum db_status create_one(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name,
 				 uint64_t *id_r, uint32_t *uv_r, struct op_result *res)
 {
@@ -54,8 +68,18 @@ static enum db_status create_one(const struct op_ctx *ctx, MDB_txn *t, const cha
 	f.highestmodseq = 1;
 	f.recent_uid = 1;
 	f.created = (int64_t)time(NULL);
-	if ((st = db_bind_folder(t, ctx->db, user, name, id)) != DB_OK ||
-	    (st = db_put_folder(t, ctx->db, id, &f)) != DB_OK)
+	/* A new folder starts with its parent's access control list, as in
+	 * Dovecot: who shares a hierarchy shares what grows in it. */
+	Cpmdb__FolderRec *parent = parent_folder(ctx, t, user, name);
+	if (parent != NULL) {
+		f.acl = parent->acl;
+		f.n_acl = parent->n_acl;
+	}
+	if ((st = db_bind_folder(t, ctx->db, user, name, id)) == DB_OK)
+		st = db_put_folder(t, ctx->db, id, &f);
+	if (parent != NULL)
+		cpmdb__folder_rec__free_unpacked(parent, NULL);
+	if (st != DB_OK)
 		return st;
 	folder_event(res, user, id, 1, uv, name, NULL, CPM__CHANGE_KIND__C_FOLDER_CREATE);
 	*id_r = id;
@@ -103,19 +127,17 @@ static bool may_create(const struct op_ctx *ctx, MDB_txn *t, const char *user, c
 		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
 		return false;
 	}
-	bool ok = owner, found = false;
-	for (char *p = strrchr(tmp, '/'); p != NULL && !found; p = strrchr(tmp, '/')) {
-		*p = '\0';
-		uint64_t pid;
-		Cpmdb__FolderRec *pf = NULL;
-		if (db_lookup_folder(t, ctx->db, user, tmp, &pid) == DB_OK && db_get_folder(t, ctx->db, pid, &pf) == DB_OK) {
-			found = true;
-			ok = acl_require(ctx, pf, ACL_K, res);
-		}
-		if (pf != NULL)
-			cpmdb__folder_rec__free_unpacked(pf, NULL);
+	/* The nearest folder above name that exists. */
+	Cpmdb__FolderRec *pf = NULL;
+	for (char *slash = strrchr(tmp, '/'); pf == NULL && slash != NULL; slash = strrchr(tmp, '/')) {
+		pf = parent_folder(ctx, t, user, tmp);
+		*slash = '\0';
 	}
 	free(tmp);
+	bool found = pf != NULL;
+	bool ok = found ? acl_require(ctx, pf, ACL_K, res) : owner;
+	if (pf != NULL)
+		cpmdb__folder_rec__free_unpacked(pf, NULL);
 	if (!found && !ok)
 		op_fail(res, CPM__STATUS__NOPERM, "Permission denied (only the owner creates top-level mailboxes)");
 	return ok;

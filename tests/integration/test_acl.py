@@ -398,6 +398,10 @@ class Access(AclCase):
         self.grant(w, "INBOX", bob, "+k")
         self.ok(b, "CREATE %s" % sub)
         self.assertEqual([n for _, _, n in list_names(self.ok(w, 'LIST "" "INBOX/*"'))], ["INBOX/sub"])
+        # The new folder starts with its parent's list (as Dovecot does), so
+        # its creator can use it.
+        self.assertEqual(self.acl(w, "INBOX/sub"), {alice: ALL, bob: "lrkc"})
+        self.ok(b, "SELECT %s" % sub)
         self.refused(b, "DELETE %s" % other(alice, "Old"), NOPERM)
         self.assertEqual(len(self.ok(w, 'LIST "" "Old"')), 1)
         self.grant(w, "Old", bob, "lrx")
