@@ -42,7 +42,8 @@ uint32_t acl_rights_for(const Cpmdb__FolderRec *f, const char *actor)
 bool acl_require(const struct op_ctx *ctx, const Cpmdb__FolderRec *f, uint32_t need, struct op_result *res)
 {
 	uint32_t have = acl_rights_for(f, ctx->actor);
-	if ((have & need) == need)
+	/* Without l the folder is hidden, whatever else was granted. */
+	if ((have & need) == need && (have & ACL_L))
 		return true;
 	if (!(have & ACL_L))
 		op_fail(res, CPM__STATUS__NONEXISTENT, "Mailbox doesn't exist");

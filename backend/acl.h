@@ -8,8 +8,9 @@
  * repair the list). A request without an actor (cpm-admin) has every right.
  *
  * Denials: an actor without l gets NONEXISTENT, exactly what a missing
- * folder answers, so names of folders it may not see leak nothing; with l
- * but not the right asked for, NOPERM.
+ * folder answers (even when it holds the right asked for), so names of
+ * folders it may not see leak nothing; with l but not the right asked
+ * for, NOPERM.
  */
 #ifndef CPM_BACKEND_ACL_H
 #define CPM_BACKEND_ACL_H

@@ -53,6 +53,8 @@
  */
 #include "commands.h"
 
+#include "mailbox-ref.h"
+
 #include "catenate.h"
 #include "fetch-flags.h"
 #include "imap-date.h"
@@ -103,6 +105,7 @@ struct append_msg {
 struct append_ctx {
 	struct session *s;
 	struct buf name; /* UTF-8 folder name */
+	struct mailbox_ref ref; /* whose folder, on which shard (points into name) */
 	char *tagline;   /* the tagged OK, written after the sync */
 	struct append_msg *msgs;
 	unsigned n_msgs;
@@ -122,32 +125,21 @@ struct append_ctx {
 	uint64_t piece_ms; /* loop time of the last piece sent (or of AppendBegin) */
 };
 
+/* The command's mailbox: its UTF-8 name and whose folder it is
+ * (mailbox-ref.h). -1 for an invalid name or a namespace node. */
+static int append_name(struct session *s, struct append_ctx *c, const struct imap_arg *a)
+{
+	buf_reset(&c->name);
+	if (arg_mailbox(a, &c->name) < 0 || c->name.len == 0)
+		return -1;
+	mailbox_ref_resolve(s, (const char *)c->name.data, &c->ref);
+	return c->ref.kind == MREF_FOLDER ? 0 : -1;
+}
+
 static void abort_done(const Cpm__Response *resp, void *ctx)
 {
 	(void)resp;
 	(void)ctx;
-}
-
-void append_staging_abort(struct session *s, size_t shard, const char *user, uint64_t staging_id)
-{
-	if (s == NULL || s->user == NULL || user == NULL || staging_id == 0)
-		return;
-	Cpm__Request req = CPM__REQUEST__INIT;
-	Cpm__AppendAbortReq q = CPM__APPEND_ABORT_REQ__INIT;
-	q.user = (char *)user;
-	q.staging_id = staging_id;
-	req.op_case = CPM__REQUEST__OP_APPEND_ABORT;
-	req.append_abort = &q;
-	session_rpc(s, shard, &req, 0, abort_done, NULL);
-}
-
-unsigned append_commit_timeout(const struct session *s, uint64_t staged_bytes)
-{
-	if (staged_bytes == 0)
-		return 0;
-	/* Sealing staged bodies (fsync, hash, parse) takes time with their size. */
-	uint64_t ms = staged_bytes / (1u << 20) * 50;
-	return s->w->cfg->rpc_timeout_ms + (unsigned)(ms < 600000 ? ms : 600000);
 }
 
 /* Tells the shard to drop the staging files of a command that did not
@@ -155,8 +147,15 @@ unsigned append_commit_timeout(const struct session *s, uint64_t staged_bytes)
 static void abort_staged(struct append_ctx *c)
 {
 	struct session *s = c->s;
-	for (unsigned i = 0; !c->consumed && s != NULL && i < c->n_staged; i++)
-		append_staging_abort(s, s->shard, s->user, c->staged[i].id);
+	for (unsigned i = 0; !c->consumed && s != NULL && s->user != NULL && i < c->n_staged; i++) {
+		Cpm__Request req = CPM__REQUEST__INIT;
+		Cpm__AppendAbortReq q = CPM__APPEND_ABORT_REQ__INIT;
+		q.user = c->ref.owner;
+		q.staging_id = c->staged[i].id;
+		req.op_case = CPM__REQUEST__OP_APPEND_ABORT;
+		req.append_abort = &q;
+		session_rpc(s, c->ref.shard, &req, 0, abort_done, NULL);
+	}
 	c->n_staged = 0;
 }
 
@@ -300,13 +299,13 @@ static void on_append(const Cpm__Response *resp, void *ctx)
 	session_unref(s);
 }
 
-static void fill_req(struct session *s, Cpm__AppendReq *ap, const char *folder, const struct append_msg *m)
+static void fill_req(Cpm__AppendReq *ap, const char *owner, const char *folder, const struct append_msg *m)
 {
 	const char *body = m->message != NULL ? m->message->str : (const char *)m->built.data;
 	size_t len = m->message != NULL ? m->message->len : m->built.len;
 	cpm__append_req__init(ap);
 	ap->staging_id = m->staging_id; /* a streamed literal: the back-end has it */
-	ap->user = s->user;
+	ap->user = (char *)owner;
 	ap->folder = (char *)folder;
 	ap->sys_flags = m->flags.sys;
 	ap->keywords = (char **)m->flags.keywords;
@@ -329,9 +328,9 @@ static void send_append(struct append_ctx *c)
 	Cpm__MultiAppendReq multi = CPM__MULTI_APPEND_REQ__INIT;
 	Cpm__AppendReq *reqs = NULL;
 	Cpm__AppendReq **ptrs = NULL;
-	const char *folder = (const char *)c->name.data;
+	const char *folder = c->ref.name;
 	if (n == 1) {
-		fill_req(s, &one, folder, &c->msgs[0]);
+		fill_req(&one, c->ref.owner, folder, &c->msgs[0]);
 		req.op_case = CPM__REQUEST__OP_APPEND;
 		req.append = &one;
 	} else {
@@ -347,7 +346,7 @@ static void send_append(struct append_ctx *c)
 			return;
 		}
 		for (unsigned k = 0; k < n; k++) {
-			fill_req(s, &reqs[k], folder, &c->msgs[k]);
+			fill_req(&reqs[k], c->ref.owner, folder, &c->msgs[k]);
 			ptrs[k] = &reqs[k];
 		}
 		multi.messages = ptrs;
@@ -355,7 +354,10 @@ static void send_append(struct append_ctx *c)
 		req.op_case = CPM__REQUEST__OP_MULTI_APPEND;
 		req.multi_append = &multi;
 	}
-	session_rpc(s, s->shard, &req, append_commit_timeout(s, c->staged_bytes), on_append, c);
+	/* Sealing staged bodies (fsync, hash, parse) takes time with their size. */
+	uint64_t ms = c->staged_bytes / (1u << 20) * 50;
+	unsigned timeout = s->w->cfg->rpc_timeout_ms + (unsigned)(ms < 600000 ? ms : 600000);
+	session_rpc(s, c->ref.shard, &req, c->staged_bytes > 0 ? timeout : 0, on_append, c);
 	free(reqs);
 	free(ptrs);
 }
@@ -425,11 +427,11 @@ static void check_dest_then_build(struct append_ctx *c)
 {
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__FolderStatusReq q = CPM__FOLDER_STATUS_REQ__INIT;
-	q.user = c->s->user;
-	q.name = (char *)c->name.data;
+	q.user = c->ref.owner;
+	q.name = (char *)c->ref.name;
 	req.op_case = CPM__REQUEST__OP_FOLDER_STATUS;
 	req.folder_status = &q;
-	session_rpc(c->s, c->s->shard, &req, 0, on_dest_status, c);
+	session_rpc(c->s, c->ref.shard, &req, 0, on_dest_status, c);
 }
 
 /* The ctx a large literal of this command started (cmd_append_literal),
@@ -489,8 +491,7 @@ void cmd_append(struct session *s, const struct imap_command *cmd)
 	free(c->msgs);
 	c->msgs = msgs;
 	c->n_msgs = n;
-	buf_reset(&c->name);
-	if (arg_mailbox(&cmd->args[0], &c->name) < 0 || c->name.len == 0) {
+	if (append_name(s, c, &cmd->args[0]) < 0) {
 		session_tagged(s, "NO", "[CANNOT] Invalid mailbox name");
 		goto fail;
 	}
@@ -577,7 +578,7 @@ static void send_piece(struct append_ctx *c)
 	struct session *s = c->s;
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__AppendChunkReq q = CPM__APPEND_CHUNK_REQ__INIT;
-	q.user = s->user;
+	q.user = c->ref.owner;
 	q.staging_id = c->staged[c->n_staged - 1].id;
 	q.offset = c->acked;
 	q.data.data = c->piece.data;
@@ -586,7 +587,7 @@ static void send_piece(struct append_ctx *c)
 	req.append_chunk = &q;
 	c->piece_ms = uv_now(s->w->loop);
 	session_ref(s);
-	session_rpc(s, s->shard, &req, 0, on_piece, c);
+	session_rpc(s, c->ref.shard, &req, 0, on_piece, c);
 }
 
 /* A piece of the streaming literal: gathered up to append_chunk_kb, then
@@ -701,8 +702,7 @@ void cmd_append_literal(struct session *s, const struct imap_command *partial, c
 		literal_failed(s, "NO", "[LIMIT] Too many large messages in one APPEND");
 		return;
 	}
-	buf_reset(&c->name);
-	if (arg_mailbox(&partial->args[0], &c->name) < 0 || c->name.len == 0) {
+	if (append_name(s, c, &partial->args[0]) < 0) {
 		literal_failed(s, "NO", "[CANNOT] Invalid mailbox name");
 		return;
 	}
@@ -711,12 +711,12 @@ void cmd_append_literal(struct session *s, const struct imap_command *partial, c
 	c->piece_max = s->w->cfg->append_chunk_kb << 10;
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__AppendBeginReq q = CPM__APPEND_BEGIN_REQ__INIT;
-	q.user = s->user;
-	q.folder = (char *)c->name.data;
+	q.user = c->ref.owner;
+	q.folder = (char *)c->ref.name;
 	q.size = li->size;
 	q.pending_bytes = pending;
 	req.op_case = CPM__REQUEST__OP_APPEND_BEGIN;
 	req.append_begin = &q;
 	session_ref(s);
-	session_rpc(s, s->shard, &req, 0, on_begin, c);
+	session_rpc(s, c->ref.shard, &req, 0, on_begin, c);
 }

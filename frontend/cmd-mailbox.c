@@ -30,6 +30,8 @@
 #include "imap-utf7.h"
 #include "list-match.h"
 #include "mailbox-ref.h"
+#include "shared-folders.h"
+#include "user-name.h"
 #include "log.h"
 #include "rpc-client.h"
 
@@ -247,6 +249,11 @@ struct list_ctx {
 	unsigned n_status;      /* RETURN (STATUS (...)) items */
 	struct list_match *match[LIST_MAX_PATTERNS];
 	unsigned n_match;
+	/* Other users named by a pattern ("Other Users/bob/..."): asked even
+	 * without a sharer hint (an "anyone" grant leaves none). */
+	char *owners[LIST_MAX_PATTERNS];
+	unsigned n_owners;
+	Cpm__Response *own; /* the user's own list, kept while the owners answer */
 };
 
 struct name_ref {
@@ -458,7 +465,79 @@ static void list_ctx_free(struct list_ctx *c)
 {
 	for (unsigned i = 0; i < c->n_match; i++)
 		list_match_free(&c->match[i]);
+	for (unsigned i = 0; i < c->n_owners; i++)
+		free(c->owners[i]);
+	if (c->own != NULL)
+		cpm__response__free_unpacked(c->own, NULL);
 	free(c);
+}
+
+/* Ends LIST/LSUB after list_write (rc: 0, -1 out of memory, -2 bad answer). */
+static void list_end(struct session *s, struct list_ctx *c, int rc)
+{
+	const char *what = c->lsub ? "LSUB" : "LIST";
+	if (rc == -2)
+		session_tagged(s, "NO", "[SERVERBUG] %s: bad back-end response", what);
+	else if (rc < 0)
+		session_tagged(s, "NO", "[SERVERBUG] %s: out of memory", what);
+	else
+		session_tagged(s, "OK", "%s completed.", c->lsub ? "Lsub" : "List");
+	session_done(s);
+	list_ctx_free(c);
+	session_unref(s);
+}
+
+/* The user's folders and those others share (shared-folders.h), listed together. */
+static void on_shared(struct session *s, Cpm__FolderInfo **infos, size_t n, void *arg)
+{
+	struct list_ctx *c = arg;
+	if (session_closed(s)) {
+		shared_folders_free(infos, n);
+		list_ctx_free(c);
+		session_unref(s);
+		return;
+	}
+	const Cpm__FolderListResp *r = c->own->folder_list;
+	size_t total = r->n_folders + n;
+	Cpm__FolderInfo **all = total > 0 ? malloc(total * sizeof(*all)) : NULL;
+	int rc = -1;
+	if (total == 0 || all != NULL) {
+		if (r->n_folders > 0)
+			memcpy(all, r->folders, r->n_folders * sizeof(*all));
+		if (n > 0)
+			memcpy(all + r->n_folders, infos, n * sizeof(*all));
+		rc = list_write(s, c, all, total, r->subscriptions, r->n_subscriptions);
+	}
+	free(all);
+	shared_folders_free(infos, n);
+	list_end(s, c, rc);
+}
+
+/* LIST's answer: other users' folders are asked for when the user was
+ * granted rights (sharers) or a pattern names an owner. 1 when that was
+ * started (on_shared ends the command), else 0. */
+static int list_shared(struct session *s, struct list_ctx *c, const Cpm__Response *resp)
+{
+	const Cpm__FolderListResp *r = resp->folder_list;
+	if (r->n_sharers == 0 && c->n_owners == 0)
+		return 0;
+	char *owners[SHARED_MAX_OWNERS + LIST_MAX_PATTERNS];
+	size_t n = 0;
+	for (unsigned i = 0; i < c->n_owners; i++)
+		owners[n++] = c->owners[i];
+	for (size_t i = 0; i < r->n_sharers && i < SHARED_MAX_OWNERS; i++)
+		owners[n++] = r->sharers[i];
+	/* The own answer outlives this callback: a copy (pack, unpack). */
+	size_t len = cpm__response__get_packed_size(resp);
+	uint8_t *packed = malloc(len ? len : 1);
+	if (packed != NULL) {
+		cpm__response__pack(resp, packed);
+		c->own = cpm__response__unpack(NULL, len, packed);
+		free(packed);
+	}
+	if (c->own == NULL || c->own->result_case != CPM__RESPONSE__RESULT_FOLDER_LIST)
+		return 0;
+	return shared_folders_collect(s, owners, n, on_shared, c) == 0;
 }
 
 static void list_call(struct session *s, struct list_ctx *c, bool subscriptions);
@@ -476,25 +555,20 @@ static void on_list(const Cpm__Response *resp, void *ctx)
 	int rc = -2;
 	if (resp->status != CPM__STATUS__OK) {
 		session_tagged_rpc_error(s, resp, what);
-		rc = 0;
+		session_done(s);
+		list_ctx_free(c);
+		session_unref(s);
+		return;
 	} else if (c->lsub && resp->result_case == CPM__RESPONSE__RESULT_SUBSCRIPTION_LIST) {
 		rc = list_write(s, c, NULL, 0, resp->subscription_list->names, resp->subscription_list->n_names);
 	} else if (!c->lsub && resp->result_case == CPM__RESPONSE__RESULT_FOLDER_LIST) {
+		if (list_shared(s, c, resp))
+			return;
 		/* The subscriptions too, when asked (names of gone folders included). */
 		const Cpm__FolderListResp *r = resp->folder_list;
 		rc = list_write(s, c, r->folders, r->n_folders, r->subscriptions, r->n_subscriptions);
 	}
-	if (resp->status == CPM__STATUS__OK) {
-		if (rc == -2)
-			session_tagged(s, "NO", "[SERVERBUG] %s: bad back-end response", what);
-		else if (rc < 0)
-			session_tagged(s, "NO", "[SERVERBUG] %s: out of memory", what);
-		else
-			session_tagged(s, "OK", "%s completed.", c->lsub ? "Lsub" : "List");
-	}
-	session_done(s);
-	list_ctx_free(c);
-	session_unref(s);
+	list_end(s, c, rc);
 }
 
 static void list_call(struct session *s, struct list_ctx *c, bool subscriptions)
@@ -516,6 +590,24 @@ static void list_call(struct session *s, struct list_ctx *c, bool subscriptions)
 }
 
 static int parse_status_items(struct session *s, const struct imap_arg *l, unsigned *items, unsigned *n);
+
+/* A pattern "Other Users/bob/..." names owner bob when that part has no
+ * wildcard: remembered for list_shared. */
+static void pattern_owner(struct list_ctx *c, const char *p, size_t len)
+{
+	size_t pl = strlen(ACL_OTHER_PREFIX);
+	if (len <= pl || memcmp(p, ACL_OTHER_PREFIX, pl) != 0)
+		return;
+	const char *u = p + pl, *end = memchr(u, DELIM, len - pl);
+	size_t ul = end != NULL ? (size_t)(end - u) : len - pl;
+	if (ul == 0 || ul > USER_NAME_MAX || memchr(u, '*', ul) != NULL || memchr(u, '%', ul) != NULL)
+		return;
+	char *owner = strndup(u, ul);
+	if (owner != NULL && user_name_valid(owner) && c->n_owners < LIST_MAX_PATTERNS)
+		c->owners[c->n_owners++] = owner;
+	else
+		free(owner);
+}
 
 /* Parses LIST-EXTENDED options. NULL, or the BAD text. */
 static const char *list_options(struct list_ctx *c, const struct imap_arg *sel, const struct imap_arg *ret)
@@ -614,6 +706,7 @@ void cmd_list(struct session *s, const struct imap_command *cmd)
 			break;
 		}
 		c->n_match++;
+		pattern_owner(c, (const char *)full.data, full.len);
 		buf_free(&full);
 	}
 	buf_free(&ref);

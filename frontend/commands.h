@@ -35,6 +35,13 @@ void cmd_select(struct session *s, const struct imap_command *cmd);   /* SELECT 
 /* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" of the selected folder. */
 void mailbox_write_flags(struct session *s, char *const *keywords, size_t n, bool readonly);
 
+/* cmd-acl.c: RFC 4314 */
+void cmd_setacl(struct session *s, const struct imap_command *cmd);
+void cmd_deleteacl(struct session *s, const struct imap_command *cmd);
+void cmd_getacl(struct session *s, const struct imap_command *cmd);
+void cmd_listrights(struct session *s, const struct imap_command *cmd);
+void cmd_myrights(struct session *s, const struct imap_command *cmd);
+
 /* cmd-selected.c */
 void cmd_check(struct session *s, const struct imap_command *cmd);
 void cmd_unselect(struct session *s, const struct imap_command *cmd);

@@ -14,10 +14,10 @@ def populate(c):
 
 
 class Namespace(ClusterTest):
-    def test_namespace_personal_only(self):
+    def test_namespace_personal_and_other_users(self):
         w = self.cluster.login_raw("nora")
         untagged, tagged = w.cmd("NAMESPACE")
-        self.assertEqual(untagged, [b'* NAMESPACE (("" "/")) NIL NIL'])
+        self.assertEqual(untagged, [b'* NAMESPACE (("" "/")) (("Other Users/" "/")) NIL'])
         self.assertEqual(status(tagged), "OK", tagged)
         _, tagged = w.cmd("NAMESPACE extra")
         self.assertEqual(status(tagged), "BAD", tagged)
