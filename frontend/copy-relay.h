@@ -28,7 +28,7 @@
  * Not atomic across the two shards: the copy is all or none, but a MOVE
  * whose ExpungeReq fails after the copies were committed answers
  * "NO [CANNOT] MOVE: copied but the originals could not be removed: ..."
- * and leaves both (RFC 6851 allows a MOVE that fails to have copied). A
+ * and leaves both (a rare exception to MOVE's all-or-nothing). A
  * commit that times out (NO [UNAVAILABLE]) may still have been applied,
  * as with APPEND.
  */
