@@ -229,3 +229,26 @@ class Relay(ClusterTest):
         self.assertEqual(os.listdir(staging), [])
         w.close()
         b.close()
+
+    def test_client_gone_midway_leaves_nothing(self):
+        """The client disconnects while a large body is being relayed: the
+        command is dropped, its staging files are aborted, the owner's folder
+        is unchanged, and the front-end serves on."""
+        alice, bob = pair(self.cluster, "gone")
+        w = self.login(alice, fe=0)
+        self.ok(w, "SETACL INBOX %s lrswi" % bob)
+        b = self.login(bob, fe=1)
+        self.bob_inbox(b, [(message(b"large", 3 * 1024 * 1024), None, None)])
+        b.send(b"x1 UID COPY 1:* %s\r\n" % other(alice).encode())
+        time.sleep(0.05)
+        b.close()
+        staging = os.path.join(self.cluster.dir, "data-s1", "blobs", "staging")
+        deadline = time.time() + 10
+        while os.listdir(staging) and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(os.listdir(staging), [])
+        self.assertEqual(self.count(w, "INBOX"), 0)
+        b = self.login(bob, fe=1)
+        self.ok(b, "NOOP")
+        w.close()
+        b.close()
