@@ -142,20 +142,34 @@ static void abort_done(const Cpm__Response *resp, void *ctx)
 	(void)ctx;
 }
 
+void append_staging_abort(struct session *s, size_t shard, const char *user, uint64_t staging_id)
+{
+	if (s == NULL || s->user == NULL || user == NULL || staging_id == 0)
+		return;
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__AppendAbortReq q = CPM__APPEND_ABORT_REQ__INIT;
+	q.user = (char *)user;
+	q.staging_id = staging_id;
+	req.op_case = CPM__REQUEST__OP_APPEND_ABORT;
+	req.append_abort = &q;
+	session_rpc(s, shard, &req, 0, abort_done, NULL);
+}
+
+unsigned append_commit_timeout(const struct session *s, uint64_t staged_bytes)
+{
+	if (staged_bytes == 0)
+		return 0;
+	/* Sealing staged bodies (fsync, hash, parse) takes time with their size. */
+	uint64_t ms = staged_bytes / (1u << 20) * 50;
+	return s->w->cfg->rpc_timeout_ms + (unsigned)(ms < 600000 ? ms : 600000);
+}
+
 /* Tells the shard to drop the staging files of a command that did not
  * commit them (fire and forget: the idle deadline covers a lost one). */
 static void abort_staged(struct append_ctx *c)
 {
-	struct session *s = c->s;
-	for (unsigned i = 0; !c->consumed && s != NULL && s->user != NULL && i < c->n_staged; i++) {
-		Cpm__Request req = CPM__REQUEST__INIT;
-		Cpm__AppendAbortReq q = CPM__APPEND_ABORT_REQ__INIT;
-		q.user = c->ref.owner;
-		q.staging_id = c->staged[i].id;
-		req.op_case = CPM__REQUEST__OP_APPEND_ABORT;
-		req.append_abort = &q;
-		session_rpc(s, c->ref.shard, &req, 0, abort_done, NULL);
-	}
+	for (unsigned i = 0; !c->consumed && i < c->n_staged; i++)
+		append_staging_abort(c->s, c->ref.shard, c->ref.owner, c->staged[i].id);
 	c->n_staged = 0;
 }
 
@@ -354,10 +368,7 @@ static void send_append(struct append_ctx *c)
 		req.op_case = CPM__REQUEST__OP_MULTI_APPEND;
 		req.multi_append = &multi;
 	}
-	/* Sealing staged bodies (fsync, hash, parse) takes time with their size. */
-	uint64_t ms = c->staged_bytes / (1u << 20) * 50;
-	unsigned timeout = s->w->cfg->rpc_timeout_ms + (unsigned)(ms < 600000 ? ms : 600000);
-	session_rpc(s, c->ref.shard, &req, c->staged_bytes > 0 ? timeout : 0, on_append, c);
+	session_rpc(s, c->ref.shard, &req, append_commit_timeout(s, c->staged_bytes), on_append, c);
 	free(reqs);
 	free(ptrs);
 }

@@ -51,6 +51,14 @@ void cmd_namespace(struct session *s, const struct imap_command *cmd);
 void cmd_append(struct session *s, const struct imap_command *cmd);
 /* A large message literal: staged on the back-end as it comes (AppendBegin/AppendChunk). */
 void cmd_append_literal(struct session *s, const struct imap_command *partial, const struct imap_literal_info *li);
+/* Drops staging file staging_id of user on shard (AppendAbort; fire and
+ * forget: the shard's idle deadline covers a lost one). Nothing when s has
+ * no user any more. */
+void append_staging_abort(struct session *s, size_t shard, const char *user, uint64_t staging_id);
+/* The deadline of an AppendReq / MultiAppendReq committing staged_bytes of
+ * staged bodies (their sealing takes time with their size); 0 (the
+ * configured one) when none are staged. */
+unsigned append_commit_timeout(const struct session *s, uint64_t staged_bytes);
 
 /* cmd-fetch.c: FETCH and UID FETCH (UID dispatches on its sub-command) */
 void cmd_fetch(struct session *s, const struct imap_command *cmd);

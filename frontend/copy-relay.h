@@ -14,8 +14,23 @@
  * The answer is the one COPY/MOVE gives within a shard: "OK [COPYUID
  * uidvalidity src-uids dest-uids]" (MOVE: untagged, with the EXPUNGE or
  * VANISHED responses), NO [TRYCREATE] when the destination does not exist,
- * NO [NOPERM] without the i right, NO [OVERQUOTA] when the destination's
- * owner has no room.
+ * NO [NOPERM] without the i right (checked first, with the actor's
+ * MYRIGHTS on the destination, before anything is read; a MOVE also needs
+ * t and e on the source), NO [OVERQUOTA] when the destination's owner has
+ * no room. An empty set answers "OK No messages found." once the
+ * destination is known to exist and take insertions.
+ *
+ * Bounds: at most 10,000 messages per command, and at most
+ * append_staging_max staged bodies (they share the owner's staging slots
+ * on the destination shard): more is NO [LIMIT]. Bodies held in memory
+ * total at most 16 MiB; a body that would pass that is staged too.
+ *
+ * Not atomic across the two shards: the copy is all or none, but a MOVE
+ * whose ExpungeReq fails after the copies were committed answers
+ * "NO [CANNOT] MOVE: copied but the originals could not be removed: ..."
+ * and leaves both (a rare exception to MOVE's all-or-nothing). A
+ * commit that times out (NO [UNAVAILABLE]) may still have been applied,
+ * as with APPEND.
  */
 #ifndef CPM_FRONTEND_COPY_RELAY_H
 #define CPM_FRONTEND_COPY_RELAY_H
