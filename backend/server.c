@@ -148,7 +148,8 @@ static void untrust_append(const Cpm__Request *req)
 	}
 }
 
-/* AppendCommit: every staging id the request names must be this user's,
+/* AppendCommit: every staging id the request names must be this user's
+ * (sent by this request's actor),
  * filled to its size, and named once; they are then COMMITTING (no piece,
  * abort or expiry touches them) and belong to the job until it ends.
  * NULL, or the reason the request is refused (nothing is taken then). */
@@ -167,7 +168,7 @@ static const char *take_staged(struct job *j, const Cpm__Request *req)
 	for (size_t i = 0; i < n && why == NULL; i++) {
 		if (msgs[i]->staging_id == 0)
 			continue;
-		struct staging_file *f = staging_get(j->s->staging, msgs[i]->staging_id, msgs[i]->user);
+		struct staging_file *f = staging_get(j->s->staging, msgs[i]->staging_id, msgs[i]->user, req->actor);
 		if (f == NULL)
 			why = "staged message unknown (expired or aborted)";
 		else if (f->state != STAGING_OPEN || f->busy || f->dropped)
@@ -379,7 +380,7 @@ static bool staging_request(struct job *j, const Cpm__Request *req)
 		const char *why = NULL;
 		if (q->user == NULL || q->user[0] == '\0' || q->size == 0 || q->size > s->cfg->max_literal)
 			why = q->size > s->cfg->max_literal ? "message too large" : "invalid request";
-		else if ((j->sf = staging_add(s->staging, q->user, q->size, &why)) != NULL) {
+		else if ((j->sf = staging_add(s->staging, q->user, req->actor, q->size, &why)) != NULL) {
 			j->work.data = j;
 			if (uv_queue_work(s->loop, &j->work, begin_work, begin_after) == 0)
 				return true;
@@ -393,7 +394,8 @@ static bool staging_request(struct job *j, const Cpm__Request *req)
 	}
 	if (req->op_case == CPM__REQUEST__OP_APPEND_CHUNK) {
 		const Cpm__AppendChunkReq *q = req->append_chunk;
-		struct staging_file *f = q->user != NULL ? staging_get(s->staging, q->staging_id, q->user) : NULL;
+		struct staging_file *f =
+			q->user != NULL ? staging_get(s->staging, q->staging_id, q->user, req->actor) : NULL;
 		const char *why = NULL;
 		Cpm__Status st = CPM__STATUS__INVALID;
 		if (f == NULL || f->dropped) {
@@ -428,7 +430,8 @@ static bool staging_request(struct job *j, const Cpm__Request *req)
 	}
 	if (req->op_case == CPM__REQUEST__OP_APPEND_ABORT) {
 		const Cpm__AppendAbortReq *q = req->append_abort;
-		struct staging_file *f = q->user != NULL ? staging_get(s->staging, q->staging_id, q->user) : NULL;
+		struct staging_file *f =
+			q->user != NULL ? staging_get(s->staging, q->staging_id, q->user, req->actor) : NULL;
 		if (f != NULL) {
 			log_info("event=append_staging_abort user=%s id=%016llx filled=%llu size=%llu",
 				 log_quote(f->user, strlen(f->user)), (unsigned long long)f->id,

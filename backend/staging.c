@@ -53,6 +53,13 @@ static void unlinked(uv_fs_t *req)
 	free(req);
 }
 
+static void entry_free(struct staging_file *f)
+{
+	free(f->user);
+	free(f->actor);
+	free(f);
+}
+
 /* Unlinks f's file on the thread pool and frees f (already off the list). */
 static void entry_remove(struct staging *st, struct staging_file *f)
 {
@@ -61,8 +68,7 @@ static void entry_remove(struct staging *st, struct staging_file *f)
 		free(req);
 		log_error("event=staging_unlink_lost hint=\"the start-up sweep removes the file\"");
 	}
-	free(f->user);
-	free(f);
+	entry_free(f);
 }
 
 static void unlist(struct staging *st, struct staging_file *f)
@@ -138,14 +144,14 @@ void staging_free(struct staging **sp)
 	while (st->head != NULL) {
 		struct staging_file *f = st->head;
 		st->head = f->next;
-		free(f->user);
-		free(f);
+		entry_free(f);
 	}
 	free(st->dir);
 	free(st);
 }
 
-struct staging_file *staging_add(struct staging *st, const char *user, uint64_t size, const char **why_r)
+struct staging_file *staging_add(struct staging *st, const char *user, const char *actor, uint64_t size,
+				 const char **why_r)
 {
 	unsigned mine = 0;
 	for (struct staging_file *f = st->head; f != NULL; f = f->next)
@@ -159,23 +165,22 @@ struct staging_file *staging_add(struct staging *st, const char *user, uint64_t 
 		return NULL;
 	}
 	struct staging_file *f = calloc(1, sizeof(*f));
-	if (f == NULL || (f->user = strdup(user)) == NULL) {
-		free(f);
+	if (f == NULL || (f->user = strdup(user)) == NULL || (f->actor = strdup(actor ? actor : "")) == NULL) {
+		if (f != NULL)
+			entry_free(f);
 		*why_r = "out of memory";
 		return NULL;
 	}
 	do {
 		if (RAND_bytes((unsigned char *)&f->id, sizeof(f->id)) != 1) {
-			free(f->user);
-			free(f);
+			entry_free(f);
 			*why_r = "no randomness";
 			return NULL;
 		}
-	} while (f->id == 0 || staging_get(st, f->id, user) != NULL);
+	} while (f->id == 0 || staging_get(st, f->id, NULL, NULL) != NULL);
 	int n = snprintf(f->path, sizeof(f->path), "%s/%016llx", st->dir, (unsigned long long)f->id);
 	if (n < 0 || (size_t)n >= sizeof(f->path)) {
-		free(f->user);
-		free(f);
+		entry_free(f);
 		*why_r = "data_dir path too long";
 		return NULL;
 	}
@@ -189,11 +194,14 @@ struct staging_file *staging_add(struct staging *st, const char *user, uint64_t 
 	return f;
 }
 
-struct staging_file *staging_get(struct staging *st, uint64_t id, const char *user)
+struct staging_file *staging_get(struct staging *st, uint64_t id, const char *user, const char *actor)
 {
 	for (struct staging_file *f = st->head; f != NULL; f = f->next)
 		if (f->id == id)
-			return user == NULL || strcmp(f->user, user) == 0 ? f : NULL;
+			return (user == NULL || strcmp(f->user, user) == 0) &&
+					       (user == NULL || strcmp(f->actor, actor ? actor : "") == 0)
+				       ? f
+				       : NULL;
 	return NULL;
 }
 

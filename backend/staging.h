@@ -44,7 +44,9 @@ enum staging_state {
 
 struct staging_file {
 	uint64_t id;
-	char *user;
+	char *user;      /* whose folder it goes to (its slots are counted per user) */
+	char *actor;     /* who sends it (Request.actor, "" for a trusted caller): only they
+			    may add pieces, abort or commit it */
 	uint64_t size;   /* declared */
 	uint64_t filled; /* bytes written from offset 0 on */
 	uint64_t last_ms;
@@ -64,11 +66,13 @@ void staging_close(struct staging *st);
 /* Frees the registry (after the loop ended); files are left to the sweep. */
 void staging_free(struct staging **st);
 
-/* A new entry of user for size bytes, STAGING_CREATING. NULL with *why_r
- * (a reason for the client) when a bound is reached or out of memory. */
-struct staging_file *staging_add(struct staging *st, const char *user, uint64_t size, const char **why_r);
-/* The entry id of user, or NULL. */
-struct staging_file *staging_get(struct staging *st, uint64_t id, const char *user);
+/* A new entry of user, sent by actor, for size bytes, STAGING_CREATING.
+ * NULL with *why_r (a reason for the client) when a bound is reached or
+ * out of memory. */
+struct staging_file *staging_add(struct staging *st, const char *user, const char *actor, uint64_t size,
+				 const char **why_r);
+/* The entry id of user sent by actor (NULL user: any entry), or NULL. */
+struct staging_file *staging_get(struct staging *st, uint64_t id, const char *user, const char *actor);
 /* Removes f (unlinking its file), or marks it dropped when work on it runs. */
 void staging_drop(struct staging *st, struct staging_file *f);
 /* A piece or the creation finished: clears busy, touches last_ms, and

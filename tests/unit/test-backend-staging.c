@@ -131,19 +131,24 @@ static void test_registry(void **state)
 	struct staging *st = staging_new(&loop, dir, 2, 200);
 	assert_non_null(st);
 	const char *why = NULL;
-	struct staging_file *a = staging_add(st, "alice", 100, &why);
-	struct staging_file *b = staging_add(st, "alice", 100, &why);
+	struct staging_file *a = staging_add(st, "alice", "alice", 100, &why);
+	struct staging_file *b = staging_add(st, "alice", "alice", 100, &why);
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_int_not_equal(a->id, b->id);
-	assert_null(staging_add(st, "alice", 100, &why)); /* per user */
+	assert_null(staging_add(st, "alice", "alice", 100, &why)); /* per user */
 	assert_non_null(why);
-	struct staging_file *c = staging_add(st, "bob", 100, &why);
+	struct staging_file *c = staging_add(st, "bob", "carol", 100, &why); /* carol sends it to bob */
 	assert_non_null(c);
 	assert_int_equal(staging_count(st), 3);
 	/* ownership */
-	assert_ptr_equal(staging_get(st, a->id, "alice"), a);
-	assert_null(staging_get(st, a->id, "bob"));
+	assert_ptr_equal(staging_get(st, a->id, "alice", "alice"), a);
+	assert_null(staging_get(st, a->id, "bob", "alice"));
+	/* Only its sender may touch it. */
+	assert_ptr_equal(staging_get(st, c->id, "bob", "carol"), c);
+	assert_null(staging_get(st, c->id, "bob", "bob"));
+	assert_null(staging_get(st, c->id, "bob", NULL));
+	assert_ptr_equal(staging_get(st, c->id, NULL, NULL), c);
 	/* created: open, then a drop while busy waits for the work */
 	assert_true(staging_work_done(st, a));
 	a->state = STAGING_OPEN;
@@ -167,7 +172,7 @@ static void test_registry(void **state)
 		uv_run(&loop, UV_RUN_NOWAIT);
 	}
 	assert_int_equal(staging_count(st), 1);
-	assert_non_null(staging_get(st, c_id, "bob"));
+	assert_non_null(staging_get(st, c_id, "bob", "carol"));
 	uv_close((uv_handle_t *)&keep, NULL);
 	staging_close(st);
 	uv_run(&loop, UV_RUN_DEFAULT);
