@@ -2,9 +2,10 @@
  * cmd-copy: COPY (RFC 3501 6.4.7) and MOVE (RFC 6851), and their UID forms,
  * with UIDPLUS's COPYUID (RFC 4315). The back-end copies within a shard,
  * also to another user's folder there (ACL): new UIDs in the destination,
- * the bodies shared (reference counted), flags kept (those the user may set
- * there). To another shard, copy-relay.h carries the messages. MOVE also expunges the sources: the client gets
- * "* OK [COPYUID ...]", the EXPUNGE responses, then the tagged OK.
+ * the bodies shared (reference counted), flags kept (those the user may
+ * set there). To another shard, copy-relay.h carries the messages. MOVE
+ * also expunges the sources: the client gets "* OK [COPYUID ...]", the
+ * EXPUNGE responses, then the tagged OK.
  */
 #include "commands.h"
 
@@ -149,22 +150,23 @@ void copy_start(struct session *s, const struct imap_arg *args, unsigned nargs, 
 		session_done(s);
 		return;
 	}
+	/* Another user's folder on another shard: the front-end carries the
+	 * messages (copy-relay.h); on this shard the back-end copies. */
 	struct mailbox_ref ref;
 	mailbox_ref_resolve(s, (const char *)c->dest.data, &ref);
-	if (ref.kind != MREF_FOLDER || strcmp(ref.owner, s->sel.owner) != 0) {
-		if (ref.kind != MREF_FOLDER)
-			session_tagged(s, "NO", "[CANNOT] A namespace, not a mailbox");
-		else if (ref.shard != s->sel.shard)
+	bool relay = ref.kind == MREF_FOLDER && ref.shard != s->sel.shard;
+	if (ref.kind != MREF_FOLDER || relay) {
+		if (relay) {
 			copy_relay_start(s, ranges, n, &ref, (const char *)c->dest.data, move);
-		if (ref.kind != MREF_FOLDER || ref.shard != s->sel.shard) {
-			free(ptrs);
-			free(ranges);
-			buf_free(&c->dest);
-			free(c);
-			if (ref.kind != MREF_FOLDER)
-				session_done(s);
-			return;
+		} else {
+			session_tagged(s, "NO", "[CANNOT] A namespace, not a mailbox");
+			session_done(s);
 		}
+		free(ptrs);
+		free(ranges);
+		buf_free(&c->dest);
+		free(c);
+		return;
 	}
 	/* Even with no message matched, the destination must exist (TRYCREATE),
 	 * so the back-end is asked either way; an empty set copies nothing. */
