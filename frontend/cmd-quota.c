@@ -2,10 +2,12 @@
  * cmd-quota: QUOTA (RFC 9208, STORAGE resource). Each user has one quota
  * root, "", covering all of their folders; the limit is set by the operator
  * (cpm-admin user quota), so SETQUOTA is refused. APPEND and COPY beyond the
- * limit fail with [OVERQUOTA] in the back-end.
+ * limit fail with [OVERQUOTA] in the back-end. Other users' folders
+ * (mailbox-ref.h) count against their owners' quotas and show no root.
  */
 #include "commands.h"
 
+#include "mailbox-ref.h"
 #include "rpc-client.h"
 
 #include <stdlib.h>
@@ -69,6 +71,21 @@ void cmd_getquotaroot(struct session *s, const struct imap_command *cmd)
 	}
 	c->s = s;
 	c->root_query = true;
+	/* Another user's folder counts against that user's quota, which is
+	 * not this user's to see: no quota root (RFC 9208 allows none). */
+	struct mailbox_ref ref;
+	mailbox_ref_resolve(s, (const char *)c->mailbox.data, &ref);
+	if (ref.kind != MREF_FOLDER || ref.other) {
+		struct buf *b = session_outbuf(s);
+		buf_append_str(b, "* QUOTAROOT ");
+		write_mailbox(b, (const char *)c->mailbox.data);
+		buf_append_str(b, "\r\n");
+		session_tagged(s, "OK", "Getquotaroot completed.");
+		buf_free(&c->mailbox);
+		free(c);
+		session_done(s);
+		return;
+	}
 	quota_call(s, c);
 }
 

@@ -610,17 +610,30 @@ class CrossUser(AclCase):
     def test_append_into_owner_folder(self):
         p = people(self.cluster, "apd")
         alice = p["owner"]
+        r = self.cluster.admin("user", "quota", alice, "10")
+        self.assertEqual(r.returncode, 0, r.stderr)
         w = self.login(alice, fe=0)
         validity = self.uidvalidity(w, "INBOX")
+
+        def used():
+            q = [l for l in self.ok(w, 'GETQUOTA ""') if l.startswith(b"* QUOTA ")]
+            return int(re.search(rb"STORAGE (\d+) ", q[0]).group(1))
+
+        before = used()
         sent = {}
         for kind, fe in (("near", 0), ("far", 1)):
             self.grant(w, "INBOX", p[kind], "lri")
             b = self.login(p[kind], fe=fe)
-            m = binary_message(kind.encode())
+            m = binary_message(kind.encode() * 3000)
             v, uid, _ = append(self, b, other(alice), m)
             self.assertEqual(v, validity)
             sent[uid] = m
+            # The owner's quota is not the grantee's to see: no root.
+            self.assertEqual(self.ok(b, "GETQUOTAROOT %s" % other(alice)),
+                             [b'* QUOTAROOT "Other Users/%s/INBOX"' % alice.encode()])
             b.close()
+        # What grantees add counts against the owner.
+        self.assertGreaterEqual(used() - before, sum(len(m) for m in sent.values()) // 1024)
         self.select_answer(w, "INBOX", "EXAMINE")
         for uid, m in sent.items():
             self.assertEqual(self.uid_fetch(w, uid)["BODY[]"], m)
