@@ -372,7 +372,7 @@ enum db_status db_each_name(MDB_txn *t, MDB_dbi dbi, const char *user, const cha
 	return rc == MDB_NOTFOUND ? DB_OK : db_from_mdb(rc, "names");
 }
 
-static enum db_status name_set(MDB_txn *t, struct db *db, MDB_dbi dbi, const char *user, const char *name, bool on)
+enum db_status db_name_set(MDB_txn *t, struct db *db, MDB_dbi dbi, const char *user, const char *name, bool on)
 {
 	unsigned char *k;
 	size_t kl;
@@ -387,12 +387,12 @@ static enum db_status name_set(MDB_txn *t, struct db *db, MDB_dbi dbi, const cha
 
 enum db_status db_subscribe(MDB_txn *t, struct db *db, const char *user, const char *name, bool on)
 {
-	return name_set(t, db, db->subs, user, name, on);
+	return db_name_set(t, db, db->subs, user, name, on);
 }
 
 enum db_status db_sharer(MDB_txn *t, struct db *db, const char *user, const char *owner, bool on)
 {
-	return name_set(t, db, db->sharers, user, owner, on);
+	return db_name_set(t, db, db->sharers, user, owner, on);
 }
 
 /* ---- counters ------------------------------------------------------------------- */

@@ -108,6 +108,8 @@ enum db_status db_unbind_folder(MDB_txn *t, struct db *db, const char *user, con
 typedef int db_name_fn(void *ctx, const char *name, size_t name_len, const MDB_val *value);
 enum db_status db_each_name(MDB_txn *t, MDB_dbi dbi, const char *user, const char *prefix, db_name_fn *fn,
 			    void *ctx);
+/* Puts (on) or removes the empty entry user 0x00 name of dbi (subs, sharers). */
+enum db_status db_name_set(MDB_txn *t, struct db *db, MDB_dbi dbi, const char *user, const char *name, bool on);
 /* Subscriptions. */
 enum db_status db_subscribe(MDB_txn *t, struct db *db, const char *user, const char *name, bool on);
 /* Users who shared folders with user (walk them with db_each_name on db->sharers). */

@@ -51,14 +51,9 @@ static int fill_entries(Cpm__AclResp *r, const Cpmdb__FolderRec *f)
 
 void op_acl(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AclReq *q, struct op_result *res)
 {
-	char *name = op_strdup(q->name);
 	uint64_t id = 0;
-	enum db_status st = name && op_folder_name_ok(name) ? db_lookup_folder(t, ctx->db, q->user, name, &id)
-							   : DB_NOTFOUND;
-	free(name);
 	Cpmdb__FolderRec *f = NULL;
-	if (st == DB_OK)
-		st = db_get_folder(t, ctx->db, id, &f);
+	enum db_status st = op_folder_by_name(ctx, t, q->user, q->name, &id, &f);
 	if (st != DB_OK) {
 		op_fail_folder(res, st);
 		return;

@@ -267,9 +267,9 @@ enum db_status op_folder_collect(const struct op_ctx *ctx, MDB_txn *t, const cha
 	return collect(t, ctx->db->folders, user, prefix, out);
 }
 
-enum db_status op_subs_collect(const struct op_ctx *ctx, MDB_txn *t, const char *user, struct op_folder_list *out)
+enum db_status op_names_collect(MDB_txn *t, MDB_dbi dbi, const char *user, struct op_folder_list *out)
 {
-	return collect(t, ctx->db->subs, user, "", out);
+	return collect(t, dbi, user, "", out);
 }
 
 void op_folder_list_free(struct op_folder_list *l)
@@ -294,6 +294,21 @@ static bool is_subscribed(const struct op_ctx *ctx, MDB_txn *t, const char *user
 	bool on = mdb_get(t, ctx->db->subs, &kv, &v) == 0;
 	free(k);
 	return on;
+}
+
+/* Every name of user in dbi, handed to a response's string list. */
+static enum db_status names_into(MDB_txn *t, MDB_dbi dbi, const char *user, char ***names_r, size_t *n_r)
+{
+	struct op_folder_list l = {0};
+	enum db_status st = collect(t, dbi, user, "", &l);
+	if (st == DB_OK) {
+		*names_r = l.names; /* ownership moves to the response */
+		*n_r = l.n;
+		l.names = NULL;
+		l.n = 0;
+	}
+	op_folder_list_free(&l);
+	return st;
 }
 
 void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListReq *q, struct op_result *res)
@@ -330,51 +345,23 @@ void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListR
 		r->folders[r->n_folders++] = fi;
 	}
 	op_folder_list_free(&all);
+	/* The user's own listing also carries its sharers and, when asked, its
+	 * subscriptions; another user's listing carries neither. */
 	bool own = ctx->actor == NULL || ctx->actor[0] == '\0' || strcmp(ctx->actor, q->user) == 0;
-	if (st == DB_OK && own) {
-		struct op_folder_list sharers = {0};
-		st = collect(t, ctx->db->sharers, q->user, "", &sharers);
-		if (st == DB_OK) {
-			r->sharers = sharers.names; /* ownership moves to the response */
-			r->n_sharers = sharers.n;
-			sharers.names = NULL;
-			sharers.n = 0;
-		}
-		op_folder_list_free(&sharers);
-	}
-	if (st == DB_OK && q->subscriptions && own) {
-		struct op_folder_list subs = {0};
-		st = op_subs_collect(ctx, t, q->user, &subs);
-		if (st == DB_OK) {
-			r->subscriptions = subs.names; /* ownership moves to the response */
-			r->n_subscriptions = subs.n;
-			subs.names = NULL;
-			subs.n = 0;
-		}
-		op_folder_list_free(&subs);
-	}
+	if (st == DB_OK && own)
+		st = names_into(t, ctx->db->sharers, q->user, &r->sharers, &r->n_sharers);
+	if (st == DB_OK && own && q->subscriptions)
+		st = names_into(t, ctx->db->subs, q->user, &r->subscriptions, &r->n_subscriptions);
 	if (st != DB_OK)
 		op_fail_db(res, st, "folders");
 }
 
 void op_folder_select(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSelectReq *q, struct op_result *res)
 {
-	char *name = op_strdup(q->name);
 	uint64_t id = 0;
-	enum db_status st = name && op_folder_name_ok(name) ? db_lookup_folder(t, ctx->db, q->user, name, &id)
-							   : DB_NOTFOUND;
-	free(name);
 	Cpmdb__FolderRec *f = NULL;
-	if (st == DB_OK)
-		st = db_get_folder(t, ctx->db, id, &f);
-	if (st != DB_OK) {
-		op_fail_folder(res, st);
+	if (!op_folder_named(ctx, t, q->user, q->name, ACL_R, &id, &f, res))
 		return;
-	}
-	if (!acl_require(ctx, f, ACL_R, res)) {
-		cpmdb__folder_rec__free_unpacked(f, NULL);
-		return;
-	}
 	Cpm__FolderSelectResp *r = op_result_new(res, CPM__RESPONSE__RESULT_FOLDER_SELECT, &cpm__folder_select_resp__descriptor);
 	if (r == NULL) {
 		cpmdb__folder_rec__free_unpacked(f, NULL);
@@ -431,7 +418,7 @@ void op_folder_select(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderSel
 	if (!q->readonly) {
 		if (f->recent_uid != f->uidnext) {
 			f->recent_uid = f->uidnext;
-			st = db_put_folder(t, ctx->db, id, f);
+			enum db_status st = db_put_folder(t, ctx->db, id, f);
 			if (st != DB_OK) {
 				cpmdb__folder_rec__free_unpacked(f, NULL);
 				op_fail_db(res, st, "folder");
@@ -757,21 +744,10 @@ void op_folder_subscribe(const struct op_ctx *ctx, MDB_txn *t, const Cpm__Folder
 
 void op_folder_status(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderStatusReq *q, struct op_result *res)
 {
-	char *name = NULL;
 	uint64_t id = 0;
 	Cpmdb__FolderRec *f = NULL;
-	enum db_status st = named_folder(ctx, t, q->user, q->name, &name, &id);
-	free(name);
-	if (st == DB_OK)
-		st = db_get_folder(t, ctx->db, id, &f);
-	if (st != DB_OK) {
-		op_fail_folder(res, st);
+	if (!op_folder_named(ctx, t, q->user, q->name, ACL_R, &id, &f, res))
 		return;
-	}
-	if (!acl_require(ctx, f, ACL_R, res)) {
-		cpmdb__folder_rec__free_unpacked(f, NULL);
-		return;
-	}
 	Cpm__FolderStatusResp *r = op_result_new(res, CPM__RESPONSE__RESULT_FOLDER_STATUS, &cpm__folder_status_resp__descriptor);
 	if (r == NULL) {
 		cpmdb__folder_rec__free_unpacked(f, NULL);
@@ -795,14 +771,7 @@ void op_subscription_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__Subsc
 	Cpm__SubscriptionListResp *r = op_result_new(res, CPM__RESPONSE__RESULT_SUBSCRIPTION_LIST, &cpm__subscription_list_resp__descriptor);
 	if (r == NULL)
 		return;
-	struct op_folder_list subs = {0};
-	enum db_status st = op_subs_collect(ctx, t, q->user, &subs);
-	if (st != DB_OK) {
-		op_folder_list_free(&subs);
+	enum db_status st = names_into(t, ctx->db->subs, q->user, &r->names, &r->n_names);
+	if (st != DB_OK)
 		op_fail_db(res, st, "subscriptions");
-		return;
-	}
-	r->names = subs.names; /* ownership moves to the response */
-	r->n_names = subs.n;
-	free(subs.ids);
 }

@@ -66,15 +66,6 @@ static int folder_learn_keywords(Cpmdb__FolderRec *f, char *const *kw, size_t n)
 	return 0;
 }
 
-static enum db_status folder_by_name(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name,
-				     uint64_t *id_r, Cpmdb__FolderRec **f_r)
-{
-	char *n = op_strdup(name);
-	enum db_status st = n && op_folder_name_ok(n) ? db_lookup_folder(t, ctx->db, user, n, id_r) : DB_NOTFOUND;
-	free(n);
-	return st == DB_OK ? db_get_folder(t, ctx->db, *id_r, f_r) : st;
-}
-
 /* What APPEND and AppendBegin check alike: a size within limits, then the
  * folder (*f_r for the caller to free). False after answering the failure. */
 static bool append_target(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *folder, uint64_t size,
@@ -88,17 +79,7 @@ static bool append_target(const struct op_ctx *ctx, MDB_txn *t, const char *user
 		op_fail(res, CPM__STATUS__INVALID, "message too large");
 		return false;
 	}
-	enum db_status st = folder_by_name(ctx, t, user, folder, fid_r, f_r);
-	if (st != DB_OK) {
-		op_fail_folder(res, st);
-		return false;
-	}
-	if (!acl_require(ctx, *f_r, ACL_I, res)) {
-		cpmdb__folder_rec__free_unpacked(*f_r, NULL);
-		*f_r = NULL;
-		return false;
-	}
-	return true;
+	return op_folder_named(ctx, t, user, folder, ACL_I, fid_r, f_r, res);
 }
 
 
@@ -686,17 +667,11 @@ void op_copy(const struct op_ctx *ctx, MDB_txn *t, const Cpm__CopyReq *q, struct
 		return;
 	const char *dest_user = q->dest_user != NULL && q->dest_user[0] != '\0' ? q->dest_user : q->user;
 	bool other_owner = strcmp(dest_user, q->user) != 0;
-	enum db_status st = folder_by_name(ctx, t, dest_user, q->dest, &dst_id, &dst);
-	if (st != DB_OK) {
+	if (!op_folder_named(ctx, t, dest_user, q->dest, ACL_I, &dst_id, &dst, res)) {
 		cpmdb__folder_rec__free_unpacked(src, NULL);
-		op_fail_folder(res, st);
 		return;
 	}
-	if (!acl_require(ctx, dst, ACL_I, res)) {
-		cpmdb__folder_rec__free_unpacked(src, NULL);
-		cpmdb__folder_rec__free_unpacked(dst, NULL);
-		return;
-	}
+	enum db_status st = DB_OK;
 	/* Flags the actor may not set in the destination are not copied (acl.h). */
 	uint32_t dst_rights = acl_rights_for(dst, ctx->actor);
 	uint32_t allowed = acl_flags_allowed(dst_rights);

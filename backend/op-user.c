@@ -100,15 +100,17 @@ void op_user_del(const struct op_ctx *ctx, MDB_txn *t, const Cpm__UserDelReq *q,
 	enum db_status st = op_folder_collect(ctx, t, q->user, "", &all);
 	for (size_t i = 0; st == DB_OK && i < all.n; i++)
 		st = op_folder_drop(ctx, t, q->user, all.names[i], all.ids[i], res);
-	/* Subscriptions go with the user. */
-	struct op_folder_list subs = {0};
-	if (st == DB_OK)
-		st = op_subs_collect(ctx, t, q->user, &subs);
-	for (size_t i = 0; st == DB_OK && i < subs.n; i++)
-		st = db_subscribe(t, db, q->user, subs.names[i], false);
+	/* Subscriptions and sharer hints go with the user. */
+	MDB_dbi lists[] = {db->subs, db->sharers};
+	for (size_t k = 0; st == DB_OK && k < sizeof(lists) / sizeof(lists[0]); k++) {
+		struct op_folder_list names = {0};
+		st = op_names_collect(t, lists[k], q->user, &names);
+		for (size_t i = 0; st == DB_OK && i < names.n; i++)
+			st = db_name_set(t, db, lists[k], q->user, names.names[i], false);
+		op_folder_list_free(&names);
+	}
 	size_t n = all.n;
 	op_folder_list_free(&all);
-	op_folder_list_free(&subs);
 	if (st != DB_OK) {
 		op_fail_db(res, st, "folder");
 		return;

@@ -109,6 +109,31 @@ bool op_folder_by_id(const struct op_ctx *ctx, MDB_txn *t, uint64_t id, uint32_t
 	return st == DB_OK;
 }
 
+enum db_status op_folder_by_name(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name,
+				 uint64_t *id_r, Cpmdb__FolderRec **f_r)
+{
+	char *n = op_strdup(name);
+	enum db_status st = n && op_folder_name_ok(n) ? db_lookup_folder(t, ctx->db, user, n, id_r) : DB_NOTFOUND;
+	free(n);
+	return st == DB_OK ? db_get_folder(t, ctx->db, *id_r, f_r) : st;
+}
+
+bool op_folder_named(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name, uint32_t need,
+		     uint64_t *id_r, Cpmdb__FolderRec **f_r, struct op_result *res)
+{
+	enum db_status st = op_folder_by_name(ctx, t, user, name, id_r, f_r);
+	if (st != DB_OK) {
+		op_fail_folder(res, st);
+		return false;
+	}
+	if (!acl_require(ctx, *f_r, need, res)) {
+		cpmdb__folder_rec__free_unpacked(*f_r, NULL);
+		*f_r = NULL;
+		return false;
+	}
+	return true;
+}
+
 void op_fail_db(struct op_result *res, enum db_status st, const char *what)
 {
 	switch (st) {

@@ -78,6 +78,14 @@ void op_fail(struct op_result *res, Cpm__Status st, const char *fmt, ...) __attr
  * (cpmdb__folder_rec__free_unpacked). */
 bool op_folder_by_id(const struct op_ctx *ctx, MDB_txn *t, uint64_t id, uint32_t uidvalidity, const char *user,
 		     uint32_t need, Cpmdb__FolderRec **f_r, struct op_result *res);
+/* The folder user/name (normalised, checked) and its record: DB_NOTFOUND
+ * for an invalid or missing name. The caller frees *f_r. */
+enum db_status op_folder_by_name(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name,
+				 uint64_t *id_r, Cpmdb__FolderRec **f_r);
+/* The same, and the actor must hold need on it (acl.h): false after
+ * failing res (NONEXISTENT, NOPERM or the storage error). */
+bool op_folder_named(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name, uint32_t need,
+		     uint64_t *id_r, Cpmdb__FolderRec **f_r, struct op_result *res);
 /* A folder lookup failed: NONEXISTENT when it is not there, else as op_fail_db. */
 void op_fail_folder(struct op_result *res, enum db_status st);
 /* Maps a db status (not OK) to a response. */
@@ -101,7 +109,8 @@ struct op_folder_list {
 };
 enum db_status op_folder_collect(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *prefix,
 				 struct op_folder_list *out);
-enum db_status op_subs_collect(const struct op_ctx *ctx, MDB_txn *t, const char *user, struct op_folder_list *out);
+/* Every name of user in dbi (subs: subscriptions, sharers: see db.h). */
+enum db_status op_names_collect(MDB_txn *t, MDB_dbi dbi, const char *user, struct op_folder_list *out);
 void op_folder_list_free(struct op_folder_list *l);
 /* Removes folder name (id) of user with its messages (blob references
  * released), change log and info; publishes C_FOLDER_DELETE. */

@@ -238,7 +238,7 @@ class Relay(ClusterTest):
         w = self.login(alice, fe=0)
         self.ok(w, "SETACL INBOX %s lrswi" % bob)
         b = self.login(bob, fe=1)
-        self.bob_inbox(b, [(message(b"large", 3 * 1024 * 1024), None, None)])
+        self.bob_inbox(b, [(message(b"large", 12 * 1024 * 1024), None, None)])
         b.send(b"x1 UID COPY 1:* %s\r\n" % other(alice).encode())
         time.sleep(0.05)
         b.close()
@@ -247,7 +247,10 @@ class Relay(ClusterTest):
         while os.listdir(staging) and time.time() < deadline:
             time.sleep(0.05)
         self.assertEqual(os.listdir(staging), [])
-        self.assertEqual(self.count(w, "INBOX"), 0)
+        # The relay was cut off (the usual case: 48 windows take longer than
+        # the client stays), or, on a fast machine, it had committed whole:
+        # never a part of it.
+        self.assertIn(self.count(w, "INBOX"), (0, 1))
         b = self.login(bob, fe=1)
         self.ok(b, "NOOP")
         w.close()
