@@ -5,7 +5,7 @@ and a binary-safe test message."""
 import datetime
 import re
 
-from imapwire import fetch_items, parse
+from imapwire import expand_set, fetch_items, parse
 
 DATE = "14-Jul-2023 02:44:25 +0200"
 SYSTEM_FLAGS = {"\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"}
@@ -119,3 +119,14 @@ def fetch(test, w, seq, items):
 
 def flagset(v):
     return {f for f in v if f != "\\Recent"}
+
+
+def copyuid(test, lines, validity):
+    """The (source UIDs, destination UIDs) of the COPYUID code in lines,
+    whose UIDVALIDITY must be validity."""
+    for line in lines:
+        m = re.search(rb"\[COPYUID (\d+) (\S+) (\S+)\]", line)
+        if m:
+            test.assertEqual(int(m.group(1)), validity, line)
+            return expand_set(m.group(2)), expand_set(m.group(3))
+    test.fail("no COPYUID in %r" % lines)

@@ -15,8 +15,8 @@ import time
 
 import cluster
 from cluster import ClusterTest
-from checks import append, binary_message, check_select, fetch, list_names
-from imapwire import capabilities, expand_set, fetch_items, parse, status
+from checks import append, binary_message, check_select, copyuid, fetch, list_names
+from imapwire import capabilities, fetch_items, parse, status
 
 cluster.module_fixtures(globals())
 
@@ -496,14 +496,6 @@ class CrossUser(AclCase):
             uids.append(uid)
         return msgs, uids
 
-    def copyuid(self, lines, validity):
-        for line in lines:
-            m = re.search(rb"\[COPYUID (\d+) (\S+) (\S+)\]", line)
-            if m:
-                self.assertEqual(int(m.group(1)), validity, line)
-                return expand_set(m.group(2)), expand_set(m.group(3))
-        self.fail("no COPYUID in %r" % lines)
-
     def test_copy_and_move_into_owner_folder(self):
         cases = (("near", "lri", set()), ("far", "lrisw", {"\\Seen", "\\Flagged", "$Tag"}))
         for kind, rights, kept in cases:
@@ -522,7 +514,7 @@ class CrossUser(AclCase):
 
                 untagged, tagged = b.cmd("UID COPY %d %s" % (uids[0], dest))
                 self.assertRegex(tagged, rb"^a\d+ OK \[COPYUID %d %d \d+\] " % (validity, uids[0]))
-                _, (d0,) = self.copyuid([tagged], validity)
+                _, (d0,) = copyuid(self, [tagged], validity)
                 self.wait_noop(w, b"* 1 EXISTS")  # the owner's selected session learns of it
                 got = self.uid_fetch(w, d0)
                 self.assertEqual(got["BODY[]"], msgs[0])
@@ -530,7 +522,7 @@ class CrossUser(AclCase):
 
                 untagged, tagged = b.cmd("UID COPY %d:%d %s" % (uids[1], uids[3], dest))
                 self.assertEqual(status(tagged), "OK", tagged)
-                src, dst = self.copyuid([tagged], validity)
+                src, dst = copyuid(self, [tagged], validity)
                 self.assertEqual(src, uids[1:4])
                 self.assertEqual(len(dst), 3)
                 self.assertEqual(len(set(dst)), 3)
@@ -541,7 +533,7 @@ class CrossUser(AclCase):
 
                 untagged, tagged = b.cmd("UID MOVE %d %s" % (uids[4], dest))
                 self.assertEqual(status(tagged), "OK", tagged)
-                src, (dm,) = self.copyuid(untagged + [tagged], validity)
+                src, (dm,) = copyuid(self, untagged + [tagged], validity)
                 self.assertEqual(src, [uids[4]])
                 self.assertTrue(b"* 5 EXPUNGE" in untagged or any(r.startswith(b"* VANISHED") for r in untagged),
                                 untagged)
@@ -551,7 +543,7 @@ class CrossUser(AclCase):
                 moved = [uids[1], uids[3], uids[5]]
                 untagged, tagged = b.cmd("UID MOVE %s %s" % (",".join(map(str, moved)), dest))
                 self.assertEqual(status(tagged), "OK", tagged)
-                src, dst = self.copyuid(untagged + [tagged], validity)
+                src, dst = copyuid(self, untagged + [tagged], validity)
                 self.assertEqual(src, moved)
                 self.assertEqual(len(dst), 3)
                 self.wait_noop(w, b"* 8 EXISTS")
@@ -598,7 +590,7 @@ class CrossUser(AclCase):
         self.assertEqual(mode, "READ-ONLY")
         untagged, tagged = b.cmd("UID COPY %d INBOX" % auid)
         self.assertRegex(tagged, rb"^a\d+ OK \[COPYUID %d %d \d+\] " % (own, auid))
-        _, (dest,) = self.copyuid([tagged], own)
+        _, (dest,) = copyuid(self, [tagged], own)
         self.select_answer(b, "INBOX", "EXAMINE")
         got = self.uid_fetch(b, dest)
         self.assertEqual(got["BODY[]"], original)

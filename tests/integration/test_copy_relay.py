@@ -14,8 +14,8 @@ import time
 
 import cluster
 from cluster import ClusterTest
-from checks import append, fetch
-from imapwire import expand_set, fetch_items, status
+from checks import append, copyuid, fetch
+from imapwire import fetch_items, status
 
 FE = {"append_stream_kb": "64", "append_chunk_kb": "256"}
 cluster.module_fixtures(globals(), frontend_options=[dict(FE), dict(FE)],
@@ -70,14 +70,6 @@ class Relay(ClusterTest):
                 return int(m.group(1))
         self.fail("no STATUS")
 
-    def copyuid(self, lines, validity):
-        for line in lines:
-            m = re.search(rb"\[COPYUID (\d+) (\S+) (\S+)\]", line)
-            if m:
-                self.assertEqual(int(m.group(1)), validity, line)
-                return expand_set(m.group(2)), expand_set(m.group(3))
-        self.fail("no COPYUID in %r" % lines)
-
     def by_uid(self, w, uid):
         untagged = self.ok(w, "UID FETCH %d (FLAGS INTERNALDATE BODY.PEEK[])" % uid)
         got = [fetch_items(r)[1] for r in untagged if re.match(rb"^\* \d+ FETCH ", r)]
@@ -107,7 +99,7 @@ class Relay(ClusterTest):
 
         _, tagged = b.cmd("UID COPY 1:* %s" % other(alice))
         self.assertRegex(tagged, rb"^a\d+ OK \[COPYUID %d \S+ \S+\] " % validity)
-        src, dst = self.copyuid([tagged], validity)
+        src, dst = copyuid(self, [tagged], validity)
         self.assertEqual(src, uids)
         self.assertEqual(len(dst), 3)
         self.assertEqual(dst, sorted(dst))
@@ -121,7 +113,7 @@ class Relay(ClusterTest):
 
         untagged, tagged = b.cmd("UID MOVE 1:* %s" % other(alice))
         self.assertEqual(status(tagged), "OK", tagged)
-        src, dst2 = self.copyuid(untagged, validity)
+        src, dst2 = copyuid(self, untagged, validity)
         self.assertEqual(src, uids)
         self.assertTrue(min(dst2) > max(dst), (dst, dst2))
         gone = [r for r in untagged if re.match(rb"^\* \d+ EXPUNGE$", r)]
@@ -199,7 +191,7 @@ class Relay(ClusterTest):
         self.ok(b, "EXAMINE %s" % other(alice))
         _, tagged = b.cmd("UID COPY %d INBOX" % auid)
         self.assertRegex(tagged, rb"^a\d+ OK \[COPYUID %d %d \d+\] " % (own, auid))
-        _, (dest,) = self.copyuid([tagged], own)
+        _, (dest,) = copyuid(self, [tagged], own)
         self.ok(b, "EXAMINE INBOX")
         got = self.by_uid(b, dest)
         self.assertEqual(got["BODY[]"], big)
