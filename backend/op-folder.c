@@ -329,11 +329,14 @@ void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListR
 		Cpmdb__FolderRec *f = NULL;
 		if (db_get_folder(t, ctx->db, all.ids[i], &f) != DB_OK)
 			continue; /* a name without info is skipped, never fatal for LIST */
-		if (!(acl_rights_for(f, ctx->actor) & ACL_L)) {
+		uint32_t rights = acl_rights_for(f, ctx->actor);
+		if (!(rights & ACL_L)) {
 			cpmdb__folder_rec__free_unpacked(f, NULL);
 			continue; /* not visible to the actor (RFC 4314 4: LIST needs l) */
 		}
 		Cpm__FolderInfo *fi = folder_info(all.ids[i], f);
+		if (fi != NULL)
+			fi->rights = rights;
 		if (fi != NULL)
 			fi->recent = count_recent(ctx, t, all.ids[i], f);
 		cpmdb__folder_rec__free_unpacked(f, NULL);

@@ -450,7 +450,8 @@ static int list_write(struct session *s, struct list_ctx *c, Cpm__FolderInfo *co
 		if (childinfo)
 			buf_append_str(b, " (CHILDINFO (\"SUBSCRIBED\"))");
 		buf_append_str(b, "\r\n");
-		if (c->n_status > 0 && out[i].info != NULL)
+		/* LIST-STATUS: as STATUS, only with the r right (RFC 4314 4). */
+		if (c->n_status > 0 && out[i].info != NULL && (out[i].info->rights & ACL_R))
 			write_status_line(s, c, name, out[i].info);
 	}
 	buf_free(&tmp);

@@ -442,6 +442,10 @@ class Listing(AclCase):
                 self.assertTrue(noselect(found["Other Users"]), found)
             mine = sorted(n for n in found if n.startswith(prefix + "/"))
             self.assertEqual(mine, [prefix + "/Glimpse", prefix + "/INBOX"], pattern)
+        # LIST-STATUS answers STATUS only where STATUS would (the r right).
+        untagged = self.ok(b, 'LIST "" "%s/*" RETURN (STATUS (MESSAGES))' % prefix)
+        statuses = [l for l in untagged if l.startswith(b"* STATUS ")]
+        self.assertEqual(statuses, [b'* STATUS "%s/INBOX" (MESSAGES 0)' % prefix.encode()], untagged)
         b.close()
         c = self.login(carol, fe=0)
         for pattern in ("Other Users/*", "*"):
