@@ -27,8 +27,11 @@
  * (which reads URL parts with FetchReq); only when every one is built is
  * the AppendReq / MultiAppendReq sent, so a failing part ([BADURL],
  * [TOOBIG]) appends nothing, whichever message of a MULTIAPPEND it is in.
- * Each built message is bounded by the literal limit, and all messages of
- * the command together by the command limit.
+ * Each built message is bounded by the literal limit, and the messages
+ * of the command held here together by the command limit. A CATENATE
+ * message that grows to append_stream_kb goes to a staging file
+ * (catenate.h: AppendBegin with open_size, AppendChunk pieces) and is
+ * named by staging id in the commit like a streamed literal.
  *
  * BINARY (RFC 3516): the message may be a literal8 (~{n}), stored as sent
  * (FETCH BINARY decodes on the way out). RFC 3501's literal cannot carry
@@ -47,9 +50,16 @@
  * small ones, so MULTIAPPEND stays all or nothing and one writer operation
  * commits them all. A command that ends otherwise (BAD, a failed piece,
  * disconnect) sends AppendAbort for what it staged (append_ctx_free); the
- * back-end's idle deadline and start-up sweep catch what is lost. CATENATE
- * TEXT parts are not streamed (a literal inside the part list is read
- * whole, within max_literal).
+ * back-end's idle deadline and start-up sweep catch what is lost.
+ *
+ * A large CATENATE TEXT literal (a literal of depth 1, inside the part
+ * list, which session.c offers to APPEND too) streams the same way into
+ * its message's staging file (catenate_literal): the file is opened with
+ * open_size when the message has none yet, the parts before the literal
+ * are written to it (catenate_build up to the literal), and the literal
+ * follows at the offset they reached. Such messages are kept in cats[]
+ * until the command is complete; cmd_append hands each sink to its
+ * message, whose remaining parts are written when it is built.
  */
 #include "commands.h"
 
@@ -865,7 +875,7 @@ void cmd_append_literal(struct session *s, const struct imap_command *partial, c
 		literal_failed(s, "NO", "[SERVERBUG] APPEND: unexpected literal");
 		return;
 	}
-	if (c->n_staged >= s->w->cfg->append_staging_max) {
+	if (c->n_staged + c->n_cats >= s->w->cfg->append_staging_max) {
 		literal_failed(s, "NO", "[LIMIT] Too many large messages in one APPEND");
 		return;
 	}
