@@ -22,7 +22,7 @@ cluster.module_fixtures(globals())
 
 PW = "catl-pw"
 MB = 1024 * 1024
-USERS = ("curl", "ctext", "cplus", "cmulti", "ccut", "cbig")
+USERS = ("curl", "ctext", "cplus", "cmulti", "ccut", "cbig", "cmany", "cquota")
 HEAD = b"From: composer@example.org\r\nSubject: forwarded\r\nX-Note: composed\r\n\r\n"
 TRAILER = b"\r\n-- \r\nsent from the test\r\n"
 
@@ -284,4 +284,57 @@ class Large(ClusterTest):
         w = c.login_raw("ccut")
         st = w.cmd("STATUS INBOX (MESSAGES)")[0][0]
         self.assertIn(st, [b"* STATUS INBOX (MESSAGES 1)", b"* STATUS INBOX (MESSAGES 2)"])
+        w.close()
+
+    def test_too_many_staged_messages(self):
+        """append_staging_max (8) large CATENATE messages in one MULTIAPPEND:
+        the ninth large TEXT literal is refused before its "+" ([LIMIT]);
+        nothing is stored, nothing stays staged."""
+        c = self.cluster
+        big = b"y" * (MB + 4096)
+        w = c.login_raw("cmany")
+        w.settimeout(60)
+        tag = w.next_tag()
+        w.send(tag.encode() + b" APPEND INBOX CATENATE (TEXT " + lit(HEAD) + b" TEXT {%d}\r\n" % len(big))
+        for i in range(9):
+            line = w.read_response()
+            if i == 8:
+                self.assertRegex(line, (r"^%s NO \[LIMIT\] " % tag).encode())
+                break
+            self.assertTrue(line.startswith(b"+ "), line)
+            w.sock.sendall(big)
+            w.send(b") CATENATE (TEXT " + lit(HEAD) + b" TEXT {%d}\r\n" % len(big))
+        self.assertEqual(status(w.cmd("NOOP")[1]), "OK")
+        self.assertEqual(w.cmd("STATUS INBOX (MESSAGES)")[0], [b"* STATUS INBOX (MESSAGES 0)"])
+        self.assertEqual(wait_no_staging(c, "cmany"), [])
+        w.close()
+
+    def test_quota_and_trycreate(self):
+        """[TRYCREATE] and [OVERQUOTA] before the "+" of a large TEXT
+        literal; [OVERQUOTA] at the commit of a message built large from
+        URL parts (its size known only then); nothing stays staged."""
+        c = self.cluster
+        w = c.login_raw("cquota")
+        w.settimeout(60)
+        tag = w.next_tag()
+        w.send(tag.encode() + b" APPEND Nowhere CATENATE (TEXT " + lit(HEAD) + b" TEXT {%d}\r\n" % (5 * MB))
+        self.assertRegex(w.read_response(), (r"^%s NO \[TRYCREATE\] " % tag).encode())
+        body = big_message(3 * MB, b"catquota")
+        uidv, uid = self.append_big(w, body)
+        r = c.admin("user", "quota", "cquota", "5")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        try:
+            tag = w.next_tag()
+            w.send(tag.encode() + b" APPEND INBOX CATENATE (TEXT " + lit(HEAD) + b" TEXT {%d}\r\n" % (50 * MB))
+            self.assertRegex(w.read_response(), (r"^%s NO \[OVERQUOTA\] " % tag).encode())
+            self.assertEqual(status(w.cmd("NOOP")[1]), "OK")
+            tag = w.next_tag()
+            w.send(tag.encode() + b' APPEND INBOX CATENATE (URL "/INBOX/;UID=%d" URL "/INBOX/;UID=%d")\r\n' %
+                   (uid, uid))
+            _, tagged = w.read_until_tagged(tag)
+            self.assertRegex(tagged, rb"NO \[OVERQUOTA\]")
+            self.assertEqual(w.cmd("STATUS INBOX (MESSAGES)")[0], [b"* STATUS INBOX (MESSAGES 1)"])
+            self.assertEqual(wait_no_staging(c, "cquota"), [])
+        finally:
+            c.admin("user", "quota", "cquota", "0")
         w.close()
