@@ -172,11 +172,13 @@ void op_append_begin(const struct op_ctx *ctx, MDB_txn *t, const Cpm__AppendBegi
 {
 	uint64_t fid = 0;
 	Cpmdb__FolderRec *f = NULL;
-	if (!append_target(ctx, t, q->user, q->folder, q->size, &fid, &f, res))
+	/* open_size: the size is checked by the commit; here at least a byte */
+	uint64_t size = q->open_size ? 1 : q->size;
+	if (!append_target(ctx, t, q->user, q->folder, size, &fid, &f, res))
 		return;
 	cpmdb__folder_rec__free_unpacked(f, NULL);
 	enum db_status st;
-	uint64_t want = q->size + (q->pending_bytes < UINT64_MAX - q->size ? q->pending_bytes : 0);
+	uint64_t want = size + (q->pending_bytes < UINT64_MAX - size ? q->pending_bytes : 0);
 	if ((st = op_quota_check(ctx, t, q->user, want)) != DB_OK) {
 		op_fail_db(res, st, "user");
 		return;

@@ -173,12 +173,14 @@ static const char *take_staged(struct job *j, const Cpm__Request *req)
 			why = "staged message unknown (expired or aborted)";
 		else if (f->state != STAGING_OPEN || f->busy || f->dropped)
 			why = "staged message busy";
-		else if (f->filled != f->size)
+		else if (f->open_size ? f->filled == 0 : f->filled != f->size)
 			why = "staged message incomplete";
 		else if ((msgs[i]->staged_path = strdup(f->path)) == NULL)
 			why = "out of memory";
 		if (why != NULL)
 			break;
+		if (f->open_size) /* what was sent is the message */
+			f->size = f->filled;
 		msgs[i]->staged_size = f->size;
 		f->state = STAGING_COMMITTING;
 		j->staged[j->n_staged++] = f;
@@ -378,9 +380,13 @@ static bool staging_request(struct job *j, const Cpm__Request *req)
 	if (req->op_case == CPM__REQUEST__OP_APPEND_BEGIN) {
 		const Cpm__AppendBeginReq *q = req->append_begin;
 		const char *why = NULL;
-		if (q->user == NULL || q->user[0] == '\0' || q->size == 0 || q->size > s->cfg->max_literal)
+		/* open_size: up to the message limit, the commit takes what came */
+		uint64_t size = q->open_size ? s->cfg->max_literal : q->size;
+		if (q->user == NULL || q->user[0] == '\0' || size == 0 || q->size > s->cfg->max_literal ||
+		    (q->open_size && q->size != 0))
 			why = q->size > s->cfg->max_literal ? "message too large" : "invalid request";
-		else if ((j->sf = staging_add(s->staging, q->user, req->actor, q->size, &why)) != NULL) {
+		else if ((j->sf = staging_add(s->staging, q->user, req->actor, size, &why)) != NULL) {
+			j->sf->open_size = q->open_size;
 			j->work.data = j;
 			if (uv_queue_work(s->loop, &j->work, begin_work, begin_after) == 0)
 				return true;

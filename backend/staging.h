@@ -47,7 +47,8 @@ struct staging_file {
 	char *user;      /* whose folder it goes to (its slots are counted per user) */
 	char *actor;     /* who sends it (Request.actor, "" for a trusted caller): only they
 			    may add pieces, abort or commit it */
-	uint64_t size;   /* declared */
+	uint64_t size;   /* declared (open_size: the most it may take) */
+	bool open_size;  /* size unknown up front: the commit takes filled */
 	uint64_t filled; /* bytes written from offset 0 on */
 	uint64_t last_ms;
 	enum staging_state state;

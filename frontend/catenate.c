@@ -2,15 +2,21 @@
  * catenate: the message of one CATENATE append-data (RFC 4469), part by
  * part. See catenate.h for the contract.
  *
- * A build walks the part list once. TEXT parts are copied at once; a URL
- * part is parsed and checked without any RPC, then
+ * A build walks the part list once. TEXT parts are copied to the sink at
+ * once; a URL part is parsed and checked without any RPC, then
  *   FOLDER  FolderStatusReq(name) -> folder id and UIDVALIDITY, unless the
  *           folder is the selected one or the one the previous URL named;
- *   FETCH   FetchReq(that UID, F_BODY [+ F_TREE for a section])
- * and the callback cuts the bytes with fetch_items_body_bytes and goes on
- * with the next part. One RPC is in flight at a time; the session is
- * referenced meanwhile, and a callback that finds the client gone reports
- * CATENATE_CLOSED without writing.
+ *   FETCH   FetchReq(that UID, F_BODY [+ F_TREE for a section], body_limit
+ *           one window): a small message comes whole and is cut with
+ *           fetch_items_body_bytes; a larger one comes without its body,
+ *           and the range the URL names (fetch_items_body_range) is read
+ *   WINDOW  FetchReq(body_offset, body_len) window by window.
+ * After each write the sink settles: an in-memory message that reached
+ * stream_min is staged (BEGIN: AppendBeginReq, open size), a staged one
+ * sends what it holds in AppendChunk pieces (CHUNK), one at a time, and
+ * only then does the walk go on. One RPC is in flight at a time; the
+ * session is referenced meanwhile, and a callback that finds the client
+ * gone reports CATENATE_CLOSED without writing.
  */
 #include "catenate.h"
 
@@ -34,10 +40,13 @@
 struct catenate {
 	struct session *s;
 	const struct imap_arg *parts; /* the list's members */
-	unsigned n_parts;
+	unsigned n_parts;             /* members to write: up to this index */
 	unsigned pos;                 /* the part being worked on */
-	struct buf *out;
+	struct catenate_sink *sink;
+	const struct catenate_dest *dest;
 	size_t max;
+	void (*then)(struct catenate *c); /* where the walk goes on once the sink settled */
+	size_t piece;                 /* bytes of the AppendChunk in flight */
 	catenate_done_cb *done;
 	void *arg;
 
@@ -46,6 +55,10 @@ struct catenate {
 	char *folder;                 /* the folder last resolved ... */
 	uint64_t folder_id;           /* ... its id and UIDVALIDITY */
 	uint32_t uidvalidity;
+	/* A URL's range read in windows: msg[off .. off + len), done so far. */
+	uint64_t off, len, done_bytes;
+	bool filter;                  /* HEADER.FIELDS: gathered in hdr, then filtered */
+	struct buf hdr;
 };
 
 static bool is_atom(const struct imap_arg *a, const char *word)
@@ -134,6 +147,7 @@ static void cat_free(struct catenate *c)
 	imap_url_clear(&c->url);
 	mime_section_clear(&c->item.sec);
 	free(c->folder);
+	buf_free(&c->hdr);
 	free(c);
 }
 
@@ -141,6 +155,8 @@ static void finish(struct catenate *c, enum catenate_status st)
 {
 	catenate_done_cb *done = c->done;
 	void *arg = c->arg;
+	if (st == CATENATE_OK)
+		c->sink->parts_done = c->n_parts;
 	cat_free(c);
 	done(arg, st);
 }
@@ -172,14 +188,39 @@ static void rpc_failed(struct catenate *c, const Cpm__Response *resp)
 	finish(c, CATENATE_FAILED);
 }
 
-static void on_fetch(const Cpm__Response *resp, void *ctx)
+/* ---- the sink ------------------------------------------------------------------ */
+
+static void oom(struct catenate *c)
+{
+	session_tagged(c->s, "NO", "[SERVERBUG] Out of memory");
+	finish(c, CATENATE_FAILED);
+}
+
+/* Bytes for the sink: false after answering (too big, out of memory). */
+static bool sink_write(struct catenate *c, const void *p, size_t n)
+{
+	struct catenate_sink *k = c->sink;
+	if (catenate_sink_size(k) > c->max || n > c->max - catenate_sink_size(k)) {
+		toobig(c);
+		return false;
+	}
+	if (n > 0 && buf_append(&k->buf, p, n) < 0) {
+		oom(c);
+		return false;
+	}
+	return true;
+}
+
+static void settle(struct catenate *c);
+
+static void on_chunk(const Cpm__Response *resp, void *ctx)
 {
 	struct catenate *c = ctx;
 	if (!still_here(c))
 		return;
-	if (resp->status == CPM__STATUS__UIDVALIDITY_CHANGED || resp->status == CPM__STATUS__NOTFOUND ||
-	    resp->status == CPM__STATUS__NONEXISTENT) {
-		badurl(c, "Mailbox was deleted or recreated");
+	struct catenate_sink *k = c->sink;
+	if (resp->status == CPM__STATUS__NOTFOUND) {
+		session_tagged(c->s, "NO", "APPEND: the staged message was dropped; send it again");
 		finish(c, CATENATE_FAILED);
 		return;
 	}
@@ -187,11 +228,145 @@ static void on_fetch(const Cpm__Response *resp, void *ctx)
 		rpc_failed(c, resp);
 		return;
 	}
+	if (resp->result_case != CPM__RESPONSE__RESULT_APPEND_CHUNK || resp->append_chunk == NULL ||
+	    resp->append_chunk->filled != k->filled + c->piece) {
+		log_error("event=bad_rpc_response cmd=APPEND what=catenate_chunk");
+		session_tagged(c->s, "NO", "[SERVERBUG] APPEND: bad back-end response");
+		finish(c, CATENATE_FAILED);
+		return;
+	}
+	k->filled += c->piece;
+	buf_consume(&k->buf, c->piece);
+	c->piece = 0;
+	settle(c);
+}
+
+static void send_chunk(struct catenate *c)
+{
+	struct session *s = c->s;
+	struct catenate_sink *k = c->sink;
+	c->piece = k->buf.len < c->dest->chunk ? k->buf.len : c->dest->chunk;
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__AppendChunkReq q = CPM__APPEND_CHUNK_REQ__INIT;
+	q.user = (char *)c->dest->owner;
+	q.staging_id = k->staging_id;
+	q.offset = k->filled;
+	q.data.data = k->buf.data;
+	q.data.len = c->piece;
+	req.op_case = CPM__REQUEST__OP_APPEND_CHUNK;
+	req.append_chunk = &q;
+	session_ref(s);
+	session_rpc(s, c->dest->shard, &req, 0, on_chunk, c);
+}
+
+static void on_begin(const Cpm__Response *resp, void *ctx)
+{
+	struct catenate *c = ctx;
+	bool ok = resp->status == CPM__STATUS__OK && resp->result_case == CPM__RESPONSE__RESULT_APPEND_BEGIN &&
+		  resp->append_begin != NULL && resp->append_begin->staging_id != 0;
+	if (ok) { /* kept even when the client is gone: the caller aborts it */
+		c->sink->staging_id = resp->append_begin->staging_id;
+		c->sink->filled = 0;
+	}
+	if (!still_here(c))
+		return;
+	if (ok) {
+		settle(c);
+	} else if (resp->status == CPM__STATUS__OK) {
+		log_error("event=bad_rpc_response cmd=APPEND what=catenate_begin");
+		session_tagged(c->s, "NO", "[SERVERBUG] APPEND: bad back-end response");
+		finish(c, CATENATE_FAILED);
+	} else if (resp->status == CPM__STATUS__NONEXISTENT || resp->status == CPM__STATUS__NOTFOUND) {
+		session_tagged(c->s, "NO", "[TRYCREATE] Mailbox doesn't exist: %s",
+			       c->dest->trycreate != NULL ? c->dest->trycreate : "");
+		finish(c, CATENATE_FAILED);
+	} else if (resp->status == CPM__STATUS__OVERQUOTA) {
+		session_tagged(c->s, "NO", "[OVERQUOTA] APPEND: Quota exceeded");
+		finish(c, CATENATE_FAILED);
+	} else if (resp->status == CPM__STATUS__INVALID) {
+		session_tagged(c->s, "NO", "[LIMIT] APPEND: %s",
+			       resp->error != NULL && resp->error[0] ? resp->error : "refused");
+		finish(c, CATENATE_FAILED);
+	} else {
+		rpc_failed(c, resp);
+	}
+}
+
+static void send_begin(struct catenate *c)
+{
+	struct session *s = c->s;
+	if (c->dest->slots == NULL || *c->dest->slots == 0) {
+		session_tagged(s, "NO", "[LIMIT] Too many large messages in one APPEND");
+		finish(c, CATENATE_FAILED);
+		return;
+	}
+	(*c->dest->slots)--;
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__AppendBeginReq q = CPM__APPEND_BEGIN_REQ__INIT;
+	q.user = (char *)c->dest->owner;
+	q.folder = (char *)c->dest->folder;
+	q.size = 0;
+	q.open_size = true;
+	q.pending_bytes = c->dest->pending_bytes + c->sink->buf.len;
+	req.op_case = CPM__REQUEST__OP_APPEND_BEGIN;
+	req.append_begin = &q;
+	session_ref(s);
+	session_rpc(s, c->dest->shard, &req, 0, on_begin, c);
+}
+
+/* After bytes went to the sink: stage an in-memory message that grew
+ * large, send full pieces (every byte at the end of the walk), then go on
+ * with c->then. */
+static void settle(struct catenate *c)
+{
+	struct catenate_sink *k = c->sink;
+	bool end = c->pos >= c->n_parts && c->then == NULL;
+	if (k->staging_id == 0) {
+		if (c->dest->stage_now || (c->dest->stream_min > 0 && k->buf.len >= c->dest->stream_min)) {
+			send_begin(c);
+			return;
+		}
+	} else if (k->buf.len >= c->dest->chunk || (end && k->buf.len > 0)) {
+		send_chunk(c);
+		return;
+	}
+	void (*then)(struct catenate *) = c->then;
+	c->then = NULL;
+	if (then != NULL)
+		then(c);
+	else
+		finish(c, CATENATE_OK);
+}
+
+/* ---- URL parts ----------------------------------------------------------------- */
+
+static void next_part(struct catenate *c);
+
+static void url_done(struct catenate *c)
+{
+	c->pos += 2;
+	c->then = next_part;
+	settle(c);
+}
+
+/* Common checks of a FetchReq answer: its message, or NULL after answering. */
+static const Cpm__MessageData *fetched(struct catenate *c, const Cpm__Response *resp)
+{
+	if (resp->status == CPM__STATUS__UIDVALIDITY_CHANGED || resp->status == CPM__STATUS__NOTFOUND ||
+	    resp->status == CPM__STATUS__NONEXISTENT) {
+		badurl(c, "Mailbox was deleted or recreated");
+		finish(c, CATENATE_FAILED);
+		return NULL;
+	}
+	if (resp->status != CPM__STATUS__OK) {
+		rpc_failed(c, resp);
+		return NULL;
+	}
 	if (resp->result_case != CPM__RESPONSE__RESULT_FETCH || resp->fetch == NULL) {
 		log_error("event=bad_rpc_response cmd=APPEND what=catenate_fetch");
 		session_tagged(c->s, "NO", "[SERVERBUG] APPEND: bad back-end response");
 		finish(c, CATENATE_FAILED);
-		return;
+		return NULL;
 	}
 	const Cpm__MessageData *m = NULL;
 	for (size_t i = 0; i < resp->fetch->n_messages && m == NULL; i++)
@@ -200,10 +375,94 @@ static void on_fetch(const Cpm__Response *resp, void *ctx)
 	if (m == NULL) {
 		badurl(c, "Message not found");
 		finish(c, CATENATE_FAILED);
+	}
+	return m;
+}
+
+static void fetch_window(struct catenate *c);
+
+/* The range is read: a header filtered, then the next part. */
+static void range_done(struct catenate *c)
+{
+	if (c->filter) {
+		struct buf f = {0};
+		int rc = fetch_items_filter_header(&f, &c->item, c->hdr.data, c->hdr.len);
+		bool ok = rc == 0 && sink_write(c, f.data, f.len);
+		buf_free(&f);
+		buf_free(&c->hdr);
+		if (rc < 0)
+			oom(c);
+		if (!ok)
+			return;
+	}
+	url_done(c);
+}
+
+static void on_window(const Cpm__Response *resp, void *ctx)
+{
+	struct catenate *c = ctx;
+	if (!still_here(c))
+		return;
+	const Cpm__MessageData *m = fetched(c, resp);
+	if (m == NULL)
+		return;
+	uint64_t left = c->len - c->done_bytes;
+	if (m->body.len == 0 || m->body.len > left) {
+		log_error("event=bad_rpc_response cmd=APPEND what=catenate_window");
+		session_tagged(c->s, "NO", "[SERVERBUG] APPEND: bad back-end response");
+		finish(c, CATENATE_FAILED);
 		return;
 	}
-	const unsigned char *msg = m->body.data != NULL ? m->body.data : (const unsigned char *)"";
-	size_t len = m->body.data != NULL ? m->body.len : 0;
+	c->done_bytes += m->body.len;
+	if (c->filter) {
+		if (buf_append(&c->hdr, m->body.data, m->body.len) < 0) {
+			oom(c);
+			return;
+		}
+	} else if (!sink_write(c, m->body.data, m->body.len)) {
+		return;
+	}
+	c->then = c->done_bytes < c->len ? fetch_window : range_done;
+	settle(c);
+}
+
+/* The next window of the URL's range. */
+static void fetch_window(struct catenate *c)
+{
+	if (c->done_bytes >= c->len) {
+		range_done(c);
+		return;
+	}
+	struct session *s = c->s;
+	uint64_t left = c->len - c->done_bytes;
+	Cpm__UidRange range = CPM__UID_RANGE__INIT;
+	range.first = range.last = c->url.uid;
+	Cpm__UidRange *ranges[1] = {&range};
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FetchReq fr = CPM__FETCH_REQ__INIT;
+	fr.user = s->user;
+	fr.folder_id = c->folder_id;
+	fr.uidvalidity = c->uidvalidity;
+	fr.uids = ranges;
+	fr.n_uids = 1;
+	fr.items = CPM__FETCH_ITEM__F_BODY;
+	fr.max_messages = 1;
+	fr.body_offset = c->off + c->done_bytes;
+	fr.body_len = left < c->dest->chunk ? left : c->dest->chunk;
+	req.op_case = CPM__REQUEST__OP_FETCH;
+	req.fetch = &fr;
+	session_ref(s);
+	session_rpc(s, s->shard, &req, 0, on_window, c);
+}
+
+static void on_fetch(const Cpm__Response *resp, void *ctx)
+{
+	struct catenate *c = ctx;
+	if (!still_here(c))
+		return;
+	const Cpm__MessageData *m = fetched(c, resp);
+	if (m == NULL)
+		return;
 	struct mime_tree *tree = NULL;
 	bool whole = c->item.sec.path_len == 0 && c->item.sec.text == MIME_SECTION_BODY;
 	if (!whole) {
@@ -221,19 +480,41 @@ static void on_fetch(const Cpm__Response *resp, void *ctx)
 			return;
 		}
 	}
-	int rc = fetch_items_body_bytes(c->out, &c->item, msg, len, tree);
-	mime_tree_free(&tree);
-	if (rc < 0) {
-		session_tagged(c->s, "NO", "[SERVERBUG] Out of memory");
-		finish(c, CATENATE_FAILED);
+	if (m->body_omitted) {
+		/* Large: the range it names, window by window. */
+		int rc = fetch_items_body_range(&c->item, tree, m->size, &c->off, &c->len);
+		mime_tree_free(&tree);
+		if (rc < 0) {
+			log_error("event=catenate_range_failed uid=%u", (unsigned)m->uid);
+			session_tagged(c->s, "NO", "[SERVERBUG] APPEND: message part cannot be read");
+			finish(c, CATENATE_FAILED);
+			return;
+		}
+		c->filter = rc == FETCH_RANGE_FILTER;
+		c->done_bytes = 0;
+		buf_reset(&c->hdr);
+		if (!c->filter && c->len > c->max - catenate_sink_size(c->sink)) {
+			toobig(c);
+			return;
+		}
+		fetch_window(c);
 		return;
 	}
-	if (c->out->len > c->max) {
+	const unsigned char *msg = m->body.data != NULL ? m->body.data : (const unsigned char *)"";
+	size_t len = m->body.data != NULL ? m->body.len : 0;
+	size_t before = c->sink->buf.len;
+	int rc = fetch_items_body_bytes(&c->sink->buf, &c->item, msg, len, tree);
+	mime_tree_free(&tree);
+	if (rc < 0) {
+		oom(c);
+		return;
+	}
+	if (catenate_sink_size(c->sink) > c->max) {
+		buf_truncate(&c->sink->buf, before);
 		toobig(c);
 		return;
 	}
-	c->pos += 2;
-	next_part(c);
+	url_done(c);
 }
 
 static void send_fetch(struct catenate *c)
@@ -253,6 +534,7 @@ static void send_fetch(struct catenate *c)
 	if (c->item.sec.path_len > 0 || c->item.sec.text != MIME_SECTION_BODY)
 		fr.items |= CPM__FETCH_ITEM__F_TREE;
 	fr.max_messages = 1;
+	fr.body_limit = c->dest->chunk; /* larger: read in windows */
 	req.op_case = CPM__REQUEST__OP_FETCH;
 	req.fetch = &fr;
 	session_ref(s);
@@ -395,26 +677,34 @@ static void next_part(struct catenate *c)
 	/* TEXT parts in a row need no RPC. */
 	while (c->pos < c->n_parts && is_atom(&c->parts[c->pos], "TEXT")) {
 		const struct imap_arg *lit = &c->parts[c->pos + 1];
-		if (lit->len > c->max - c->out->len) {
-			toobig(c);
-			return;
-		}
-		if (buf_append(c->out, lit->str, lit->len) < 0) {
-			session_tagged(c->s, "NO", "[SERVERBUG] Out of memory");
+		if (lit->streamed) { /* the caller wrote it (cmd-append.c) */
+			log_error("event=catenate_streamed_part pos=%u", c->pos);
+			session_tagged(c->s, "NO", "[SERVERBUG] APPEND: streamed part out of place");
 			finish(c, CATENATE_FAILED);
 			return;
 		}
+		if (!sink_write(c, lit->str, lit->len))
+			return;
 		c->pos += 2;
+		bool staged = c->sink->staging_id != 0;
+		if ((staged && c->sink->buf.len >= c->dest->chunk) ||
+		    (!staged && (c->dest->stage_now ||
+				 (c->dest->stream_min > 0 && c->sink->buf.len >= c->dest->stream_min)))) {
+			c->then = next_part;
+			settle(c);
+			return;
+		}
 	}
 	if (c->pos >= c->n_parts) {
-		finish(c, CATENATE_OK);
+		c->then = NULL;
+		settle(c); /* the rest of a staged message, then done */
 		return;
 	}
 	start_url(c);
 }
 
-void catenate_build(struct session *s, const struct imap_arg *list, struct buf *out, size_t max,
-		    catenate_done_cb *done, void *arg)
+void catenate_build(struct session *s, const struct imap_arg *list, unsigned upto, struct catenate_sink *sink,
+		    const struct catenate_dest *dest, size_t max, catenate_done_cb *done, void *arg)
 {
 	struct catenate *c = calloc(1, sizeof(*c));
 	if (c == NULL) {
@@ -424,12 +714,14 @@ void catenate_build(struct session *s, const struct imap_arg *list, struct buf *
 	}
 	c->s = s;
 	c->parts = list->list;
-	c->n_parts = list->list_count;
-	c->out = out;
+	c->n_parts = upto < list->list_count ? upto : list->list_count;
+	c->pos = sink->parts_done;
+	c->sink = sink;
+	c->dest = dest;
 	c->max = max;
 	c->done = done;
 	c->arg = arg;
-	if (out->len > max) {
+	if (catenate_sink_size(sink) > max) {
 		toobig(c);
 		return;
 	}

@@ -27,8 +27,11 @@
  * (which reads URL parts with FetchReq); only when every one is built is
  * the AppendReq / MultiAppendReq sent, so a failing part ([BADURL],
  * [TOOBIG]) appends nothing, whichever message of a MULTIAPPEND it is in.
- * Each built message is bounded by the literal limit, and all messages of
- * the command together by the command limit.
+ * Each built message is bounded by the literal limit, and the messages
+ * of the command held here together by the command limit. A CATENATE
+ * message that grows to append_stream_kb goes to a staging file
+ * (catenate.h: AppendBegin with open_size, AppendChunk pieces) and is
+ * named by staging id in the commit like a streamed literal.
  *
  * BINARY (RFC 3516): the message may be a literal8 (~{n}), stored as sent
  * (FETCH BINARY decodes on the way out). RFC 3501's literal cannot carry
@@ -47,9 +50,16 @@
  * small ones, so MULTIAPPEND stays all or nothing and one writer operation
  * commits them all. A command that ends otherwise (BAD, a failed piece,
  * disconnect) sends AppendAbort for what it staged (append_ctx_free); the
- * back-end's idle deadline and start-up sweep catch what is lost. CATENATE
- * TEXT parts are not streamed (a literal inside the part list is read
- * whole, within max_literal).
+ * back-end's idle deadline and start-up sweep catch what is lost.
+ *
+ * A large CATENATE TEXT literal (a literal of depth 1, inside the part
+ * list, which session.c offers to APPEND too) streams the same way into
+ * its message's staging file (catenate_literal): the file is opened with
+ * open_size when the message has none yet, the parts before the literal
+ * are written to it (catenate_build up to the literal), and the literal
+ * follows at the offset they reached. Such messages are kept in cats[]
+ * until the command is complete; cmd_append hands each sink to its
+ * message, whose remaining parts are written when it is built.
  */
 #include "commands.h"
 
@@ -99,7 +109,14 @@ struct append_msg {
 	const struct imap_arg *message; /* the literal, or NULL for CATENATE */
 	const struct imap_arg *cat;     /* CATENATE's part list */
 	uint64_t staging_id;            /* a streamed literal: its staging file (body empty) */
-	struct buf built;               /* CATENATE: the message built from it */
+	struct catenate_sink sink;      /* CATENATE: the message built from it */
+};
+
+/* A CATENATE message a large TEXT literal of went to a staging file
+ * while the command was read (its parts up to sink.parts_done). */
+struct cat_stage {
+	unsigned msg; /* which message of the command */
+	struct catenate_sink sink;
 };
 
 struct append_ctx {
@@ -110,16 +127,26 @@ struct append_ctx {
 	struct append_msg *msgs;
 	unsigned n_msgs;
 	unsigned next;     /* next message to build (CATENATE) */
-	size_t total;      /* bytes of the messages so far */
+	size_t total;      /* bytes of the messages so far held here */
+	uint64_t known;    /* bytes of the messages so far (quota check of a staging file) */
 	/* Streamed literals: staged on the back-end, in the order of the args. */
 	struct staged *staged;
 	unsigned n_staged;
 	bool consumed;     /* a commit naming them succeeded: nothing to abort */
 	uint64_t staged_bytes;
+	/* CATENATE messages staged while the command was read, in order. */
+	struct cat_stage *cats;
+	unsigned n_cats;
+	unsigned slots;    /* staging files the command may still open (catenate.h) */
+	struct catenate_dest dest;
+	char trycreate[NAME_TEXT_MAX + 4];
 	/* The literal streaming now. */
 	bool binary;
 	uint64_t lit_size;
-	uint64_t acked;    /* bytes of it the back-end has */
+	uint64_t lit_id;   /* its staging file */
+	struct cat_stage *lit_cat; /* a CATENATE TEXT literal: its message, else NULL */
+	uint64_t acked;    /* offset in the staging file the back-end has up to */
+	uint64_t lit_end;  /* offset the literal ends at */
 	struct buf piece;  /* bytes not yet sent */
 	size_t piece_max;
 	uint64_t piece_ms; /* loop time of the last piece sent (or of AppendBegin) */
@@ -170,6 +197,10 @@ static void abort_staged(struct append_ctx *c)
 {
 	for (unsigned i = 0; !c->consumed && i < c->n_staged; i++)
 		append_staging_abort(c->s, c->ref.shard, c->ref.owner, c->staged[i].id);
+	for (unsigned i = 0; !c->consumed && i < c->n_cats; i++)
+		append_staging_abort(c->s, c->ref.shard, c->ref.owner, c->cats[i].sink.staging_id);
+	for (unsigned i = 0; !c->consumed && c->msgs != NULL && i < c->n_msgs; i++)
+		append_staging_abort(c->s, c->ref.shard, c->ref.owner, c->msgs[i].sink.staging_id);
 	c->n_staged = 0;
 }
 
@@ -178,8 +209,11 @@ static void append_ctx_free(struct append_ctx *c)
 	abort_staged(c);
 	free(c->staged);
 	buf_free(&c->piece);
+	for (unsigned i = 0; c->cats != NULL && i < c->n_cats; i++)
+		buf_free(&c->cats[i].sink.buf);
+	free(c->cats);
 	for (unsigned i = 0; c->msgs != NULL && i < c->n_msgs; i++)
-		buf_free(&c->msgs[i].built);
+		buf_free(&c->msgs[i].sink.buf);
 	free(c->msgs);
 	buf_free(&c->name);
 	free(c->tagline);
@@ -315,10 +349,15 @@ static void on_append(const Cpm__Response *resp, void *ctx)
 
 static void fill_req(Cpm__AppendReq *ap, const char *owner, const char *folder, const struct append_msg *m)
 {
-	const char *body = m->message != NULL ? m->message->str : (const char *)m->built.data;
-	size_t len = m->message != NULL ? m->message->len : m->built.len;
+	const char *body = m->message != NULL ? m->message->str : (const char *)m->sink.buf.data;
+	size_t len = m->message != NULL ? m->message->len : m->sink.buf.len;
 	cpm__append_req__init(ap);
 	ap->staging_id = m->staging_id; /* a streamed literal: the back-end has it */
+	if (m->cat != NULL && m->sink.staging_id != 0) { /* a staged CATENATE message */
+		ap->staging_id = m->sink.staging_id;
+		body = NULL;
+		len = 0;
+	}
 	ap->user = (char *)owner;
 	ap->folder = (char *)folder;
 	ap->sys_flags = m->flags.sys;
@@ -375,11 +414,36 @@ static void send_append(struct append_ctx *c)
 
 static void build_next(struct append_ctx *c);
 
+/* Where catenate.c stages a large message: the command's folder. */
+static void set_dest(struct append_ctx *c, uint64_t pending, bool stage_now)
+{
+	const struct cpm_config *cfg = c->s->w->cfg;
+	name_text((const char *)c->name.data, c->trycreate);
+	unsigned used = c->n_staged;
+	for (unsigned i = 0; c->cats != NULL && i < c->n_cats; i++)
+		used += c->cats[i].sink.staging_id != 0;
+	for (unsigned i = 0; c->msgs != NULL && i < c->n_msgs; i++)
+		used += c->msgs[i].sink.staging_id != 0 && c->msgs[i].cat != NULL;
+	c->slots = used < cfg->append_staging_max ? cfg->append_staging_max - used : 0;
+	c->dest = (struct catenate_dest){
+		.owner = c->ref.owner,
+		.folder = c->ref.name,
+		.shard = c->ref.shard,
+		.trycreate = c->trycreate,
+		.pending_bytes = pending,
+		.stream_min = cfg->append_stream_kb << 10,
+		.chunk = cfg->append_chunk_kb << 10,
+		.slots = &c->slots,
+		.stage_now = stage_now,
+	};
+}
+
 static void on_built(void *arg, enum catenate_status st)
 {
 	struct append_ctx *c = arg;
 	struct session *s = c->s;
-	if (st == CATENATE_OK && c->msgs[c->next - 1].built.len == 0) {
+	struct catenate_sink *k = &c->msgs[c->next - 1].sink;
+	if (st == CATENATE_OK && catenate_sink_size(k) == 0) {
 		session_tagged(s, "NO", "Can't save an empty message");
 		st = CATENATE_FAILED;
 	}
@@ -390,7 +454,11 @@ static void on_built(void *arg, enum catenate_status st)
 		session_unref(s);
 		return;
 	}
-	c->total += c->msgs[c->next - 1].built.len;
+	if (k->staging_id != 0)
+		c->staged_bytes += k->filled; /* held by the back-end, not here */
+	else
+		c->total += k->buf.len;
+	c->known += catenate_sink_size(k);
 	build_next(c);
 }
 
@@ -408,7 +476,9 @@ static void build_next(struct append_ctx *c)
 	size_t max_cmd = lim->max_command ? lim->max_command : IMAP_PARSER_DEFAULT_MAX_COMMAND;
 	size_t room = c->total < max_cmd ? max_cmd - c->total : 0;
 	struct append_msg *m = &c->msgs[c->next++];
-	catenate_build(c->s, m->cat, &m->built, room < max_msg ? room : max_msg, on_built, c);
+	set_dest(c, c->known, false);
+	catenate_build(c->s, m->cat, m->cat->list_count, &m->sink, &c->dest, room < max_msg ? room : max_msg,
+		       on_built, c);
 }
 
 /* Before CATENATE fetches any URL part: the destination must exist, so a
@@ -525,6 +595,19 @@ void cmd_append(struct session *s, const struct imap_command *cmd)
 		session_tagged(s, "NO", "[SERVERBUG] APPEND: staged message lost");
 		goto fail;
 	}
+	/* CATENATE messages staged while reading: their sinks go on. */
+	for (unsigned j = 0; j < c->n_cats; j++) {
+		struct cat_stage *cs = &c->cats[j];
+		if (cs->msg >= n || msgs[cs->msg].cat == NULL || cs->sink.staging_id == 0 ||
+		    cs->sink.parts_done > msgs[cs->msg].cat->list_count) {
+			session_tagged(s, "NO", "[SERVERBUG] APPEND: staged message lost");
+			goto fail;
+		}
+		msgs[cs->msg].sink = cs->sink;
+		memset(&cs->sink, 0, sizeof(cs->sink));
+	}
+	c->n_cats = 0;
+	c->known = 0;
 	for (unsigned j = 0; j < n; j++) {
 		const struct imap_arg *a = msgs[j].message;
 		if (a != NULL && !a->streamed && a->len == 0) {
@@ -533,6 +616,8 @@ void cmd_append(struct session *s, const struct imap_command *cmd)
 		}
 		if (a != NULL && !a->streamed)
 			c->total += a->len;
+		if (a != NULL)
+			c->known += a->streamed ? a->streamed_len : a->len;
 	}
 	session_ref(s);
 	if (n_urls > 0)
@@ -580,6 +665,8 @@ static void on_piece(const Cpm__Response *resp, void *ctx)
 	}
 	c->acked += c->piece.len;
 	buf_reset(&c->piece);
+	if (c->lit_cat != NULL && c->acked == c->lit_end)
+		c->lit_cat->sink.filled = c->acked; /* the CATENATE message goes on after it */
 	session_literal_resume(s); /* the next bytes, or the rest of the command */
 	session_unref(s);
 }
@@ -590,7 +677,7 @@ static void send_piece(struct append_ctx *c)
 	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__AppendChunkReq q = CPM__APPEND_CHUNK_REQ__INIT;
 	q.user = c->ref.owner;
-	q.staging_id = c->staged[c->n_staged - 1].id;
+	q.staging_id = c->lit_id;
 	q.offset = c->acked;
 	q.data.data = c->piece.data;
 	q.data.len = c->piece.len;
@@ -638,7 +725,10 @@ static void on_begin(const Cpm__Response *resp, void *ctx)
 		return;
 	}
 	if (ok) {
+		c->lit_id = c->staged[c->n_staged - 1].id;
+		c->lit_cat = NULL;
 		c->acked = 0;
+		c->lit_end = c->lit_size;
 		buf_reset(&c->piece);
 		c->piece_ms = uv_now(s->w->loop);
 		session_literal_stream(s, append_literal_data);
@@ -662,6 +752,65 @@ static void on_begin(const Cpm__Response *resp, void *ctx)
 		session_done(s);
 	}
 	session_unref(s);
+}
+
+/* The parts of a CATENATE message before its large TEXT literal are in
+ * its staging file: the literal streams after them. */
+static void on_before_literal(void *arg, enum catenate_status st)
+{
+	struct append_ctx *c = arg;
+	struct session *s = c->s;
+	if (st == CATENATE_CLOSED)
+		return; /* the session frees the ctx (cmd_state), which aborts */
+	if (st != CATENATE_OK) {
+		session_literal_skip(s);
+		session_done(s); /* frees the ctx: what was staged is aborted */
+		return;
+	}
+	struct catenate_sink *k = &c->lit_cat->sink;
+	k->parts_done += 2; /* the TEXT and its literal, streamed now */
+	c->lit_id = k->staging_id;
+	c->acked = k->filled;
+	c->lit_end = k->filled + c->lit_size;
+	buf_reset(&c->piece);
+	c->piece_ms = uv_now(s->w->loop);
+	session_literal_stream(s, append_literal_data);
+}
+
+/* A large TEXT literal of message msg's CATENATE list cat (the partial
+ * command's last argument, ending with it): the message is staged (open
+ * size) if it is not yet, the parts before the literal are written to it,
+ * then the literal streams into it (append_literal_data). */
+static void catenate_literal(struct session *s, struct append_ctx *c, const struct imap_arg *cat, unsigned msg,
+			     uint64_t pending, const struct imap_literal_info *li)
+{
+	const struct cpm_config *cfg = s->w->cfg;
+	struct cat_stage *cs = c->n_cats > 0 && c->cats[c->n_cats - 1].msg == msg ? &c->cats[c->n_cats - 1] : NULL;
+	if (cs == NULL) {
+		if (c->cats == NULL && (c->cats = calloc(cfg->append_staging_max, sizeof(*c->cats))) == NULL) {
+			literal_failed(s, "NO", "[SERVERBUG] Out of memory");
+			return;
+		}
+		if (c->n_staged + c->n_cats >= cfg->append_staging_max) {
+			literal_failed(s, "NO", "[LIMIT] Too many large messages in one APPEND");
+			return;
+		}
+		cs = &c->cats[c->n_cats++];
+		cs->msg = msg;
+	}
+	const struct imap_parser_limits *lim = &s->w->limits;
+	size_t max_msg = lim->max_literal ? lim->max_literal : IMAP_PARSER_DEFAULT_MAX_LITERAL;
+	if (li->size > max_msg || catenate_sink_size(&cs->sink) > max_msg - li->size) {
+		literal_failed(s, "NO", "[TOOBIG] Composed message grows too big");
+		return;
+	}
+	c->binary = li->literal8;
+	c->lit_size = li->size;
+	c->lit_cat = cs;
+	c->piece_max = cfg->append_chunk_kb << 10;
+	set_dest(c, pending + li->size, true);
+	/* Up to the TEXT atom before the literal; room left for the literal. */
+	catenate_build(s, cat, cat->list_count - 2, &cs->sink, &c->dest, max_msg - li->size, on_before_literal, c);
 }
 
 void cmd_append_literal(struct session *s, const struct imap_command *partial, const struct imap_literal_info *li)
@@ -699,17 +848,34 @@ void cmd_append_literal(struct session *s, const struct imap_command *partial, c
 		if (j + 1 < n && a != NULL)
 			pending += a->streamed ? a->streamed_len : a->len;
 	}
+	for (unsigned j = 0; err == NULL && j < c->n_cats; j++)
+		pending += catenate_sink_size(&c->cats[j].sink);
 	bool last_is_literal = n > 0 && msgs[n - 1].message == &partial->args[partial->nargs - 1];
+	const struct imap_arg *cat = err == NULL && n > 0 ? msgs[n - 1].cat : NULL;
 	free(msgs);
 	if (err != NULL) {
 		literal_failed(s, "BAD", err);
+		return;
+	}
+	if (li->depth > 0) {
+		/* A TEXT literal of the last message's CATENATE list. */
+		if (cat == NULL || cat != &partial->args[partial->nargs - 1] || li->depth != 1 ||
+		    cat->list_count < 2 || !cat->list[cat->list_count - 1].streamed || streamed != c->n_staged) {
+			literal_failed(s, "NO", "[SERVERBUG] APPEND: unexpected literal");
+			return;
+		}
+		if (append_name(s, c, &partial->args[0]) < 0) {
+			literal_failed(s, "NO", "[CANNOT] Invalid mailbox name");
+			return;
+		}
+		catenate_literal(s, c, cat, n - 1, pending, li);
 		return;
 	}
 	if (!last_is_literal || streamed != c->n_staged + 1) {
 		literal_failed(s, "NO", "[SERVERBUG] APPEND: unexpected literal");
 		return;
 	}
-	if (c->n_staged >= s->w->cfg->append_staging_max) {
+	if (c->n_staged + c->n_cats >= s->w->cfg->append_staging_max) {
 		literal_failed(s, "NO", "[LIMIT] Too many large messages in one APPEND");
 		return;
 	}

@@ -375,7 +375,9 @@ void session_literal(struct session *s, const struct imap_command *partial, cons
 		session_done(s);
 		return;
 	}
-	if (def != NULL && def->literal != NULL && (def->states & bit) != 0 && li->depth == 0) {
+	if (def != NULL && def->literal != NULL && (def->states & bit) != 0 &&
+	    (li->depth == 0 || (li->depth == 1 && def->literal == cmd_append_literal))) {
+		/* APPEND also takes a TEXT literal of a CATENATE list (depth 1) */
 		s->literal_cmd = true;
 		def->literal(s, partial, li);
 		return;
