@@ -81,6 +81,9 @@ const char *catenate_check(const struct imap_arg *list, unsigned *n_urls_r)
 		if (is_atom(kind, "TEXT")) {
 			if (val == NULL || val->type != IMAP_ARG_LITERAL)
 				return "CATENATE TEXT needs a literal";
+			/* As for APPEND's message (RFC 3501 CHAR8; a streamed one is checked as it comes). */
+			if (!val->literal8 && !val->streamed && memchr(val->str, '\0', val->len) != NULL)
+				return "CATENATE: NUL in a literal; send binary data as a literal8 ~{n}";
 		} else if (is_atom(kind, "URL")) {
 			if (val == NULL || arg_astring(val) == NULL)
 				return "CATENATE URL needs a string";

@@ -140,6 +140,9 @@ class Build(CatenateBase):
         self.assertEqual(it["BODY[]"], b"Subject: t\r\n\r\na\x00bc\r\n")
         self.assertIn("\\Flagged", it["FLAGS"])
         self.assertEqual(it["INTERNALDATE"], b"05-Mar-2021 10:11:12 +0100")
+        # A NUL needs a literal8, in a TEXT part as in APPEND's message.
+        _, tagged = w.cmd_literal("APPEND Out CATENATE (TEXT", b"Subject: n\r\n\r\na\x00b\r\n", tail=b")")
+        self.assertRegex(tagged, rb"^\S+ BAD .*literal8")
         w.close()
 
     def test_text_and_whole_message_url(self):
