@@ -63,6 +63,7 @@ struct cmd_def {
 	unsigned states;
 	cmd_handler *handler;
 	cmd_literal_handler *literal; /* NULL: large literals are buffered like others */
+	unsigned literal_depth;       /* literals offered up to this list depth (0: top level only) */
 };
 
 /* The selected folder, as this session knows it. */
