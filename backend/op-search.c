@@ -415,9 +415,13 @@ static bool eval(const Cpm__SearchKey *k, struct msg_view *m, unsigned depth)
 	case CPM__SEARCH_OP__S_SENTBEFORE:
 	case CPM__SEARCH_OP__S_SENTON:
 	case CPM__SEARCH_OP__S_SENTSINCE: {
+		/* No Date: (or one that does not parse) counts as 1 Jan 1970,
+		 * as in Dovecot: RFC 3501 leaves such messages open. */
 		int64_t day = 0;
-		if (!load(m) || !each_field(m->data, header_len(m->data, m->len), "Date", value_date, &day))
+		if (!load(m))
 			return false;
+		if (!each_field(m->data, header_len(m->data, m->len), "Date", value_date, &day))
+			day = 0;
 		return k->op == CPM__SEARCH_OP__S_SENTBEFORE ? day < k->date
 		       : k->op == CPM__SEARCH_OP__S_SENTON   ? day == k->date
 							     : day >= k->date;
