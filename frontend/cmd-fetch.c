@@ -63,7 +63,10 @@
  *      rewrite is read in one range (so memory follows the longest leaf
  *      header, never the message); one longer than FETCH_REWRITE_MAX (only
  *      a malformed message has one) makes the item ST_WHOLE: the message
- *      read whole and answered as a small one.
+ *      read whole and answered as a small one. BINARY[TEXT], [n.TEXT],
+ *      [n.MIME] and [HEADER] of a large message are ST_PIECES too, their
+ *      plans cuts of BINARY[] / BINARY[n]'s (mime_binary_section_plan);
+ *      BINARY's HEADER.FIELDS(.NOT) is BODY's (ST_FILTER).
  *   \Seen is set by steps 1-2 as for BODY[] (BINARY too).
  *
  * One context per command lives across the RPCs; the session is referenced
