@@ -234,3 +234,125 @@ int mime_binary_plan(const struct mime_tree *tree, const uint32_t *path, size_t 
 	*n_r = pl.n;
 	return MIME_BINARY_OK;
 }
+
+/* ---- the other section kinds: cuts of the same plans ------------------------ */
+
+/* Drops what the plan pieces p[0 .. *n) give for the stored bytes before
+ * from (a header's end): pieces wholly before it go, a copy across it is
+ * cut there. Only a copy can cross a part's header end (a rewritten header
+ * is exactly a leaf's header, a decoded body starts after it). */
+static void plan_cut(struct mime_binary_piece *p, size_t *n, uint64_t from)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < *n; i++) {
+		struct mime_binary_piece q = p[i];
+		if (q.off + q.len <= from)
+			continue;
+		if (q.off < from) {
+			if (q.kind != MIME_PIECE_COPY)
+				continue;
+			q.len -= from - q.off;
+			q.off = from;
+		}
+		p[k++] = q;
+	}
+	*n = k;
+}
+
+static int plan_one(enum mime_piece_kind kind, uint64_t off, uint64_t len, uint64_t msg_len,
+		    struct mime_binary_piece **pieces_r, size_t *n_r)
+{
+	clamp((size_t)msg_len, &off, &len);
+	if (len == 0)
+		return MIME_BINARY_OK;
+	*pieces_r = calloc(1, sizeof(**pieces_r));
+	if (*pieces_r == NULL)
+		return MIME_BINARY_NOMEM;
+	**pieces_r = (struct mime_binary_piece){.kind = (uint8_t)kind, .cte = MIME_CTE_IDENTITY, .off = off, .len = len};
+	*n_r = 1;
+	return MIME_BINARY_OK;
+}
+
+int mime_binary_section_plan(const struct mime_tree *tree, const struct mime_section *sec, uint64_t msg_len,
+			     struct mime_binary_piece **pieces_r, size_t *n_r)
+{
+	uint32_t idx;
+	*pieces_r = NULL;
+	*n_r = 0;
+	if (msg_len > SIZE_MAX)
+		msg_len = SIZE_MAX;
+	if (sec->text == MIME_SECTION_BODY)
+		return mime_binary_plan(tree, sec->path, sec->path_len, msg_len, pieces_r, n_r);
+	if (tree == NULL || tree->n_parts == 0 || !mime_part_by_path(tree, sec->path, sec->path_len, &idx))
+		return MIME_BINARY_OK;
+	const struct mime_part *p = &tree->parts[idx];
+	switch (sec->text) {
+	case MIME_SECTION_MIME:
+		/* As BINARY[] shows it: a leaf it decodes has its header rewritten. */
+		if (is_leaf(p)) {
+			enum mime_cte cte = part_cte(tree, p);
+			if (cte == MIME_CTE_BASE64 || cte == MIME_CTE_QP)
+				return plan_one(MIME_PIECE_HEADER, p->hdr_off, p->hdr_len, msg_len, pieces_r, n_r);
+		}
+		return plan_one(MIME_PIECE_COPY, p->hdr_off, p->hdr_len, msg_len, pieces_r, n_r);
+	case MIME_SECTION_TEXT: {
+		/* BINARY[] or BINARY[path] without the message's own header. */
+		const struct mime_part *m = p;
+		if (sec->path_len > 0) {
+			if ((p->flags & MIME_PART_RFC822) == 0 || p->n_children == 0)
+				return MIME_BINARY_OK; /* as BODY[n.TEXT]: empty */
+			m = p + 1;
+		}
+		int rc = mime_binary_plan(tree, sec->path, sec->path_len, msg_len, pieces_r, n_r);
+		if (rc != MIME_BINARY_OK)
+			return rc;
+		plan_cut(*pieces_r, n_r, m->body_off);
+		if (*n_r == 0) {
+			free(*pieces_r);
+			*pieces_r = NULL;
+		}
+		return MIME_BINARY_OK;
+	}
+	default: {
+		/* HEADER: a message header is never transfer-encoded (and a
+		 * HEADER.FIELDS(.NOT) plan is the header its filter reads). */
+		uint64_t off, len;
+		if (!mime_section_locate(tree, sec, &off, &len))
+			return MIME_BINARY_OK;
+		return plan_one(MIME_PIECE_COPY, off, len, msg_len, pieces_r, n_r);
+	}
+	}
+}
+
+int mime_binary_section_fetch(struct buf *out, const unsigned char *msg, size_t msg_len, const struct mime_tree *tree,
+			      const struct mime_section *sec)
+{
+	if (sec->text == MIME_SECTION_BODY)
+		return mime_binary_fetch(out, msg, msg_len, tree, sec->path, sec->path_len);
+	if (sec->text == MIME_SECTION_HEADER_FIELDS || sec->text == MIME_SECTION_HEADER_FIELDS_NOT) {
+		if (tree == NULL || tree->n_parts == 0)
+			return MIME_BINARY_OK;
+		return mime_section_fetch(out, msg, msg_len, tree, sec) < 0 ? MIME_BINARY_NOMEM : MIME_BINARY_OK;
+	}
+	/* The plan run over the bytes: the large path's answer by construction. */
+	struct mime_binary_piece *pc = NULL;
+	size_t n = 0;
+	int rc = mime_binary_section_plan(tree, sec, msg_len, &pc, &n);
+	for (size_t i = 0; rc == MIME_BINARY_OK && i < n; i++) {
+		const unsigned char *p = msg + pc[i].off;
+		size_t len = (size_t)pc[i].len;
+		int r;
+		if (pc[i].kind == MIME_PIECE_COPY)
+			r = buf_append(out, p, len);
+		else if (pc[i].kind == MIME_PIECE_HEADER)
+			r = mime_binary_rewrite_header(out, p, len);
+		else if (pc[i].cte == MIME_CTE_BASE64)
+			r = mime_decode_text(out, p, len, "base64", 6, NULL, 0, SIZE_MAX);
+		else
+			r = mime_decode_text(out, p, len, "quoted-printable", 16, NULL, 0, SIZE_MAX);
+		if (r < 0)
+			rc = MIME_BINARY_NOMEM;
+	}
+	free(pc);
+	return rc;
+}

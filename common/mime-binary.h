@@ -89,6 +89,27 @@ struct mime_binary_piece {
 int mime_binary_plan(const struct mime_tree *tree, const uint32_t *path, size_t path_len, uint64_t msg_len,
 		     struct mime_binary_piece **pieces_r, size_t *n_r);
 
+/* BINARY with any section-spec (RFC 3516's section-binary names part paths
+ * only; as Dovecot, the others are answered too), cut the way BODY's
+ * sections cut a message:
+ *  - "" / "1.2" (MIME_SECTION_BODY): mime_binary_plan / mime_binary_fetch;
+ *  - TEXT: BINARY[] (n.TEXT of a message/rfc822 part n: BINARY[n]) without
+ *    the message's own header: the same plan cut at that header's end, so
+ *    MIME_BINARY_UNKNOWN_CTE exactly when that BINARY[...] gives it; n.TEXT
+ *    of any other part is empty (as BODY[n.TEXT]);
+ *  - n.MIME: the part's header as BINARY[] shows it: a leaf whose body it
+ *    decodes (base64, quoted-printable) has it rewritten (one HEADER
+ *    piece), any other part's is BODY[n.MIME] (one COPY piece);
+ *  - HEADER, n.HEADER: BODY's bytes (one COPY piece; a message header is
+ *    never transfer-encoded); HEADER.FIELDS(.NOT): BODY's filtered header
+ *    (the plan is the header range that filter reads).
+ * The plan's conventions are mime_binary_plan's; mime_binary_section_fetch
+ * runs it over the message's bytes (so both paths agree by construction). */
+int mime_binary_section_plan(const struct mime_tree *tree, const struct mime_section *sec, uint64_t msg_len,
+			     struct mime_binary_piece **pieces_r, size_t *n_r);
+int mime_binary_section_fetch(struct buf *out, const unsigned char *msg, size_t msg_len, const struct mime_tree *tree,
+			      const struct mime_section *sec);
+
 /* Appends the header h[0 .. len) with each Content-Transfer-Encoding field
  * replaced by "Content-Transfer-Encoding: binary" (keeping the field's line
  * end): what a MIME_PIECE_HEADER gives. 0 or -1 (out of memory). */

@@ -63,7 +63,10 @@
  *      rewrite is read in one range (so memory follows the longest leaf
  *      header, never the message); one longer than FETCH_REWRITE_MAX (only
  *      a malformed message has one) makes the item ST_WHOLE: the message
- *      read whole and answered as a small one.
+ *      read whole and answered as a small one. BINARY[TEXT], [n.TEXT],
+ *      [n.MIME] and [HEADER] of a large message are ST_PIECES too, their
+ *      plans cuts of BINARY[] / BINARY[n]'s (mime_binary_section_plan);
+ *      BINARY's HEADER.FIELDS(.NOT) is BODY's (ST_FILTER).
  *   \Seen is set by steps 1-2 as for BODY[] (BINARY too).
  *
  * One context per command lives across the RPCs; the session is referenced
@@ -622,7 +625,25 @@ static bool write_message(struct session *s, struct fetch_ctx *c, const Cpm__Mes
 		bool any = c->st.wrote;
 		for (unsigned i = 0; i < fi->n_body; i++) {
 			const struct fetch_body_item *it = &fi->items[i];
-			if (fetch_items_is_binary(it)) {
+			bool filter = it->sec.text == MIME_SECTION_HEADER_FIELDS ||
+				      it->sec.text == MIME_SECTION_HEADER_FIELDS_NOT;
+			if (fetch_items_is_binary(it) && !filter && tree != NULL && it->sec.text != MIME_SECTION_BODY) {
+				/* TEXT, MIME, HEADER: a cut of a plan (mime_binary_section_plan),
+				 * made piece by piece; planned here for [UNKNOWN-CTE] only. */
+				struct mime_binary_piece *pc = NULL;
+				size_t pn = 0;
+				int rc = mime_binary_section_plan(tree, &it->sec, m->size, &pc, &pn);
+				free(pc);
+				if (rc == MIME_BINARY_UNKNOWN_CTE) {
+					c->st.kind[i] = ST_SKIP;
+					unknown_cte = true;
+					continue;
+				}
+				c->st.kind[i] = pieces_kind(c, m);
+				any = true;
+				continue;
+			}
+			if (fetch_items_is_binary(it) && !filter) {
 				enum mime_binary_kind kind;
 				enum mime_cte cte;
 				int rc = tree == NULL ? MIME_BINARY_OK
@@ -876,10 +897,7 @@ static void write_filtered(struct fetch_ctx *c, const unsigned char *hdr, size_t
 	unsigned i = c->st.item;
 	fetch_items_filter_header(&f, &c->items.items[i], hdr, len); /* out of memory: empty */
 	item_sep(c, b);
-	fetch_items_write_body_name(b, &c->items.items[i]);
-	buf_printf(b, " {%zu}\r\n", f.len);
-	if (f.len > 0)
-		buf_append(b, f.data, f.len);
+	write_body_answer(b, &c->items.items[i], f.data, f.len); /* BINARY's: its size, or literal8 for a NUL */
 	buf_free(&f);
 	next_item(c);
 }
@@ -978,7 +996,7 @@ static bool pieces_step(struct fetch_ctx *c)
 		struct mime_binary_piece *p = NULL;
 		size_t n = 0;
 		bool ok = c->st.tree != NULL && mime_tree_deserialize(c->st.tree, c->st.tree_len, &tree) == 0 &&
-			  mime_binary_plan(tree, it->sec.path, it->sec.path_len, c->st.size, &p, &n) == MIME_BINARY_OK;
+			  mime_binary_section_plan(tree, &it->sec, c->st.size, &p, &n) == MIME_BINARY_OK;
 		mime_tree_free(&tree);
 		for (size_t k = 0; ok && k < n; k++)
 			ok = p[k].kind != MIME_PIECE_HEADER || p[k].len <= FETCH_REWRITE_MAX;

@@ -83,7 +83,9 @@ static enum fetch_item_result body_item(struct fetch_items *fi, enum fetch_body_
 }
 
 /* "BODY[" or "BODY.PEEK[" (or a BINARY form) already matched up to and
- * including '['. BINARY takes part paths only, BINARY.SIZE no partial. */
+ * including '['. BINARY takes every section-spec BODY takes (RFC 3516's
+ * section-binary is part paths only; Dovecot answers the others too, see
+ * mime_binary_section_plan), BINARY.SIZE no partial. */
 static enum fetch_item_result parse_body_section(struct fetch_items *fi, const char *s, size_t len, size_t pos,
 						 bool peek, enum fetch_body_name name)
 {
@@ -108,13 +110,8 @@ static enum fetch_item_result parse_body_section(struct fetch_items *fi, const c
 			return FETCH_ITEM_INVALID;
 		partial = true;
 	}
-	if (name == FETCH_BINARY || name == FETCH_BINARY_SIZE) {
-		for (size_t k = pos; k < close; k++)
-			if (!(s[k] == '.' || (s[k] >= '0' && s[k] <= '9')))
-				return FETCH_ITEM_INVALID;
-		if (name == FETCH_BINARY_SIZE && partial)
-			return FETCH_ITEM_INVALID;
-	}
+	if (name == FETCH_BINARY_SIZE && partial)
+		return FETCH_ITEM_INVALID;
 	return body_item(fi, name, peek, s + pos, close - pos, partial, origin, count);
 }
 
@@ -259,7 +256,7 @@ int fetch_items_body_bytes(struct buf *out, const struct fetch_body_item *it, co
 	const unsigned char *p = msg;
 	size_t n = len;
 	if (is_binary(it)) {
-		int rc = tree == NULL ? -1 : mime_binary_fetch(&sec, msg, len, tree, it->sec.path, it->sec.path_len);
+		int rc = tree == NULL ? -1 : mime_binary_section_fetch(&sec, msg, len, tree, &it->sec);
 		if (rc != MIME_BINARY_OK) {
 			buf_free(&sec);
 			return rc == MIME_BINARY_UNKNOWN_CTE ? FETCH_BYTES_UNKNOWN_CTE : -1;
@@ -291,9 +288,10 @@ static bool is_filter(const struct fetch_body_item *it)
 	return it->sec.text == MIME_SECTION_HEADER_FIELDS || it->sec.text == MIME_SECTION_HEADER_FIELDS_NOT;
 }
 
+/* BINARY's header filters are BODY's (a header is never encoded). */
 static bool streamable(const struct fetch_body_item *it)
 {
-	return !is_binary(it);
+	return !is_binary(it) || is_filter(it);
 }
 
 bool fetch_items_is_binary(const struct fetch_body_item *it)

@@ -5,8 +5,9 @@
  * BODY, RFC822, RFC822.HEADER, RFC822.TEXT, BODY[section]<origin.count>,
  * BODY.PEEK[section]<origin.count> (section: "", "1.2", HEADER, TEXT, MIME,
  * HEADER.FIELDS (...), HEADER.FIELDS.NOT (...), with part paths),
- * BINARY[part]<origin.count>, BINARY.PEEK[part]<origin.count> and
- * BINARY.SIZE[part] (RFC 3516: part paths only), PREVIEW (RFC 8970; its
+ * BINARY[section]<origin.count>, BINARY.PEEK[section]<origin.count> and
+ * BINARY.SIZE[section] (RFC 3516 names part paths only; as Dovecot, every
+ * section BODY takes is answered: mime_binary_section_plan), PREVIEW (RFC 8970; its
  * "(LAZY)" modifier list is a separate argument: fetch_items_add_preview_mods),
  * MODSEQ (RFC 7162), and the macros ALL, FAST, FULL. ANNOTATION is
  * recognised and refused as unsupported; anything else is invalid. The parser's atoms
@@ -102,9 +103,10 @@ void fetch_items_write_body_name(struct buf *b, const struct fetch_body_item *it
 
 /* Large bodies in bounded memory: true when a large message can be
  * answered without holding its body: every body item is a byte range of
- * the stored message (fetch_items_body_range), a filtered header, or a
- * BINARY item, whose part cmd-fetch.c decodes window by window (a BINARY
- * of a multipart or of the whole message piece by piece, binary-pieces.h). */
+ * the stored message (fetch_items_body_range), a filtered header (BODY's
+ * or BINARY's), or a BINARY item, whose part cmd-fetch.c decodes window by
+ * window (a BINARY of a multipart, of the whole message, TEXT, MIME or
+ * HEADER piece by piece, binary-pieces.h). */
 bool fetch_items_streamable(const struct fetch_items *fi);
 /* BINARY[...] or BINARY.SIZE[...]. */
 bool fetch_items_is_binary(const struct fetch_body_item *it);

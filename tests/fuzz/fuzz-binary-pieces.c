@@ -5,12 +5,13 @@
  *   make fuzz
  *   build/fuzz/fuzz-binary-pieces -max_len=4096 -max_total_time=300
  *
- * The input: 4 control bytes (section, partial origin and count, how the
- * back-end lies), then a message. The walk runs against a model of the
+ * The input: 4 control bytes (section: a part path and TEXT / MIME /
+ * HEADER, partial origin and count, how the back-end lies), then a message. The walk runs against a model of the
  * back-end's decoded windows (backend/binary-window.c's loop, tiny
  * windows) that, when told to, answers one window with a perturbed
  * field. An honest walk must end with exactly the whole-message answer
- * (mime_binary_fetch with the partial applied) and its literal8 choice; a
+ * (mime_binary_section_fetch, for a part path mime_binary_fetch, with the
+ * partial applied) and its literal8 choice; a
  * lying one may break (BP_BROKEN) but never loops, overruns a buffer or
  * gives more bytes than it announced.
  */
@@ -86,11 +87,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mime_tree *tree = NULL;
 	if (mime_parse(msg, len, &tree) < 0)
 		return 0;
+	/* bits 4-5: the section text (a part path, TEXT, MIME, HEADER) */
+	static const enum mime_section_text texts[] = {MIME_SECTION_BODY, MIME_SECTION_TEXT, MIME_SECTION_MIME,
+						       MIME_SECTION_HEADER};
+	struct mime_section sec = {.path = path, .path_len = plen, .text = texts[(data[0] >> 4) & 3]};
+	if (sec.text == MIME_SECTION_MIME && plen == 0)
+		sec.text = MIME_SECTION_BODY; /* no such section */
 	struct buf whole = {0};
-	int frc = mime_binary_fetch(&whole, msg, len, tree, path, plen);
+	int frc = mime_binary_section_fetch(&whole, msg, len, tree, &sec);
+	if (sec.text == MIME_SECTION_BODY) {
+		/* a part path: the plan against the whole-message path */
+		struct buf direct = {0};
+		int drc = mime_binary_fetch(&direct, msg, len, tree, path, plen);
+		if (drc != frc || (drc == MIME_BINARY_OK && (direct.len != whole.len ||
+							     (direct.len > 0 && memcmp(direct.data, whole.data, direct.len)))))
+			abort();
+		buf_free(&direct);
+	}
 	struct mime_binary_piece *pc = NULL;
 	size_t n = 0;
-	int prc = mime_binary_plan(tree, path, plen, len, &pc, &n);
+	int prc = mime_binary_section_plan(tree, &sec, len, &pc, &n);
 	if (prc != frc && frc != MIME_BINARY_NOMEM && prc != MIME_BINARY_NOMEM)
 		abort();
 	if (prc == MIME_BINARY_OK && frc == MIME_BINARY_OK) {

@@ -42,6 +42,111 @@ SINGLE = (b"From: a@example.org\r\n"
           b"\r\n"
           b"8NLJ18XUIM3J0g==\r\n")
 
+# Every section kind: a quoted-printable leaf, a base64 leaf, a
+# message/rfc822 holding a multipart/alternative (base64 and
+# quoted-printable leaves), a message/rfc822 whose embedded message is a
+# base64 single part; preamble and epilogue. (That embedded message says
+# MIME-Version: without it or a Content-Type, its Content-* fields are
+# not MIME (mime-parse.h) and BINARY leaves its body alone, where Dovecot
+# decodes it.)
+SECT = (b"From: a@example.org\r\n"
+        b"Subject: sections\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=XX\r\n"
+        b"\r\n"
+        b"preamble\r\n"
+        b"--XX\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n"
+        b"\r\n"
+        b"Hello=20w=C3=B6rld=\r\n soft\r\n"
+        b"--XX\r\n"
+        b"Content-Type: application/octet-stream\r\n"
+        b"Content-Transfer-Encoding: base64\r\n"
+        b"\r\n"
+        b"AAECA2hlbGxv\r\n"
+        b"--XX\r\n"
+        b"Content-Type: message/rfc822\r\n"
+        b"\r\n"
+        b"From: b@example.org\r\n"
+        b"Subject: inner\r\n"
+        b"Content-Type: multipart/alternative; boundary=YY\r\n"
+        b"\r\n"
+        b"--YY\r\n"
+        b"Content-Type: text/plain\r\n"
+        b"Content-Transfer-Encoding: base64\r\n"
+        b"\r\n"
+        b"aGVsbG8gd29ybGQ=\r\n"
+        b"--YY\r\n"
+        b"Content-Type: text/html\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n"
+        b"\r\n"
+        b"<p>caf=C3=A9</p>\r\n"
+        b"--YY--\r\n"
+        b"--XX\r\n"
+        b"Content-Type: message/rfc822\r\n"
+        b"Content-Transfer-Encoding: 7bit\r\n"
+        b"\r\n"
+        b"From: c@example.org\r\n"
+        b"Subject: inner2\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Transfer-Encoding: base64\r\n"
+        b"\r\n"
+        b"aW5uZXIgYm9keQ==\r\n"
+        b"--XX--\r\n"
+        b"epilogue\r\n")
+# BINARY[] of SECT (as Dovecot 2.3 answers it).
+SECT_BIN = (b"From: a@example.org\r\n"
+            b"Subject: sections\r\n"
+            b"MIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/mixed; boundary=XX\r\n"
+            b"\r\n"
+            b"preamble\r\n"
+            b"--XX\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Transfer-Encoding: binary\r\n"
+            b"\r\n"
+            b"Hello w\xc3\xb6rld soft\r\n"
+            b"--XX\r\n"
+            b"Content-Type: application/octet-stream\r\n"
+            b"Content-Transfer-Encoding: binary\r\n"
+            b"\r\n"
+            b"\x00\x01\x02\x03hello\r\n"
+            b"--XX\r\n"
+            b"Content-Type: message/rfc822\r\n"
+            b"\r\n"
+            b"From: b@example.org\r\n"
+            b"Subject: inner\r\n"
+            b"Content-Type: multipart/alternative; boundary=YY\r\n"
+            b"\r\n"
+            b"--YY\r\n"
+            b"Content-Type: text/plain\r\n"
+            b"Content-Transfer-Encoding: binary\r\n"
+            b"\r\n"
+            b"hello world\r\n"
+            b"--YY\r\n"
+            b"Content-Type: text/html\r\n"
+            b"Content-Transfer-Encoding: binary\r\n"
+            b"\r\n"
+            b"<p>caf\xc3\xa9</p>\r\n"
+            b"--YY--\r\n"
+            b"--XX\r\n"
+            b"Content-Type: message/rfc822\r\n"
+            b"Content-Transfer-Encoding: 7bit\r\n"
+            b"\r\n"
+            b"From: c@example.org\r\n"
+            b"Subject: inner2\r\n"
+            b"MIME-Version: 1.0\r\n"
+            b"Content-Transfer-Encoding: binary\r\n"
+            b"\r\n"
+            b"inner body\r\n"
+            b"--XX--\r\n"
+            b"epilogue\r\n")
+SECT_HDR_LEN = SECT.index(b"\r\n\r\n") + 4
+# A single part whose decoded body holds a NUL.
+SINGLE_NUL = (b"From: a@example.org\r\nSubject: single\r\nContent-Type: text/plain\r\n"
+              b"Content-Transfer-Encoding: base64\r\n\r\nAAFoaQ==\r\n")
+
 
 def populate(c):
     c.add_user("binny", PW)
@@ -51,7 +156,7 @@ class Binary(ClusterTest):
     @classmethod
     def setUpClass(cls):
         w = cls.cluster.login_raw("binny")
-        for m in (MSG, UUE, SINGLE):
+        for m in (MSG, UUE, SINGLE, SECT, SINGLE_NUL):
             _, tagged = w.cmd_literal(b"APPEND INBOX", m)
             assert status(tagged) == "OK", tagged
         w.close()
@@ -163,10 +268,90 @@ class Binary(ClusterTest):
         self.assertRegex(self.fetch1(w, "FETCH 1 (BINARY[3])"),
                          rb"^\* 1 FETCH \(FLAGS \(\\Seen( \\Recent)?\) BINARY\[3\] \{11\}\r\nhello world\)$")
 
+    def lit(self, w, seq, item, want, name=None):
+        """FETCH seq (BINARY.PEEK[item] BINARY.SIZE[item]): want, as a
+        literal8 exactly when it holds a NUL, and its length."""
+        name = name or item
+        got = self.fetch1(w, "FETCH %s (BINARY.PEEK[%s] BINARY.SIZE[%s])" % (seq, item, item))
+        tilde = b"~" if b"\x00" in want else b""
+        self.assertEqual(got, b"* %s FETCH (BINARY[%s] %s{%d}\r\n" % (seq.encode(), name.encode(), tilde, len(want))
+                         + want + b" BINARY.SIZE[%s] %d)" % (name.encode(), len(want)), item)
+
+    def test_sections(self):
+        """BINARY[TEXT], [HEADER], [n.MIME], [n.HEADER], [n.TEXT] and the
+        header filters: BINARY[] (or BINARY[n]) cut the way BODY's sections
+        cut the message (the bytes checked against Dovecot 2.3 but for
+        n.MIME of an encoded leaf, which Dovecot leaves as BODY[n.MIME])."""
+        w = self.session()
+        self.lit(w, "4", "", SECT_BIN)
+        self.lit(w, "4", "TEXT", SECT_BIN[SECT_HDR_LEN:])
+        self.lit(w, "4", "HEADER", SECT[:SECT_HDR_LEN])
+        self.lit(w, "4", "HEADER.FIELDS (Subject)", b"Subject: sections\r\n\r\n", "HEADER.FIELDS (SUBJECT)")
+        self.lit(w, "4", "HEADER.FIELDS.NOT (Subject From Content-Type)", b"MIME-Version: 1.0\r\n\r\n",
+                 "HEADER.FIELDS.NOT (SUBJECT FROM CONTENT-TYPE)")
+        # n.MIME: a leaf BINARY decodes shows its header as BINARY[] does
+        self.lit(w, "4", "1.MIME",
+                 b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: binary\r\n\r\n")
+        self.lit(w, "4", "2.MIME",
+                 b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n")
+        self.lit(w, "4", "3.1.MIME", b"Content-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n\r\n")
+        self.lit(w, "4", "3.1.1.MIME", b"Content-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n\r\n")
+        # ... any other part's is BODY[n.MIME]
+        self.lit(w, "4", "3.MIME", b"Content-Type: message/rfc822\r\n\r\n")
+        self.lit(w, "4", "4.MIME", b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: 7bit\r\n\r\n")
+        self.lit(w, "4", "4.1.MIME",
+                 b"From: c@example.org\r\nSubject: inner2\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: binary\r\n\r\n")
+        # n.HEADER: BODY's; n.TEXT: BINARY[n] without the embedded header
+        self.lit(w, "4", "3.HEADER", b"From: b@example.org\r\nSubject: inner\r\n"
+                 b"Content-Type: multipart/alternative; boundary=YY\r\n\r\n")
+        self.lit(w, "4", "4.HEADER",
+                 b"From: c@example.org\r\nSubject: inner2\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+        self.lit(w, "4", "3.HEADER.FIELDS.NOT (Subject)",
+                 b"From: b@example.org\r\nContent-Type: multipart/alternative; boundary=YY\r\n\r\n",
+                 "3.HEADER.FIELDS.NOT (SUBJECT)")
+        inner = SECT_BIN[SECT_BIN.index(b"--YY\r\n"):SECT_BIN.index(b"--YY--\r\n") + 8]
+        self.lit(w, "4", "3.TEXT", inner)
+        self.assertEqual(len(inner), 172)  # Dovecot's BINARY.SIZE[3.TEXT]
+        self.lit(w, "4", "4.TEXT", b"inner body")
+        # TEXT / HEADER of a part that is no message/rfc822: empty, as BODY's
+        for item in ("1.TEXT", "1.HEADER", "2.TEXT", "9.TEXT", "9.MIME", "1.HEADER.FIELDS (A)"):
+            self.lit(w, "4", item, b"", item.replace("(A)", "(A)"))
+        # partials cut the answer
+        self.assertEqual(self.fetch1(w, "FETCH 4 (BINARY.PEEK[TEXT]<10.20> BINARY.PEEK[2.MIME]<14.11>)"),
+                         b"* 4 FETCH (BINARY[TEXT]<10> {20}\r\n--XX\r\nContent-Type:  "
+                         b"BINARY[2.MIME]<14> {11}\r\napplication)")
+        self.assertEqual(self.fetch1(w, "FETCH 4 (BINARY.PEEK[TEXT]<196.6>)"),
+                         b"* 4 FETCH (BINARY[TEXT]<196> ~{6}\r\n\x00\x01\x02\x03he)")
+        # a single part: TEXT is its body decoded, HEADER BODY's, 1.MIME rewritten
+        hdr = SINGLE_NUL[:SINGLE_NUL.index(b"\r\n\r\n") + 4]
+        self.lit(w, "5", "TEXT", b"\x00\x01hi")
+        self.lit(w, "5", "HEADER", hdr)
+        self.lit(w, "5", "1.MIME", hdr.replace(b"base64", b"binary"))
+        self.lit(w, "5", "1.TEXT", b"")
+        self.assertEqual(self.fetch1(w, "FETCH 5 (BINARY.PEEK[TEXT]<2.10> BINARY.PEEK[TEXT]<10.10>)"),
+                         b"* 5 FETCH (BINARY[TEXT]<2> {2}\r\nhi BINARY[TEXT]<10> {0}\r\n)")
+        # without PEEK, \Seen as for BINARY[part]
+        self.assertRegex(self.fetch1(self.session(examine=False), "FETCH 5 (BINARY[HEADER.FIELDS (Subject)])"),
+                         rb"^\* 5 FETCH \(FLAGS \(\\Seen( \\Recent)?\) "
+                         rb"BINARY\[HEADER.FIELDS \(SUBJECT\)\] \{19\}\r\nSubject: single\r\n\r\n\)$")
+
+    def test_sections_unknown_cte(self):
+        w = self.session()
+        # TEXT holds the x-uuencode leaf as BINARY[] does
+        for item in ("BINARY.PEEK[TEXT]", "BINARY.SIZE[TEXT]"):
+            untagged, tagged = w.cmd("FETCH 2 (%s)" % item)
+            self.assertEqual(untagged, [])
+            self.assertRegex(tagged, rb"^a\d+ NO \[UNKNOWN-CTE\] ")
+        # a header is never encoded: HEADER and MIME are answered
+        self.assertEqual(self.fetch1(w, "FETCH 2 (BINARY.PEEK[3.MIME] BINARY.SIZE[HEADER.FIELDS (Subject)])"),
+                         b"* 2 FETCH (BINARY[3.MIME] {67}\r\nContent-Type: text/plain\r\n"
+                         b"Content-Transfer-Encoding: x-uuencode\r\n\r\n BINARY.SIZE[HEADER.FIELDS (SUBJECT)] 19)")
+
     def test_bad_syntax(self):
         w = self.session()
-        for item in ("BINARY[HEADER]", "BINARY.PEEK[1.MIME]", "BINARY[TEXT]", "BINARY.SIZE[1]<0.5>",
-                     "BINARY[1]<0.0>", "BINARY[0]", "BINARY[1", "BINARY.SIZE"):
+        for item in ("BINARY[1.2.X]", "BINARY.PEEK[MIME]", "BINARY[TEXT.HEADER]", "BINARY.SIZE[1]<0.5>",
+                     "BINARY.SIZE[TEXT]<0.5>", "BINARY[HEADER.FIELDS]", "BINARY[1]<0.0>", "BINARY[0]",
+                     "BINARY[1", "BINARY.SIZE"):
             _, tagged = w.cmd("FETCH 1 (%s)" % item)
             self.assertEqual(status(tagged), "BAD", (item, tagged))
 

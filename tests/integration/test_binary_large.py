@@ -411,6 +411,12 @@ class LargeBinary(ClusterTest):
         untagged, tagged = w.cmd("FETCH 2 (BINARY.PEEK[])")
         self.assertRegex(tagged, rb"^a\d+ NO \[UNKNOWN-CTE\] ")
         self.assertEqual(untagged, [])
+        # TEXT holds that part as BINARY[] does; a header is answered
+        untagged, tagged = w.cmd("FETCH 2 (BINARY.SIZE[TEXT] BINARY.PEEK[2.MIME] BINARY.PEEK[HEADER.FIELDS (Subject)])")
+        self.assertRegex(tagged, rb"^a\d+ NO \[UNKNOWN-CTE\] ")
+        self.assertEqual(untagged, [b"* 2 FETCH (BINARY[2.MIME] {81}\r\nContent-Type: application/octet-stream\r\n"
+                                    b"Content-Transfer-Encoding: x-uuencode\r\n\r\n "
+                                    b"BINARY[HEADER.FIELDS (SUBJECT)] {16}\r\nSubject: uue\r\n\r\n)"])
 
     def test_whole_message_of_a_large_one(self):
         w = self.session()
@@ -420,3 +426,75 @@ class LargeBinary(ClusterTest):
                             b"~{4}" if b"\x00" in SMALL_RAW[:4] else b"{4}", SMALL_RAW[:4]))
         resp = self.fetch1(w, "FETCH 3 BINARY.PEEK[]")
         self.assertEqual(fetch_items(resp)[1]["BINARY[]"], WHOLE_BINARY)
+
+    # ---- BINARY[TEXT], [HEADER], [n.MIME], [n.HEADER], [n.TEXT] -----------
+    # cuts of BINARY[] / BINARY[n] (mime_binary_section_plan): the model's
+    # answers with the header left off, or the header as shown.
+
+    def media_sections(self, msg, part4):
+        """The sections of msg (MEDIA or MEDIA_SMALL; part4: its BINARY[4])
+        and what BINARY answers for each."""
+        h = msg.bin.index(b"\r\n\r\n") + 4
+        h4 = part4.index(b"\r\n\r\n") + 4
+        return [("TEXT", msg.bin[h:]), ("HEADER", msg.enc[:h]),
+                ("HEADER.FIELDS (SUBJECT)", b"Subject: media\r\n\r\n"),
+                ("4.TEXT", part4[h4:]), ("4.HEADER", part4[:h4]),
+                ("4.HEADER.FIELDS.NOT (FROM MIME-VERSION CONTENT-TYPE)", b"Subject: forwarded\r\n\r\n"),
+                ("1.MIME", b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
+                           b"X-Part: 1\r\n\r\n"),
+                ("2.MIME", b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n"
+                           b"X-Part: 1\r\n\r\n"),
+                ("4.1.MIME", b"Content-Type: image/jpeg\r\nContent-Transfer-Encoding: binary\r\nX-Part: 1\r\n\r\n"),
+                ("5.MIME", b"Content-Type: multipart/alternative; boundary=AA\r\n\r\n"),
+                ("2.TEXT", b""), ("9.MIME", b"")]
+
+    def test_media_sections(self):
+        """BINARY.SIZE and BINARY of every section kind of the ~25 MB
+        message (piece by piece) and of the same structure built small (the
+        whole-message path) against the model."""
+        w = self.session()
+        for uid, msg, part4 in ((5, MEDIA_SMALL, SMALL_4_BIN), (4, MEDIA, MEDIA_4_BIN)):
+            for spec, want in self.media_sections(msg, part4):
+                self.assertEqual(self.fetch1(w, "UID FETCH %d (BINARY.SIZE[%s])" % (uid, spec)),
+                                 b"* %d FETCH (UID %d BINARY.SIZE[%s] %d)" % (uid, uid, spec.encode(), len(want)))
+                if len(want) > 2 * MB:
+                    continue  # TEXT: test_media_text_in_bounded_memory
+                resp = self.fetch1(w, "UID FETCH %d (BINARY.PEEK[%s])" % (uid, spec))
+                lit = b"~{%d}" % len(want) if b"\x00" in want else b"{%d}" % len(want)
+                head = b"* %d FETCH (UID %d BINARY[%s] %s\r\n" % (uid, uid, spec.encode(), lit)
+                self.assertEqual(resp[:len(head)], head, (uid, spec, resp[:100]))
+                self.assertTrue(resp[len(head):] == want + b")", (uid, spec))
+
+    def test_media_text_partials(self):
+        """Partials of BINARY[TEXT] and BINARY[4.TEXT] of the large message
+        around the piece boundaries of the cut answer, and past its end."""
+        w = self.session()
+        h = MEDIA.bin.index(b"\r\n\r\n") + 4
+        text = MEDIA.bin[h:]
+        cases = [(0, 40), (len(text) - 9, 100), (len(text), 4)]
+        for m in MEDIA.marks[:8]:
+            cases += [(m - h - 1, 2), (m - h - 3, 7)]
+        for origin, count in cases:
+            want = text[origin:origin + count]
+            resp = self.fetch1(w, "UID FETCH 4 (BINARY.PEEK[TEXT]<%d.%d>)" % (origin, count))
+            lit = b"~{%d}" % len(want) if b"\x00" in want else b"{%d}" % len(want)
+            self.assertEqual(resp, b"* 4 FETCH (UID 4 BINARY[TEXT]<%d> %s\r\n%s)" % (origin, lit, want),
+                             "<%d.%d>" % (origin, count))
+        h4 = MEDIA_4_BIN.index(b"\r\n\r\n") + 4
+        inner = MEDIA_4_BIN[h4:]
+        for origin, count in ((0, 30), (len(inner) - 20, 50), (200, MB)):
+            want = inner[origin:origin + count]
+            resp = self.fetch1(w, "UID FETCH 4 (BINARY.PEEK[4.TEXT]<%d.%d>)" % (origin, count))
+            lit = b"~{%d}" % len(want) if b"\x00" in want else b"{%d}" % len(want)
+            self.assertTrue(resp == b"* 4 FETCH (UID 4 BINARY[4.TEXT]<%d> %s\r\n%s)" % (origin, lit, want),
+                            "<%d.%d>: %r" % (origin, count, resp[:80]))
+
+    def test_media_text_in_bounded_memory(self):
+        """BINARY.PEEK[TEXT] of the ~25 MB message read slowly: BINARY[]
+        without its header (sha256), and neither process grows by anything
+        like the message."""
+        h = MEDIA.bin.index(b"\r\n\r\n") + 4
+        grown = self.stream_measured(b"UID FETCH 4 (UID BINARY.PEEK[TEXT])",
+                                     b"* 4 FETCH (UID 4 BINARY[TEXT] ~{%d}\r\n" % (len(MEDIA.bin) - h),
+                                     MEDIA.bin[h:])
+        self.assert_bounded(grown)

@@ -110,8 +110,8 @@ def _utc(m):
 
 
 def _tokens(r):
-    """Splits a response into tokens: strings (quoted or literal, both
-    returned as ("s", bytes)), "(" and ")", and atoms (("a", bytes), an atom
+    """Splits a response into tokens: strings (quoted, literal or literal8,
+    all returned as ("s", bytes)), "(" and ")", and atoms (("a", bytes), an atom
     keeps a [...] section with its spaces, e.g. BODY[HEADER.FIELDS (A B)]<0>)."""
     out = []
     i, n = 0, len(r)
@@ -131,8 +131,11 @@ def _tokens(r):
                 j += 1
             out.append(("s", val))
             i = j + 1
-        elif c == b"{":
-            m = re.match(rb"\{(\d+)\+?\}\r\n", r[i:])
+        elif c == b"{" or r[i:i + 2] == b"~{":
+            # a literal8 too: RFC 3516 4.3 leaves literal8 or literal for
+            # bytes without a NUL to the server (Dovecot: literal8 for any
+            # decoded content; ours: only when a NUL is sent)
+            m = re.match(rb"~?\{(\d+)\+?\}\r\n", r[i:])
             if not m:
                 out.append(("a", r[i:]))
                 break

@@ -36,9 +36,6 @@ PW = "suite-pw"
 
 # script name -> reason we may fail it where Dovecot passes.
 KNOWN = {
-    "fetch-binary-mime": "BINARY[TEXT] / BINARY.SIZE[TEXT] / BINARY[n.MIME]: RFC 3516's section-binary is "
-                         "part numbers only, so we answer BAD; Dovecot also takes BODY's section texts "
-                         "(docs/conformance.md, Differences that remain)",
 }
 
 if SCRIPTS:

@@ -127,12 +127,25 @@ static void test_binary_and_preview(void **state)
 	}
 	assert_string_equal((char *)b.data, "BINARY[1.2]<0>|BINARY.SIZE[]|BINARY[3]|");
 	buf_free(&b);
-	/* part paths only; no partial on BINARY.SIZE */
-	const char *bad[] = {"BINARY[HEADER]", "BINARY[1.MIME]", "BINARY.PEEK[TEXT]", "BINARY.SIZE[1]<0.1>",
+	/* every section BODY takes (as Dovecot), canonical names */
+	const char *good[] = {"BINARY[header]", "BINARY.PEEK[1.MIME]", "BINARY.SIZE[text]",
+			      "BINARY.PEEK[2.HEADER.FIELDS (Subject)]<0.4>", "BINARY[3.text]<1.2>"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(add(&fi, good[i]), FETCH_ITEM_OK);
+	assert_int_equal(fi.n_body, 8);
+	for (unsigned i = 3; i < fi.n_body; i++) {
+		fetch_items_write_body_name(&b, &fi.items[i]);
+		buf_append_byte(&b, '|');
+	}
+	assert_string_equal((char *)b.data, "BINARY[HEADER]|BINARY[1.MIME]|BINARY.SIZE[TEXT]|"
+					    "BINARY[2.HEADER.FIELDS (SUBJECT)]<0>|BINARY[3.TEXT]<1>|");
+	buf_free(&b);
+	/* sections BODY refuses too; no partial on BINARY.SIZE */
+	const char *bad[] = {"BINARY[1.2.X]", "BINARY[MIME]", "BINARY[HEADER.FIELDS]", "BINARY.SIZE[1]<0.1>",
 			     "BINARY[0]", "BINARY[1]<0.0>", "BINARY[", "BINARY", "BINARY.SIZE", "PREVIEW[]"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(add(&fi, bad[i]), FETCH_ITEM_INVALID);
-	assert_int_equal(fi.n_body, 3);
+	assert_int_equal(fi.n_body, 8);
 	fetch_items_clear(&fi);
 
 	assert_int_equal(add(&fi, "preview"), FETCH_ITEM_OK);

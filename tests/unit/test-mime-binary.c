@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include "mime-binary.h"
@@ -235,31 +236,34 @@ static void run_plan(struct buf *out, const unsigned char *msg, size_t len, cons
 	}
 }
 
+static const char *const PLAN_MSGS[] = {
+	MULTI,
+	"Subject: s\nContent-Transfer-Encoding: base64\nContent-Type: text/plain\n\naGVsbG8=\n",
+	"Subject: n\r\nContent-Transfer-Encoding: base64\r\n\r\naGk=\r\n",
+	"Content-Type: multipart/mixed; boundary=Q\r\n\r\npreamble\r\n--Q\r\n"
+	"Content-Transfer-Encoding: 8bit\r\n\r\nplain\r\n--Q\r\n"
+	"Content-Type: multipart/alternative; boundary=R\r\n\r\n--R\r\n"
+	"Content-Transfer-Encoding: quoted-printable\r\nX-A: b\r\n\r\na=3Db=\r\nc=0\r\n--R\r\n"
+	"content-transfer-encoding:base64\n\nAA\r\nA=\r\n--R--\r\nepi R\r\n--Q\r\n"
+	"Content-Type: message/rfc822\r\n\r\nSubject: in\r\nMIME-Version: 1.0\r\n"
+	"Content-Type: multipart/mixed; boundary=S\r\n\r\n--S\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+	"AP8A\r\n--S\r\n\r\nx\r\n--S--\r\n--Q--\r\nepilogue\r\n",
+	"Content-Type: multipart/mixed; boundary=Q\r\n\r\n--Q\r\n"
+	"Content-Transfer-Encoding: x-uue\r\n\r\nbegin\r\n--Q\r\n\r\nplain\r\n--Q--\r\n",
+};
+#define N_PLAN_MSGS (sizeof(PLAN_MSGS) / sizeof(PLAN_MSGS[0]))
+
 /* mime_binary_plan's pieces, run, equal mime_binary_fetch for every
  * section of several messages, whole and cut short (the tree then says
  * more than the bytes). */
 static void test_plan_matches_fetch(void **state)
 {
-	static const char *msgs[] = {
-		MULTI,
-		"Subject: s\nContent-Transfer-Encoding: base64\nContent-Type: text/plain\n\naGVsbG8=\n",
-		"Subject: n\r\nContent-Transfer-Encoding: base64\r\n\r\naGk=\r\n",
-		"Content-Type: multipart/mixed; boundary=Q\r\n\r\npreamble\r\n--Q\r\n"
-		"Content-Transfer-Encoding: 8bit\r\n\r\nplain\r\n--Q\r\n"
-		"Content-Type: multipart/alternative; boundary=R\r\n\r\n--R\r\n"
-		"Content-Transfer-Encoding: quoted-printable\r\nX-A: b\r\n\r\na=3Db=\r\nc=0\r\n--R\r\n"
-		"content-transfer-encoding:base64\n\nAA\r\nA=\r\n--R--\r\nepi R\r\n--Q\r\n"
-		"Content-Type: message/rfc822\r\n\r\nSubject: in\r\nMIME-Version: 1.0\r\n"
-		"Content-Type: multipart/mixed; boundary=S\r\n\r\n--S\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-		"AP8A\r\n--S\r\n\r\nx\r\n--S--\r\n--Q--\r\nepilogue\r\n",
-		"Content-Type: multipart/mixed; boundary=Q\r\n\r\n--Q\r\n"
-		"Content-Transfer-Encoding: x-uue\r\n\r\nbegin\r\n--Q\r\n\r\nplain\r\n--Q--\r\n",
-	};
+	const char *const *msgs = PLAN_MSGS;
 	uint32_t paths[][3] = {{1}, {2}, {3}, {3, 1}, {2, 1}, {2, 2}, {3, 1, 1}, {3, 1, 2}, {9}, {1, 1}};
 	size_t lens[] = {1, 1, 1, 2, 2, 2, 3, 3, 1, 2};
 	size_t n_paths = sizeof(lens) / sizeof(lens[0]);
 	size_t checked = 0;
-	for (size_t m = 0; m < sizeof(msgs) / sizeof(msgs[0]); m++) {
+	for (size_t m = 0; m < N_PLAN_MSGS; m++) {
 		size_t mlen = strlen(msgs[m]);
 		const unsigned char *msg = (const unsigned char *)msgs[m];
 		struct mime_tree *tree = NULL;
@@ -295,6 +299,111 @@ static void test_plan_matches_fetch(void **state)
 		mime_tree_free(&tree);
 	}
 	assert_true(checked > 100);
+}
+
+/* A part's header as BINARY[] shows it: rewritten when it is a leaf whose
+ * body BINARY decodes, else as stored (clamped to msg_len). */
+static void shown_header(struct buf *out, const unsigned char *msg, size_t msg_len, const struct mime_tree *tree,
+			 uint32_t idx)
+{
+	const struct mime_part *p = &tree->parts[idx];
+	uint64_t off = p->hdr_off < msg_len ? p->hdr_off : msg_len;
+	uint64_t len = p->hdr_len < msg_len - off ? p->hdr_len : msg_len - off;
+	size_t el = 0;
+	const unsigned char *e = mime_tree_str(tree, p->encoding, &el);
+	enum mime_cte cte = mime_cte_parse(e, e != NULL ? el : 0);
+	bool leaf = (p->flags & (MIME_PART_MULTIPART | MIME_PART_RFC822)) == 0;
+	if (leaf && (cte == MIME_CTE_BASE64 || cte == MIME_CTE_QP))
+		assert_int_equal(mime_binary_rewrite_header(out, msg + off, (size_t)len), 0);
+	else
+		assert_int_equal(buf_append(out, msg + off, (size_t)len), 0);
+}
+
+/* mime_binary_section_plan: TEXT is BINARY[] (n.TEXT: BINARY[n]) without
+ * the message's header as BINARY[] shows it, MIME that header, HEADER and
+ * the filters BODY's bytes; the plan run by mime-cte.h windows equals
+ * mime_binary_section_fetch; for every section of the messages, whole and
+ * cut short. */
+static void test_section_plans(void **state)
+{
+	(void)state;
+	static const char *const texts[] = {"TEXT", "HEADER", "MIME", "HEADER.FIELDS (Subject)",
+					    "HEADER.FIELDS.NOT (Subject)"};
+	static const char *const paths[] = {"", "1", "2", "3", "3.1", "2.1", "2.2", "3.1.1", "3.1.2", "9", "1.1"};
+	size_t checked = 0;
+	for (size_t m = 0; m < N_PLAN_MSGS; m++) {
+		size_t mlen = strlen(PLAN_MSGS[m]);
+		const unsigned char *msg = (const unsigned char *)PLAN_MSGS[m];
+		struct mime_tree *tree = NULL;
+		assert_int_equal(mime_parse(msg, mlen, &tree), 0);
+		for (size_t cut = mlen;; cut = cut > 7 ? cut - 7 : 0) {
+			for (size_t pi = 0; pi < sizeof(paths) / sizeof(paths[0]); pi++) {
+				for (size_t ti = 0; ti < sizeof(texts) / sizeof(texts[0]); ti++) {
+					char spec[128];
+					snprintf(spec, sizeof(spec), "%s%s%s", paths[pi], *paths[pi] != '\0' ? "." : "",
+						 texts[ti]);
+					struct mime_section sec = {0};
+					if (mime_section_parse(spec, strlen(spec), &sec) < 0) {
+						assert_true(*paths[pi] == '\0' && strcmp(texts[ti], "MIME") == 0);
+						continue;
+					}
+					struct buf want = {0}, got = {0}, ran = {0};
+					int wrc = MIME_BINARY_OK;
+					uint32_t idx;
+					bool found = mime_part_by_path(tree, sec.path, sec.path_len, &idx);
+					if (sec.text == MIME_SECTION_TEXT) {
+						bool msgpart = sec.path_len == 0 ||
+							       ((tree->parts[idx].flags & MIME_PART_RFC822) != 0 &&
+								tree->parts[idx].n_children > 0);
+						if (found && msgpart) {
+							struct buf whole = {0}, hdr = {0};
+							wrc = mime_binary_fetch(&whole, msg, cut, tree, sec.path, sec.path_len);
+							shown_header(&hdr, msg, cut, tree, sec.path_len == 0 ? 0 : idx + 1);
+							if (wrc == MIME_BINARY_OK && whole.len > hdr.len) {
+								assert_memory_equal(whole.data, hdr.data, hdr.len);
+								buf_append(&want, whole.data + hdr.len, whole.len - hdr.len);
+							}
+							buf_free(&whole);
+							buf_free(&hdr);
+						}
+					} else if (sec.text == MIME_SECTION_MIME) {
+						if (found)
+							shown_header(&want, msg, cut, tree, idx);
+					} else {
+						assert_int_equal(mime_section_fetch(&want, msg, cut, tree, &sec), 0);
+					}
+					int grc = mime_binary_section_fetch(&got, msg, cut, tree, &sec);
+					assert_int_equal(grc, wrc);
+					if (grc == MIME_BINARY_OK) {
+						assert_int_equal(got.len, want.len);
+						if (got.len > 0)
+							assert_memory_equal(got.data, want.data, got.len);
+						if (sec.text != MIME_SECTION_HEADER_FIELDS &&
+						    sec.text != MIME_SECTION_HEADER_FIELDS_NOT) {
+							struct mime_binary_piece *pc = NULL;
+							size_t n = 0;
+							assert_int_equal(mime_binary_section_plan(tree, &sec, cut, &pc, &n),
+									 MIME_BINARY_OK);
+							run_plan(&ran, msg, cut, pc, n);
+							assert_int_equal(ran.len, got.len);
+							if (got.len > 0)
+								assert_memory_equal(ran.data, got.data, got.len);
+							free(pc);
+						}
+						checked++;
+					}
+					buf_free(&want);
+					buf_free(&got);
+					buf_free(&ran);
+					mime_section_clear(&sec);
+				}
+			}
+			if (cut == 0)
+				break;
+		}
+		mime_tree_free(&tree);
+	}
+	assert_true(checked > 500);
 }
 
 /* The planned pieces of the whole MULTI message: copies around each
@@ -360,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_locate_matches_fetch),
 		cmocka_unit_test(test_plan_matches_fetch),
 		cmocka_unit_test(test_plan_pieces),
+		cmocka_unit_test(test_section_plans),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
