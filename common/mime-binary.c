@@ -314,8 +314,17 @@ int mime_binary_section_plan(const struct mime_tree *tree, const struct mime_sec
 		return MIME_BINARY_OK;
 	}
 	default: {
-		/* HEADER: a message header is never transfer-encoded (and a
-		 * HEADER.FIELDS(.NOT) plan is the header its filter reads). */
+		/* HEADER of a message whose body is one leaf BINARY decodes: that
+		 * header is the leaf's MIME header, shown as BINARY[] shows it
+		 * (rewritten), so HEADER, n.MIME and BINARY[] agree. Any other
+		 * header is BODY's bytes (and a HEADER.FIELDS(.NOT) plan is the
+		 * header its filter reads). */
+		const struct mime_part *m = sec->path_len > 0 && (p->flags & MIME_PART_RFC822) && p->n_children > 0 ? p + 1 : p;
+		if (sec->text == MIME_SECTION_HEADER && (sec->path_len == 0 || m != p) && is_leaf(m)) {
+			enum mime_cte cte = part_cte(tree, m);
+			if (cte == MIME_CTE_BASE64 || cte == MIME_CTE_QP)
+				return plan_one(MIME_PIECE_HEADER, m->hdr_off, m->hdr_len, msg_len, pieces_r, n_r);
+		}
 		uint64_t off, len;
 		if (!mime_section_locate(tree, sec, &off, &len))
 			return MIME_BINARY_OK;

@@ -100,9 +100,11 @@ int mime_binary_plan(const struct mime_tree *tree, const uint32_t *path, size_t 
  *  - n.MIME: the part's header as BINARY[] shows it: a leaf whose body it
  *    decodes (base64, quoted-printable) has it rewritten (one HEADER
  *    piece), any other part's is BODY[n.MIME] (one COPY piece);
- *  - HEADER, n.HEADER: BODY's bytes (one COPY piece; a message header is
- *    never transfer-encoded); HEADER.FIELDS(.NOT): BODY's filtered header
- *    (the plan is the header range that filter reads).
+ *  - HEADER, n.HEADER: BODY's bytes (one COPY piece), except the header of
+ *    a message whose body is one leaf BINARY decodes: that header is the
+ *    leaf's MIME header, rewritten as in BINARY[] and n.MIME (one HEADER
+ *    piece); HEADER.FIELDS(.NOT): BODY's filtered header (the plan is the
+ *    header range that filter reads).
  * The plan's conventions are mime_binary_plan's; mime_binary_section_fetch
  * runs it over the message's bytes (so both paths agree by construction). */
 int mime_binary_section_plan(const struct mime_tree *tree, const struct mime_section *sec, uint64_t msg_len,

@@ -301,11 +301,13 @@ class Binary(ClusterTest):
         self.lit(w, "4", "4.MIME", b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: 7bit\r\n\r\n")
         self.lit(w, "4", "4.1.MIME",
                  b"From: c@example.org\r\nSubject: inner2\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: binary\r\n\r\n")
-        # n.HEADER: BODY's; n.TEXT: BINARY[n] without the embedded header
+        # n.HEADER: the embedded header as BINARY[n] shows it (BODY's, but for
+        # a message whose body is one decoded leaf: then it is that leaf's
+        # MIME header, rewritten as in 4.1.MIME); n.TEXT: BINARY[n] without it
         self.lit(w, "4", "3.HEADER", b"From: b@example.org\r\nSubject: inner\r\n"
                  b"Content-Type: multipart/alternative; boundary=YY\r\n\r\n")
         self.lit(w, "4", "4.HEADER",
-                 b"From: c@example.org\r\nSubject: inner2\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+                 b"From: c@example.org\r\nSubject: inner2\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: binary\r\n\r\n")
         self.lit(w, "4", "3.HEADER.FIELDS.NOT (Subject)",
                  b"From: b@example.org\r\nContent-Type: multipart/alternative; boundary=YY\r\n\r\n",
                  "3.HEADER.FIELDS.NOT (SUBJECT)")
@@ -322,10 +324,11 @@ class Binary(ClusterTest):
                          b"BINARY[2.MIME]<14> {11}\r\napplication)")
         self.assertEqual(self.fetch1(w, "FETCH 4 (BINARY.PEEK[TEXT]<196.6>)"),
                          b"* 4 FETCH (BINARY[TEXT]<196> ~{6}\r\n\x00\x01\x02\x03he)")
-        # a single part: TEXT is its body decoded, HEADER BODY's, 1.MIME rewritten
+        # a single part: TEXT is its body decoded; HEADER and 1.MIME (the same
+        # header) as BINARY[] shows it, rewritten
         hdr = SINGLE_NUL[:SINGLE_NUL.index(b"\r\n\r\n") + 4]
         self.lit(w, "5", "TEXT", b"\x00\x01hi")
-        self.lit(w, "5", "HEADER", hdr)
+        self.lit(w, "5", "HEADER", hdr.replace(b"base64", b"binary"))
         self.lit(w, "5", "1.MIME", hdr.replace(b"base64", b"binary"))
         self.lit(w, "5", "1.TEXT", b"")
         self.assertEqual(self.fetch1(w, "FETCH 5 (BINARY.PEEK[TEXT]<2.10> BINARY.PEEK[TEXT]<10.10>)"),

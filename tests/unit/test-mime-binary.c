@@ -320,7 +320,7 @@ static void shown_header(struct buf *out, const unsigned char *msg, size_t msg_l
 }
 
 /* mime_binary_section_plan: TEXT is BINARY[] (n.TEXT: BINARY[n]) without
- * the message's header as BINARY[] shows it, MIME that header, HEADER and
+ * the message's header as BINARY[] shows it, MIME and HEADER that header,
  * the filters BODY's bytes; the plan run by mime-cte.h windows equals
  * mime_binary_section_fetch; for every section of the messages, whole and
  * cut short. */
@@ -369,6 +369,11 @@ static void test_section_plans(void **state)
 					} else if (sec.text == MIME_SECTION_MIME) {
 						if (found)
 							shown_header(&want, msg, cut, tree, idx);
+					} else if (sec.text == MIME_SECTION_HEADER && found &&
+						   (sec.path_len == 0 || ((tree->parts[idx].flags & MIME_PART_RFC822) != 0 &&
+									  tree->parts[idx].n_children > 0))) {
+						/* A message's header as BINARY[] shows it. */
+						shown_header(&want, msg, cut, tree, sec.path_len == 0 ? 0 : idx + 1);
 					} else {
 						assert_int_equal(mime_section_fetch(&want, msg, cut, tree, &sec), 0);
 					}
