@@ -66,7 +66,8 @@ class Search(ClusterTest):
             "TO alice": [2], 'HEADER Conversation-ID "f81d4fae"': [1], "HEADER X-Long folded-value": [3],
             'BODY "noon"': [1, 2], "TEXT carol": [2], "BODY carol": [], "2:*": [2, 3], "1,3": [1, 3],
             "SINCE 5-Feb-2020": [2, 3], "BEFORE 5-Feb-2020": [1], "ON 10-Feb-2020": [3],
-            "SENTON 7-Feb-1994": [1], "SENTSINCE 8-Feb-1994": [2], "SENTBEFORE 8-Feb-1994": [1],
+            "SENTON 7-Feb-1994": [1], "SENTSINCE 8-Feb-1994": [2],
+            "SENTBEFORE 8-Feb-1994": [1, 3], "SENTON 1-Jan-1970": [3],  # 3 has no Date: 1970, as Dovecot
             "(SEEN) (SUBJECT lunch)": [1], "NOT (OR SEEN FLAGGED)": [3], "CHARSET UTF-8 SUBJECT report": [3], "UID %d:*" % self.uids[1]: [2, 3],
             "DELETED": [], "UNDELETED": [1, 2, 3],
         }
