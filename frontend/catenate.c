@@ -429,6 +429,28 @@ static void on_window(const Cpm__Response *resp, void *ctx)
 	settle(c);
 }
 
+/* FetchReq fr (its range and limits set by the caller) of the URL's
+ * message body, in the user's own folder: one RPC, the session held. */
+static void send_url_fetch(struct catenate *c, Cpm__FetchReq *fr, rpc_done_cb *cb)
+{
+	struct session *s = c->s;
+	Cpm__UidRange range = CPM__UID_RANGE__INIT;
+	range.first = range.last = c->url.uid;
+	Cpm__UidRange *ranges[1] = {&range};
+	Cpm__Request req = CPM__REQUEST__INIT;
+	fr->user = s->user;
+	fr->folder_id = c->folder_id;
+	fr->uidvalidity = c->uidvalidity;
+	fr->uids = ranges;
+	fr->n_uids = 1;
+	fr->items |= CPM__FETCH_ITEM__F_BODY;
+	fr->max_messages = 1;
+	req.op_case = CPM__REQUEST__OP_FETCH;
+	req.fetch = fr;
+	session_ref(s);
+	session_rpc(s, s->shard, &req, 0, cb, c);
+}
+
 /* The next window of the URL's range. */
 static void fetch_window(struct catenate *c)
 {
@@ -436,26 +458,11 @@ static void fetch_window(struct catenate *c)
 		range_done(c);
 		return;
 	}
-	struct session *s = c->s;
 	uint64_t left = c->len - c->done_bytes;
-	Cpm__UidRange range = CPM__UID_RANGE__INIT;
-	range.first = range.last = c->url.uid;
-	Cpm__UidRange *ranges[1] = {&range};
-	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__FetchReq fr = CPM__FETCH_REQ__INIT;
-	fr.user = s->user;
-	fr.folder_id = c->folder_id;
-	fr.uidvalidity = c->uidvalidity;
-	fr.uids = ranges;
-	fr.n_uids = 1;
-	fr.items = CPM__FETCH_ITEM__F_BODY;
-	fr.max_messages = 1;
 	fr.body_offset = c->off + c->done_bytes;
 	fr.body_len = left < c->dest->chunk ? left : c->dest->chunk;
-	req.op_case = CPM__REQUEST__OP_FETCH;
-	req.fetch = &fr;
-	session_ref(s);
-	session_rpc(s, s->shard, &req, 0, on_window, c);
+	send_url_fetch(c, &fr, on_window);
 }
 
 static void on_fetch(const Cpm__Response *resp, void *ctx)
@@ -522,26 +529,11 @@ static void on_fetch(const Cpm__Response *resp, void *ctx)
 
 static void send_fetch(struct catenate *c)
 {
-	struct session *s = c->s;
-	Cpm__UidRange range = CPM__UID_RANGE__INIT;
-	range.first = range.last = c->url.uid;
-	Cpm__UidRange *ranges[1] = {&range};
-	Cpm__Request req = CPM__REQUEST__INIT;
 	Cpm__FetchReq fr = CPM__FETCH_REQ__INIT;
-	fr.user = s->user;
-	fr.folder_id = c->folder_id;
-	fr.uidvalidity = c->uidvalidity;
-	fr.uids = ranges;
-	fr.n_uids = 1;
-	fr.items = CPM__FETCH_ITEM__F_BODY;
 	if (c->item.sec.path_len > 0 || c->item.sec.text != MIME_SECTION_BODY)
 		fr.items |= CPM__FETCH_ITEM__F_TREE;
-	fr.max_messages = 1;
 	fr.body_limit = c->dest->chunk; /* larger: read in windows */
-	req.op_case = CPM__REQUEST__OP_FETCH;
-	req.fetch = &fr;
-	session_ref(s);
-	session_rpc(s, s->shard, &req, 0, on_fetch, c);
+	send_url_fetch(c, &fr, on_fetch);
 }
 
 /* The URL's folder is known: check UIDVALIDITY, then fetch. */
