@@ -24,6 +24,11 @@ static uint32_t rights_of_entry(const Cpmdb__FolderRec *f, const char *id, bool 
 	return e != NULL ? e->rights & ACL_ALL : 0;
 }
 
+bool acl_acts_as_owner(const char *actor, const char *owner)
+{
+	return actor == NULL || actor[0] == '\0' || strcmp(actor, owner) == 0;
+}
+
 uint32_t acl_rights_for(const Cpmdb__FolderRec *f, const char *actor)
 {
 	if (actor == NULL || actor[0] == '\0')

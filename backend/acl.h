@@ -18,6 +18,8 @@
 #include "acl-rights.h"
 #include "ops.h"
 
+/* Whether actor acts for owner itself: it is the owner, or a trusted caller. */
+bool acl_acts_as_owner(const char *actor, const char *owner);
 /* The actor's rights on f (actor NULL or "": every right). */
 uint32_t acl_rights_for(const Cpmdb__FolderRec *f, const char *actor);
 /* True when ctx's actor holds all of need on f; else res is failed as above. */

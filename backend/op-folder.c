@@ -121,7 +121,7 @@ static enum db_status user_exists(const struct op_ctx *ctx, MDB_txn *t, const ch
 static bool may_create(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *name,
 		       struct op_result *res)
 {
-	bool owner = ctx->actor == NULL || ctx->actor[0] == '\0' || strcmp(ctx->actor, user) == 0;
+	bool owner = acl_acts_as_owner(ctx->actor, user);
 	char *tmp = op_strdup(name);
 	if (tmp == NULL) {
 		op_fail(res, CPM__STATUS__INTERNAL, "out of memory");
@@ -230,6 +230,8 @@ static Cpm__FolderInfo *folder_info(uint64_t id, const Cpmdb__FolderRec *f)
 static int collect_name(void *ctx, const char *name, size_t len, const MDB_val *v)
 {
 	struct op_folder_list *l = ctx;
+	if (l->max != 0 && l->n >= l->max)
+		return 1;
 	if (l->n == l->cap) {
 		size_t nc = l->cap ? l->cap * 2 : 16;
 		char **nn = realloc(l->names, nc * sizeof(char *));
@@ -296,10 +298,11 @@ static bool is_subscribed(const struct op_ctx *ctx, MDB_txn *t, const char *user
 	return on;
 }
 
-/* Every name of user in dbi, handed to a response's string list. */
-static enum db_status names_into(MDB_txn *t, MDB_dbi dbi, const char *user, char ***names_r, size_t *n_r)
+/* The names of user in dbi (at most max; 0: all), handed to a response's string list. */
+static enum db_status names_into(MDB_txn *t, MDB_dbi dbi, const char *user, size_t max, char ***names_r,
+				 size_t *n_r)
 {
-	struct op_folder_list l = {0};
+	struct op_folder_list l = {.max = max};
 	enum db_status st = collect(t, dbi, user, "", &l);
 	if (st == DB_OK) {
 		*names_r = l.names; /* ownership moves to the response */
@@ -321,6 +324,9 @@ void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListR
 	Cpm__FolderListResp *r = op_result_new(res, CPM__RESPONSE__RESULT_FOLDER_LIST, &cpm__folder_list_resp__descriptor);
 	if (r == NULL)
 		return;
+	/* The user's own listing also carries subscription states, its sharers
+	 * and, when asked, its subscriptions; another user's carries none. */
+	bool own = acl_acts_as_owner(ctx->actor, q->user);
 	struct op_folder_list all = {0};
 	st = op_folder_collect(ctx, t, q->user, "", &all);
 	if (st == DB_OK && all.n > 0 && (r->folders = calloc(all.n, sizeof(*r->folders))) == NULL)
@@ -335,26 +341,23 @@ void op_folder_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__FolderListR
 			continue; /* not visible to the actor (RFC 4314 4: LIST needs l) */
 		}
 		Cpm__FolderInfo *fi = folder_info(all.ids[i], f);
-		if (fi != NULL)
+		if (fi != NULL) {
 			fi->rights = rights;
-		if (fi != NULL)
 			fi->recent = count_recent(ctx, t, all.ids[i], f);
+		}
 		cpmdb__folder_rec__free_unpacked(f, NULL);
 		if (fi == NULL) {
 			st = DB_FAIL;
 			break;
 		}
-		fi->subscribed = is_subscribed(ctx, t, q->user, all.names[i]);
+		fi->subscribed = own && is_subscribed(ctx, t, q->user, all.names[i]);
 		r->folders[r->n_folders++] = fi;
 	}
 	op_folder_list_free(&all);
-	/* The user's own listing also carries its sharers and, when asked, its
-	 * subscriptions; another user's listing carries neither. */
-	bool own = ctx->actor == NULL || ctx->actor[0] == '\0' || strcmp(ctx->actor, q->user) == 0;
 	if (st == DB_OK && own)
-		st = names_into(t, ctx->db->sharers, q->user, &r->sharers, &r->n_sharers);
+		st = names_into(t, ctx->db->sharers, q->user, OP_SHARERS_MAX, &r->sharers, &r->n_sharers);
 	if (st == DB_OK && own && q->subscriptions)
-		st = names_into(t, ctx->db->subs, q->user, &r->subscriptions, &r->n_subscriptions);
+		st = names_into(t, ctx->db->subs, q->user, 0, &r->subscriptions, &r->n_subscriptions);
 	if (st != DB_OK)
 		op_fail_db(res, st, "folders");
 }
@@ -774,7 +777,7 @@ void op_subscription_list(const struct op_ctx *ctx, MDB_txn *t, const Cpm__Subsc
 	Cpm__SubscriptionListResp *r = op_result_new(res, CPM__RESPONSE__RESULT_SUBSCRIPTION_LIST, &cpm__subscription_list_resp__descriptor);
 	if (r == NULL)
 		return;
-	enum db_status st = names_into(t, ctx->db->subs, q->user, &r->names, &r->n_names);
+	enum db_status st = names_into(t, ctx->db->subs, q->user, 0, &r->names, &r->n_names);
 	if (st != DB_OK)
 		op_fail_db(res, st, "subscriptions");
 }

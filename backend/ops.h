@@ -105,8 +105,12 @@ struct op_folder_list {
 	char **names;
 	uint64_t *ids;
 	size_t n, cap;
+	size_t max;  /* stop after this many names (0: all) */
 	bool failed; /* out of memory while collecting */
 };
+/* Sharer hints a user's FolderListResp carries at most (LIST asks as many
+ * owners: frontend/shared-folders.h). */
+#define OP_SHARERS_MAX 64
 enum db_status op_folder_collect(const struct op_ctx *ctx, MDB_txn *t, const char *user, const char *prefix,
 				 struct op_folder_list *out);
 /* Every name of user in dbi (subs: subscriptions, sharers: see db.h). */

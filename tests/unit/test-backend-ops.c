@@ -241,6 +241,55 @@ static void test_folders(void **state)
 				   "\xe5\x8f\xb0\xe5\x8c\x97");
 }
 
+/* Sharer hints: one per owner, at most OP_SHARERS_MAX in the user's own
+ * FolderListResp, none in another user's view of it; a user's deletion
+ * drops its hints. */
+static void test_sharer_hints(void **state)
+{
+	struct fx *f = *state;
+	user_put(f, "bob", true);
+	char owner[32];
+	for (int i = 0; i < OP_SHARERS_MAX + 6; i++) {
+		Cpm__Request req = CPM__REQUEST__INIT;
+		Cpm__SharerReq q = CPM__SHARER_REQ__INIT;
+		snprintf(owner, sizeof(owner), "owner%03d", i);
+		q.user = "bob";
+		q.owner = owner;
+		req.op_case = CPM__REQUEST__OP_SHARER;
+		req.sharer = &q;
+		struct op_result res = {0};
+		run(f, &req, &res);
+		assert_int_equal(res.resp->status, CPM__STATUS__OK);
+		op_result_clear(&res);
+	}
+	Cpm__Request req = CPM__REQUEST__INIT;
+	Cpm__FolderListReq q = CPM__FOLDER_LIST_REQ__INIT;
+	q.user = "bob";
+	req.op_case = CPM__REQUEST__OP_FOLDER_LIST;
+	req.folder_list = &q;
+	struct op_result res = {0};
+	run(f, &req, &res);
+	assert_int_equal(res.resp->folder_list->n_sharers, OP_SHARERS_MAX);
+	assert_string_equal(res.resp->folder_list->sharers[0], "owner000");
+	op_result_clear(&res);
+	req.actor = "carol"; /* bob's folders as another user sees them */
+	run(f, &req, &res);
+	assert_int_equal(res.resp->status, CPM__STATUS__OK);
+	assert_int_equal(res.resp->folder_list->n_sharers, 0);
+	assert_int_equal(res.resp->folder_list->n_folders, 0); /* no l right on any */
+	op_result_clear(&res);
+	assert_int_equal(count_entries(f, f->db->sharers), OP_SHARERS_MAX + 6);
+	Cpm__Request del = CPM__REQUEST__INIT;
+	Cpm__UserDelReq d = CPM__USER_DEL_REQ__INIT;
+	d.user = "bob";
+	del.op_case = CPM__REQUEST__OP_USER_DEL;
+	del.user_del = &d;
+	run(f, &del, &res);
+	assert_int_equal(res.resp->status, CPM__STATUS__OK);
+	op_result_clear(&res);
+	assert_int_equal(count_entries(f, f->db->sharers), 0);
+}
+
 static void test_messages(void **state)
 {
 	struct fx *f = *state;
@@ -476,6 +525,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persistence_and_uidvalidity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sharer_hints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expired_write_not_applied, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
